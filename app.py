@@ -1,0 +1,26 @@
+"""NeuroTunes — Streamlit entry point: page config, navigation, shared sidebar."""
+
+import streamlit as st
+
+from neurotunes.ui import state
+
+st.set_page_config(page_title="NeuroTunes", page_icon=":material/music_note:", layout="wide")
+
+pages = [
+    st.Page("app_pages/generate.py", title="Generate", icon=":material/auto_awesome:", default=True),
+    st.Page("app_pages/transcribe.py", title="Transcribe", icon=":material/graphic_eq:"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+]
+nav = st.navigation(pages)
+
+with st.sidebar:
+    st.markdown("### :material/music_note: NeuroTunes")
+    st.caption("Turn music you have into new music.")
+    model = state.active_model()
+    st.caption(f"Model: **{'Bach chorales (shipped)' if model == state.DEFAULT_MODEL else model}**")
+    st.caption(
+        f"Transcriptions: {len(state.transcriptions())} · In dataset: {len(state.dataset())} · "
+        f"Takes: {len(state.takes())}"
+    )
+
+nav.run()

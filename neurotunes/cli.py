@@ -1,0 +1,291 @@
+"""``python -m neurotunes`` — the same functions the app's pages call.
+
+Every subcommand exits 0 on success.  On bad input it prints one line,
+``neurotunes: error: ...``, to stderr and exits non-zero, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import constants as C
+from .errors import NeuroTunesError
+
+log = logging.getLogger("neurotunes")
+
+EXIT_BAD_INPUT = 2
+EXIT_PARTIAL = 3  # some inputs failed, the others were written
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _progress_bar(label: str) -> Callable[[float], None]:
+    """A one-line terminal progress bar (only when stderr is a terminal)."""
+    tty = sys.stderr.isatty()
+
+    def update(fraction: float) -> None:
+        if not tty:
+            return
+        width = 30
+        filled = int(round(width * min(max(fraction, 0.0), 1.0)))
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {fraction:5.0%}")
+        if fraction >= 1.0:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return update
+
+
+# --- transcribe ---------------------------------------------------------
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from .config import TranscribeConfig
+    from .midi_io import write_midi
+    from .transcribe import transcribe_audio
+
+    config = TranscribeConfig(
+        onset_threshold=args.onset_threshold,
+        frame_threshold=args.frame_threshold,
+        minimum_note_length_ms=args.min_note_ms,
+        minimum_frequency=args.min_freq,
+        maximum_frequency=args.max_freq,
+        midi_tempo=args.midi_tempo,
+        melodia_trick=not args.no_melodia,
+        multiple_pitch_bends=args.multiple_pitch_bends,
+        max_seconds=args.max_seconds,
+    )
+    inputs = [Path(p) for p in args.audio]
+    out = Path(args.output)
+    if len(inputs) > 1:
+        if out.exists() and not out.is_dir():
+            raise NeuroTunesError(f"{out} is a file; with several inputs -o must be a folder")
+        out.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for path in inputs:
+        target = out / (path.stem + ".mid") if len(inputs) > 1 or out.is_dir() else out
+        try:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise NeuroTunesError(f"cannot read {path}: {exc.strerror or exc}") from None
+            score = transcribe_audio(data, config, name=path.name, on_progress=_progress_bar(path.name))
+            write_midi(score, target)
+            print(f"{path} -> {target} ({len(score)} notes)")
+        except NeuroTunesError as exc:
+            failures += 1
+            print(f"neurotunes: error: {exc}", file=sys.stderr)
+    if failures:
+        return EXIT_BAD_INPUT if failures == len(inputs) else EXIT_PARTIAL
+    return 0
+
+
+# --- train --------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import ModelConfig, TrainConfig
+    from .dataset import split_dataset
+    from .training import train
+
+    model_config = ModelConfig(
+        arch=args.arch, units=args.units, layers=args.layers, dropout=args.dropout, embedding_dim=args.embedding
+    )
+    train_config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        sequence_length=args.sequence_length,
+        learning_rate=args.learning_rate,
+        transpose_semitones=args.transpose,
+        seed=args.seed,
+        max_steps_per_epoch=args.max_steps,
+    )
+    scores, description = _training_scores(args)
+    dataset = split_dataset(scores, validation_fraction=args.validation, seed=args.seed, description=description)
+    print(f"dataset: {len(dataset.train)} training / {len(dataset.validation)} validation pieces", file=sys.stderr)
+    bar = _progress_bar("training")
+
+    def report(p) -> None:
+        bar(p.fraction)
+        if p.batch is None:
+            val = f" val_loss {p.val_loss:.3f}" if p.val_loss is not None else ""
+            print(f"epoch {p.epoch}/{p.epochs} loss {p.loss:.3f} acc {p.accuracy:.3f}{val}", file=sys.stderr)
+
+    result = train(dataset, model_config, train_config, on_progress=report, name=args.name or Path(args.output).name)
+    out = result.bundle.save(args.output)
+    nll = result.bundle.metrics.get("val_nll_per_note")
+    extra = f", validation NLL {nll:.3f} nats/note" if nll else ""
+    print(f"saved model to {out} (hash {result.bundle.short_hash}{extra})")
+    return 0
+
+
+def _training_scores(args: argparse.Namespace):
+    from .corpus import load_corpus
+    from .midi_io import read_midi
+
+    if args.midi:
+        folder = Path(args.midi)
+        if not folder.is_dir():
+            raise NeuroTunesError(f"{folder} is not a folder of MIDI files")
+        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
+        if not paths:
+            raise NeuroTunesError(f"no .mid or .midi files in {folder}")
+        scores = []
+        for p in paths:
+            try:
+                scores.append(read_midi(p))
+            except NeuroTunesError as exc:
+                print(f"neurotunes: skipping {p.name}: {exc}", file=sys.stderr)
+        if not scores:
+            raise NeuroTunesError(f"none of the {len(paths)} MIDI files in {folder} could be used")
+        return scores, f"MIDI files from {folder.name}"
+    errors: list[str] = []
+    scores = load_corpus(args.corpus, limit=args.limit or None, progress=lambda i, n: _progress_bar("parsing")(i / n), errors=errors)
+    for e in errors:
+        print(f"neurotunes: skipping {e}", file=sys.stderr)
+    return scores, f"music21 {args.corpus} corpus" + (f" (first {args.limit})" if args.limit else "")
+
+
+# --- generate -----------------------------------------------------------
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .bundle import load_bundle
+    from .config import GenerateConfig
+    from .generate import generate
+    from .midi_io import read_midi, write_midi
+
+    bundle = load_bundle(args.model)
+    config = GenerateConfig(
+        length=args.length,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        tempo_bpm=args.bpm,
+        program=args.program,
+    )
+    primer = read_midi(args.primer) if args.primer else None
+    score = generate(bundle, config, primer=primer, on_progress=lambda i, n: _progress_bar("generating")(i / n))
+    write_midi(score, args.output)
+    print(f"wrote {args.output}: {len(score)} notes, {score.duration:.1f} s (model {bundle.name}, seed {config.seed})")
+    return 0
+
+
+# --- render -------------------------------------------------------------
+def cmd_render(args: argparse.Namespace) -> int:
+    from .midi_io import read_midi
+    from .render import render_file
+
+    score = read_midi(args.midi)
+    if args.bpm:
+        score = score.with_tempo(args.bpm)
+    soundfont = Path(args.soundfont) if args.soundfont else None
+    if soundfont is not None and not soundfont.is_file():
+        raise NeuroTunesError(f"soundfont {soundfont} does not exist")
+    out = render_file(score, args.output, soundfont=soundfont, program=args.program)
+    print(f"wrote {out} ({score.duration:.1f} s of music)")
+    return 0
+
+
+# --- parser -------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .config import GenerateConfig, ModelConfig, TrainConfig
+
+    gen_defaults, model_defaults, train_defaults = GenerateConfig(), ModelConfig(), TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m neurotunes", description="Turn music you have into new music.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to stderr")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("transcribe", help="audio (mp3/wav/ogg/flac) -> MIDI with Basic Pitch")
+    t.add_argument("audio", nargs="+", help="audio files")
+    t.add_argument("-o", "--output", required=True, help="MIDI file (one input) or folder (several)")
+    t.add_argument("--onset-threshold", type=float, default=C.BP_ONSET_THRESHOLD)
+    t.add_argument("--frame-threshold", type=float, default=C.BP_FRAME_THRESHOLD)
+    t.add_argument("--min-note-ms", type=float, default=C.BP_MIN_NOTE_MS, help="minimum note length (ms)")
+    t.add_argument("--min-freq", type=float, default=None, help="lowest frequency to keep (Hz)")
+    t.add_argument("--max-freq", type=float, default=None, help="highest frequency to keep (Hz)")
+    t.add_argument("--midi-tempo", type=float, default=C.BP_MIDI_TEMPO, help="tempo written to the MIDI file")
+    t.add_argument("--no-melodia", action="store_true", help="turn off the melodia trick")
+    t.add_argument("--multiple-pitch-bends", action="store_true")
+    t.add_argument("--max-seconds", type=float, default=C.MAX_AUDIO_SECONDS, help="refuse longer audio")
+    t.set_defaults(func=cmd_transcribe)
+
+    tr = sub.add_parser("train", help="train a model on a music21 corpus or a folder of MIDI files")
+    src = tr.add_mutually_exclusive_group(required=True)
+    src.add_argument("--corpus", help="music21 corpus: bach, essen, ryansMammoth, ...")
+    src.add_argument("--midi", help="folder of .mid files")
+    tr.add_argument("--limit", type=int, default=0, help="use only the first N corpus pieces (0 = all)")
+    tr.add_argument("--arch", default=model_defaults.arch, choices=("lstm", "gru"))
+    tr.add_argument("--units", type=int, default=model_defaults.units)
+    tr.add_argument("--layers", type=int, default=model_defaults.layers)
+    tr.add_argument("--embedding", type=int, default=model_defaults.embedding_dim)
+    tr.add_argument("--dropout", type=float, default=model_defaults.dropout)
+    tr.add_argument("--epochs", type=_positive_int, default=train_defaults.epochs)
+    tr.add_argument("--batch-size", type=int, default=train_defaults.batch_size)
+    tr.add_argument("--sequence-length", type=int, default=train_defaults.sequence_length)
+    tr.add_argument("--learning-rate", type=float, default=train_defaults.learning_rate)
+    tr.add_argument("--transpose", type=int, default=train_defaults.transpose_semitones,
+                    help="augment with transpositions of -N..+N semitones")
+    tr.add_argument("--validation", type=float, default=train_defaults.validation_fraction)
+    tr.add_argument("--max-steps", type=int, default=0, help="cap batches per epoch (0 = all)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--name", default=None, help="model name shown in the app")
+    tr.add_argument("-o", "--output", required=True, help="model bundle folder to write")
+    tr.set_defaults(func=cmd_train)
+
+    g = sub.add_parser("generate", help="generate a new piece as MIDI")
+    g.add_argument("--model", default="default", help="bundle folder, .zip, or 'default'")
+    g.add_argument("--length", type=int, default=gen_defaults.length, help="notes to generate")
+    g.add_argument("--temperature", type=float, default=gen_defaults.temperature)
+    g.add_argument("--top-k", type=int, default=gen_defaults.top_k)
+    g.add_argument("--top-p", type=float, default=gen_defaults.top_p)
+    g.add_argument("--seed", type=int, default=gen_defaults.seed)
+    g.add_argument("--bpm", type=float, default=gen_defaults.tempo_bpm)
+    g.add_argument("--program", type=int, default=gen_defaults.program, help="General MIDI program 0-127")
+    g.add_argument("--primer", default=None, help="MIDI file to continue")
+    g.add_argument("-o", "--output", required=True, help="MIDI file to write")
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("render", help="MIDI -> WAV or MP3 with FluidSynth")
+    r.add_argument("midi", help="MIDI file")
+    r.add_argument("-o", "--output", required=True, help=".wav or .mp3 file to write")
+    r.add_argument("--soundfont", default=None, help=".sf2/.sf3 file (default: FluidR3_GM if installed)")
+    r.add_argument("--program", type=int, default=None, help="play every note with this GM program")
+    r.add_argument("--bpm", type=float, default=None, help="change the tempo")
+    r.set_defaults(func=cmd_render)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_tensorflow()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    started = time.monotonic()
+    try:
+        code = args.func(args)
+    except NeuroTunesError as exc:
+        print(f"neurotunes: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"neurotunes: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("neurotunes: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug of ours: still one line, details with --verbose
+        log.debug("unexpected failure", exc_info=True)
+        print(f"neurotunes: error: unexpected {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        return 1
+    log.info("%s took %.1f s", args.command, time.monotonic() - started)
+    return code

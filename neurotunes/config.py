@@ -1,0 +1,150 @@
+"""Frozen, validated configs that round-trip to JSON.
+
+Each rejects bad values with a message that names the setting and its range,
+so the CLI and the pages can show it as is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping, TypeVar
+
+from . import constants as C
+from .errors import BadConfig
+
+T = TypeVar("T", bound="_Config")
+
+
+class _Config:
+    """JSON round trip and range checks shared by every config."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
+        if not isinstance(data, Mapping):
+            raise BadConfig(f"{cls.__name__} must be a JSON object")
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise BadConfig(f"unknown {cls.__name__} settings: {', '.join(unknown)}")
+        try:
+            return cls(**dict(data))
+        except TypeError as exc:
+            raise BadConfig(f"bad {cls.__name__}: {exc}") from None
+
+    def _check_range(self, name: str, low: float, high: float, *, integer: bool = False) -> None:
+        value = getattr(self, name)
+        kind = int if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or not low <= value <= high:
+            what = "a whole number" if integer else "a number"
+            raise BadConfig(f"{name} must be {what} from {low:g} to {high:g}, got {value!r}")
+
+
+ARCHITECTURES = ("lstm", "gru")
+
+
+@dataclass(frozen=True)
+class ModelConfig(_Config):
+    """Architecture of a sequence model over tokens.
+
+    The reference preset is the classic one: 2 x LSTM 256, dropout 0.3.
+    """
+
+    arch: str = "lstm"
+    vocab_size: int = 137
+    embedding_dim: int = 64
+    units: int = 256
+    layers: int = 2
+    dropout: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise BadConfig(f"unknown architecture {self.arch!r}; available: {', '.join(ARCHITECTURES)}")
+        self._check_range("vocab_size", 2, 100_000, integer=True)
+        self._check_range("embedding_dim", 1, 2048, integer=True)
+        self._check_range("units", 1, 4096, integer=True)
+        self._check_range("layers", 1, 8, integer=True)
+        self._check_range("dropout", 0.0, 0.9)
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Config):
+    """How to fit a model: chunk length, batches, epochs, optimizer."""
+
+    sequence_length: int = C.SEQUENCE_LENGTH
+    batch_size: int = 32
+    epochs: int = 10
+    learning_rate: float = 2e-3
+    validation_fraction: float = 0.1
+    transpose_semitones: int = 0  # augment with transpositions in -N..+N
+    patience: int = 3  # early stopping on validation loss; 0 turns it off
+    seed: int = 0
+    max_steps_per_epoch: int = 0  # 0 = the whole dataset
+
+    def __post_init__(self) -> None:
+        self._check_range("sequence_length", 8, 2048, integer=True)
+        self._check_range("batch_size", 1, 1024, integer=True)
+        self._check_range("epochs", 1, 1000, integer=True)
+        self._check_range("learning_rate", 1e-6, 1.0)
+        self._check_range("validation_fraction", 0.0, 0.5)
+        self._check_range("transpose_semitones", 0, 6, integer=True)
+        self._check_range("patience", 0, 100, integer=True)
+        self._check_range("seed", 0, 2**31 - 1, integer=True)
+        self._check_range("max_steps_per_epoch", 0, 1_000_000, integer=True)
+
+
+@dataclass(frozen=True)
+class GenerateConfig(_Config):
+    """Sampling settings.  Same model + config + seed -> the same notes."""
+
+    length: int = C.DEFAULT_GENERATE_NOTES  # notes to generate
+    temperature: float = C.DEFAULT_TEMPERATURE
+    top_k: int = 0  # 0 = off
+    top_p: float = 1.0  # 1 = off
+    seed: int = 0
+    tempo_bpm: float = 100.0
+    program: int = C.DEFAULT_PROGRAM
+
+    def __post_init__(self) -> None:
+        self._check_range("length", 1, C.MAX_GENERATE_NOTES, integer=True)
+        self._check_range("temperature", 0.05, 5.0)
+        self._check_range("top_k", 0, 100_000, integer=True)
+        if isinstance(self.top_p, bool) or not isinstance(self.top_p, (int, float)) or not 0.0 < self.top_p <= 1.0:
+            raise BadConfig(f"top_p must be above 0 and at most 1, got {self.top_p!r}")
+        self._check_range("seed", 0, 2**31 - 1, integer=True)
+        self._check_range("tempo_bpm", 20, 300)
+        self._check_range("program", 0, 127, integer=True)
+
+
+@dataclass(frozen=True)
+class TranscribeConfig(_Config):
+    """Basic Pitch settings, with Basic Pitch's own defaults."""
+
+    onset_threshold: float = C.BP_ONSET_THRESHOLD
+    frame_threshold: float = C.BP_FRAME_THRESHOLD
+    minimum_note_length_ms: float = C.BP_MIN_NOTE_MS
+    minimum_frequency: float | None = None
+    maximum_frequency: float | None = None
+    midi_tempo: float = C.BP_MIDI_TEMPO
+    melodia_trick: bool = True
+    multiple_pitch_bends: bool = False
+    max_seconds: float = C.MAX_AUDIO_SECONDS
+
+    def __post_init__(self) -> None:
+        self._check_range("onset_threshold", 0.01, 0.99)
+        self._check_range("frame_threshold", 0.01, 0.99)
+        self._check_range("minimum_note_length_ms", 1, 5000)
+        for name in ("minimum_frequency", "maximum_frequency"):
+            if getattr(self, name) is not None:
+                self._check_range(name, 1, 20_000)
+        if (
+            self.minimum_frequency is not None
+            and self.maximum_frequency is not None
+            and self.minimum_frequency >= self.maximum_frequency
+        ):
+            raise BadConfig("minimum_frequency must be below maximum_frequency")
+        self._check_range("midi_tempo", C.MIN_TEMPO_BPM, C.MAX_TEMPO_BPM)
+        self._check_range("max_seconds", 1, 4 * 60 * 60)

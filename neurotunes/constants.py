@@ -1,0 +1,66 @@
+"""Sample rates, limits and defaults.  No magic numbers elsewhere."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# --- MIDI ----------------------------------------------------------------
+MIDI_PITCH_MIN = 0
+MIDI_PITCH_MAX = 127
+MIDI_VELOCITY_MIN = 1
+MIDI_VELOCITY_MAX = 127
+MIDI_PROGRAM_MAX = 127
+DEFAULT_VELOCITY = 80
+DEFAULT_PROGRAM = 0  # Acoustic Grand Piano
+DEFAULT_TEMPO_BPM = 120.0
+MIN_TEMPO_BPM = 10.0
+MAX_TEMPO_BPM = 400.0
+DEFAULT_TIME_SIGNATURE = (4, 4)
+MAX_NOTES = 200_000  # a Score with more notes is refused (memory / UI safety)
+MAX_SCORE_SECONDS = 60.0 * 60.0  # one hour
+MIDI_TICKS_PER_BEAT = 480
+
+# --- Audio ---------------------------------------------------------------
+RENDER_SAMPLE_RATE = 44_100
+AUDIO_EXTENSIONS = ("mp3", "wav", "ogg", "flac")
+MIDI_EXTENSIONS = ("mid", "midi")
+MAX_UPLOAD_MB = 50
+MAX_AUDIO_SECONDS = 10 * 60
+RENDER_TAIL_SECONDS = 1.0  # let the last notes ring out
+RENDER_PEAK = 0.89  # normalize peaks to about -1 dBFS, never clip
+
+# --- Transcription (Basic Pitch defaults) ---------------------------------
+BP_ONSET_THRESHOLD = 0.5
+BP_FRAME_THRESHOLD = 0.3
+BP_MIN_NOTE_MS = 127.70
+BP_MIDI_TEMPO = 120.0
+
+# --- Encoding / model ----------------------------------------------------
+STEPS_PER_QUARTER = 4  # 1/16-note grid
+MAX_SHIFT_STEPS = 16  # one time-shift token moves at most a whole 4/4 bar
+MAX_DURATION_STEPS = 32  # longest note duration token: two bars of 4/4
+SEQUENCE_LENGTH = 128
+PITCH_LOW = 21  # piano range A0
+PITCH_HIGH = 108  # C8
+
+# --- Generation ----------------------------------------------------------
+DEFAULT_GENERATE_NOTES = 200
+MAX_GENERATE_NOTES = 2000
+DEFAULT_TEMPERATURE = 1.0
+
+# --- Paths ---------------------------------------------------------------
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+ASSETS_DIR = REPO_DIR / "assets"
+DEFAULT_MODEL_DIR = ASSETS_DIR / "models" / "bach-lstm"
+SYSTEM_SOUNDFONTS = (
+    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    Path("/usr/share/soundfonts/FluidR3_GM.sf2"),
+    Path("/usr/share/sounds/sf3/FluidR3_GM.sf3"),
+)
+
+
+def data_dir() -> Path:
+    """Folder for user data (gallery, trained models); ``NEUROTUNES_DATA_DIR`` overrides."""
+    return Path(os.environ.get("NEUROTUNES_DATA_DIR", Path.home() / ".neurotunes"))

@@ -1,0 +1,184 @@
+"""Corpora that ship with music21 -> Scores (music21 lives here only).
+
+Parsing is slow (tenths of a second per piece), so callers can pass a progress
+callback and a limit; parsed pieces are cached per process.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import constants as C
+from .errors import DatasetError, NeuroTunesError
+from .score import Note, Score
+
+log = logging.getLogger(__name__)
+
+#: Bump when stream_to_score changes, so cached pieces are parsed again.
+CACHE_VERSION = 1
+#: Default tempo for corpus pieces without a metronome mark (chorales are sung slowly).
+CORPUS_TEMPO_BPM = 90.0
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    key: str
+    title: str
+    description: str
+
+
+CORPORA: dict[str, CorpusInfo] = {
+    "bach": CorpusInfo("bach", "Bach chorales", "J. S. Bach's four-part chorales (music21's bach corpus)"),
+    "essen": CorpusInfo("essen", "Essen folk songs", "European folk melodies (music21's essenFolksong ABC files)"),
+    "ryansMammoth": CorpusInfo("ryansMammoth", "Ryan's Mammoth Collection", "Fiddle tunes (ABC)"),
+}
+
+
+def _m21():
+    import music21
+
+    return music21
+
+
+@functools.lru_cache(maxsize=None)
+def corpus_paths(key: str) -> tuple[str, ...]:
+    """Paths of the pieces in one of music21's corpora, in a stable order."""
+    music21 = _m21()
+    if key == "bach":
+        # Only the four-part chorales (bwv*.mxl), not the other Bach works in the folder.
+        paths = [p for p in music21.corpus.getComposer("bach") if "bwv" in str(p).lower()]
+    elif key in ("essen", "essenFolksong"):
+        paths = list(music21.corpus.getComposer("essenFolksong"))
+    elif key == "ryansMammoth":
+        paths = list(music21.corpus.getComposer("ryansMammoth"))
+    else:
+        paths = list(music21.corpus.getComposer(key))
+    if not paths:
+        raise DatasetError(f"music21 has no corpus called {key!r}; try one of: {', '.join(CORPORA)}")
+    return tuple(sorted(str(p) for p in paths))
+
+
+def stream_to_score(stream, *, source: str, tempo_bpm: float | None = None) -> Score:
+    """Convert a music21 stream (score, part or opus member) to a Score."""
+    music21 = _m21()
+    flat = stream.stripTies().flatten()
+    marks = list(flat.getElementsByClass(music21.tempo.MetronomeMark))
+    bpm = tempo_bpm or (marks[0].getQuarterBPM() if marks and marks[0].number else None) or CORPUS_TEMPO_BPM
+    bpm = min(max(float(bpm), C.MIN_TEMPO_BPM), C.MAX_TEMPO_BPM)
+    spb = 60.0 / bpm
+    notes = []
+    for el in flat.notes:
+        start = float(el.offset) * spb
+        dur = float(el.quarterLength) * spb
+        if dur <= 0:  # grace notes have no duration
+            continue
+        velocity = el.volume.velocity if el.volume is not None and el.volume.velocity else C.DEFAULT_VELOCITY
+        for p in el.pitches:
+            if 0 <= p.midi <= 127:
+                notes.append(Note(pitch=int(p.midi), start=start, end=start + dur, velocity=int(velocity)))
+    ts = (4, 4)
+    sigs = list(flat.getElementsByClass(music21.meter.TimeSignature))
+    if sigs and sigs[0].denominator in (1, 2, 4, 8, 16, 32):
+        ts = (int(sigs[0].numerator), int(sigs[0].denominator))
+    key = None
+    keys = list(flat.getElementsByClass(music21.key.KeySignature))
+    if keys:
+        k = keys[0].asKey() if not isinstance(keys[0], music21.key.Key) else keys[0]
+        key = f"{k.tonic.name} {k.mode}"
+    return Score(notes=tuple(notes), tempo_bpm=bpm, time_signature=ts, key=key, metadata={"source": source})
+
+
+def _cache_file(path: str) -> Path:
+    music21 = _m21()
+    stat = os.stat(path)
+    key = hashlib.sha1(f"{CACHE_VERSION}|{music21.VERSION_STR}|{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return C.data_dir() / "cache" / "corpus" / f"{key.hexdigest()}.json"
+
+
+@functools.lru_cache(maxsize=4096)
+def load_corpus_file(path: str) -> tuple[Score, ...]:
+    """Parse one corpus file into Scores (an ABC collection holds many tunes).
+
+    Results are cached per process and on disk as plain JSON (parsing costs
+    tenths of a second per piece; reading the cache, milliseconds).
+    """
+    cache = _cache_file(path)
+    try:
+        return tuple(Score.from_dict(d) for d in json.loads(cache.read_text()))
+    except (OSError, ValueError, NeuroTunesError):
+        pass  # no cache yet, or an unreadable one: parse again
+    scores = _parse_corpus_file(path)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps([s.to_dict() for s in scores]))
+        tmp.replace(cache)
+    except OSError as exc:
+        log.debug("cannot write corpus cache %s: %s", cache, exc)
+    return scores
+
+
+def _parse_corpus_file(path: str) -> tuple[Score, ...]:
+    music21 = _m21()
+    name = path.rsplit("/", 1)[-1]
+    try:
+        parsed = music21.converter.parse(path)
+        if isinstance(parsed, music21.stream.Opus):
+            return tuple(
+                stream_to_score(s, source=f"music21:{name}#{i + 1}") for i, s in enumerate(parsed.scores)
+            )
+        return (stream_to_score(parsed, source=f"music21:{name}"),)
+    except NeuroTunesError as exc:
+        raise DatasetError(f"{name}: {exc}") from None
+    except Exception as exc:  # music21 raises many kinds on odd files
+        raise DatasetError(f"music21 could not parse {name}: {exc}") from None
+
+
+def load_corpus(
+    key: str,
+    *,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    errors: list[str] | None = None,
+) -> list[Score]:
+    """Parse up to ``limit`` pieces of a corpus; files that fail are skipped.
+
+    Parameters
+    ----------
+    key
+        ``"bach"``, ``"essen"``, ``"ryansMammoth"`` or any music21 composer folder.
+    limit
+        Parse at most this many pieces (the first ones, in a stable order).
+    progress
+        Called with ``(done, total)`` after each piece.
+    errors
+        If given, one message per skipped piece is appended.
+    """
+    paths = corpus_paths(key)
+    scores: list[Score] = []
+    for i, path in enumerate(paths):
+        try:
+            for score in load_corpus_file(path):
+                if len(score):
+                    scores.append(score)
+                elif errors is not None:
+                    errors.append(f"{score.metadata['source']}: no notes")
+        except NeuroTunesError as exc:
+            log.warning("skipping %s: %s", path, exc)
+            if errors is not None:
+                errors.append(str(exc))
+        if progress:
+            progress(i + 1, len(paths))
+        if limit and len(scores) >= limit:
+            scores = scores[:limit]
+            break
+    if not scores:
+        raise DatasetError(f"no usable pieces in corpus {key!r}")
+    return scores

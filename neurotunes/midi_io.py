@@ -1,0 +1,168 @@
+"""MIDI bytes <-> :class:`~neurotunes.score.Score` (the only importer of pretty_midi/mido).
+
+A Score's metadata travels inside the MIDI file as one text meta event
+(``neurotunes:{json}``), so a generated file carries its own recipe.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+from . import constants as C
+from .errors import BadMidi, BadScore
+from .score import Note, Score
+
+log = logging.getLogger(__name__)
+
+METADATA_PREFIX = "neurotunes:"
+MIDI_MAGIC = b"MThd"
+
+
+def _pm():
+    import pretty_midi  # local import keeps `import neurotunes` light
+
+    return pretty_midi
+
+
+def midi_to_score(data: bytes, *, name: str = "MIDI file", drop_drums: bool = True) -> Score:
+    """Parse Standard MIDI File bytes into a Score.
+
+    Parameters
+    ----------
+    data
+        The file's bytes.
+    name
+        File name used in error messages.
+    drop_drums
+        Remove percussion (channel 10) notes, which have no pitch meaning.
+
+    Raises
+    ------
+    BadMidi
+        Empty, oversized or corrupt file, absurd timing, or no usable notes.
+    """
+    if not data:
+        raise BadMidi(f"{name} is empty (0 bytes)")
+    if len(data) > C.MAX_UPLOAD_MB * 1024 * 1024:
+        raise BadMidi(f"{name} is {len(data) / 1e6:.0f} MB; MIDI files over {C.MAX_UPLOAD_MB} MB are refused")
+    if not data.startswith(MIDI_MAGIC):
+        raise BadMidi(f"{name} is not a MIDI file (it does not start with a MIDI header)")
+    pretty_midi = _pm()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+    except Exception as exc:  # mido raises many types (OSError, EOFError, KeyError, ValueError)
+        raise BadMidi(f"{name} could not be read as MIDI ({type(exc).__name__}: {exc})") from None
+
+    tempo = C.DEFAULT_TEMPO_BPM
+    _, tempi = pm.get_tempo_changes()
+    if len(tempi) and math.isfinite(tempi[0]):
+        tempo = float(min(max(tempi[0], C.MIN_TEMPO_BPM), C.MAX_TEMPO_BPM))
+    ts = C.DEFAULT_TIME_SIGNATURE
+    if pm.time_signature_changes:
+        first = pm.time_signature_changes[0]
+        ts = (int(first.numerator), int(first.denominator))
+    key = None
+    if pm.key_signature_changes:
+        tonic, _, mode = pretty_midi.key_number_to_key_name(pm.key_signature_changes[0].key_number).partition(" ")
+        key = f"{tonic} {mode.lower()}"
+
+    metadata: dict[str, Any] = {}
+    for text in getattr(pm, "text_events", []):
+        if text.text.startswith(METADATA_PREFIX):
+            try:
+                loaded = json.loads(text.text[len(METADATA_PREFIX):])
+            except ValueError:
+                log.warning("ignoring unreadable NeuroTunes metadata in %s", name)
+                continue
+            if isinstance(loaded, dict):
+                metadata = loaded
+    metadata.setdefault("source", name)
+
+    notes = []
+    drums = 0
+    try:
+        for inst in pm.instruments:
+            for n in inst.notes:
+                if inst.is_drum:
+                    drums += 1
+                    if drop_drums:
+                        continue
+                if n.end <= n.start:  # zero-length notes carry no sound; skip them
+                    continue
+                notes.append(
+                    Note(
+                        pitch=int(n.pitch),
+                        start=float(n.start),
+                        end=float(n.end),
+                        velocity=max(1, int(n.velocity)),
+                        program=int(inst.program),
+                        is_drum=bool(inst.is_drum),
+                    )
+                )
+        if not notes:
+            if drums:
+                raise BadMidi(f"{name} has only drum notes ({drums}); NeuroTunes needs pitched notes")
+            raise BadMidi(f"{name} has no notes")
+        ts_valid = ts if ts[1] in (1, 2, 4, 8, 16, 32) and ts[0] > 0 else C.DEFAULT_TIME_SIGNATURE
+        return Score(notes=tuple(notes), tempo_bpm=tempo, time_signature=ts_valid, key=key, metadata=metadata)
+    except BadScore as exc:
+        raise BadMidi(f"{name}: {exc}") from None
+
+
+def score_to_midi(score: Score) -> bytes:
+    """Write a Score as Standard MIDI File bytes (one track per program)."""
+    pretty_midi = _pm()
+    pm = pretty_midi.PrettyMIDI(initial_tempo=score.tempo_bpm, resolution=C.MIDI_TICKS_PER_BEAT)
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(*score.time_signature, 0.0))
+    if score.key:
+        try:
+            pm.key_signature_changes.append(
+                pretty_midi.KeySignature(pretty_midi.key_name_to_key_number(_pm_key_name(score.key)), 0.0)
+            )
+        except ValueError:
+            log.debug("key %r not expressible as a MIDI key signature", score.key)
+    instruments: dict[tuple[int, bool], Any] = {}
+    for n in score.notes:
+        inst = instruments.get((n.program, n.is_drum))
+        if inst is None:
+            inst = pretty_midi.Instrument(program=n.program, is_drum=n.is_drum)
+            instruments[(n.program, n.is_drum)] = inst
+        inst.notes.append(pretty_midi.Note(velocity=n.velocity, pitch=n.pitch, start=n.start, end=n.end))
+    pm.instruments.extend(instruments.values())
+    if score.metadata:
+        pm.text_events.append(pretty_midi.Text(METADATA_PREFIX + json.dumps(dict(score.metadata)), 0.0))
+    buf = io.BytesIO()
+    pm.write(buf)
+    return buf.getvalue()
+
+
+def _pm_key_name(key: str) -> str:
+    """'C major' / 'a minor' (music21 style) -> pretty_midi's 'C Major' / 'A minor'."""
+    tonic, _, mode = key.partition(" ")
+    mode = (mode or "major").lower()
+    return f"{tonic[:1].upper()}{tonic[1:].replace('-', 'b')} {'Major' if mode == 'major' else 'minor'}"
+
+
+def read_midi(path: str | Path, **kwargs: Any) -> Score:
+    """Read a MIDI file from disk (wraps :func:`midi_to_score`)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadMidi(f"cannot read {path}: {exc.strerror or exc}") from None
+    return midi_to_score(data, name=path.name, **kwargs)
+
+
+def write_midi(score: Score, path: str | Path) -> Path:
+    """Write a Score to a MIDI file on disk."""
+    path = Path(path)
+    path.write_bytes(score_to_midi(score))
+    return path

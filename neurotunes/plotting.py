@@ -1,0 +1,198 @@
+"""Piano-roll figures (the only importer of ``plotly``).
+
+Notes are drawn as horizontal bars, one ``go.Bar`` trace per group (primer /
+generated), never one shape per note, so thousands of notes draw quickly.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Sequence
+
+from . import constants as C
+from .errors import BadConfig
+from .score import Note, Score, pitch_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    import plotly.graph_objects as go
+
+log = logging.getLogger(__name__)
+
+TIME_UNITS = ("seconds", "beats")
+FIGURE_HEIGHT_PX = 350
+PITCH_PADDING = 2  # semitones above and below the notes
+BAR_THICKNESS = 0.8  # in semitones, leaving a hairline between neighbouring keys
+OCTAVE = 12
+EMPTY_PITCH_RANGE = (48, 72)  # C3-C5, the axis shown for an empty piece
+TRACE_PRIMER = "primer"
+TRACE_GENERATED = "generated"
+TRACE_NOTES = "notes"
+# Each colour scale starts at a visible mid-tone so quiet notes never vanish on
+# a light or dark background.
+GENERATED_COLORSCALE = [[0.0, "#9ecae1"], [1.0, "#08306b"]]  # light -> dark blue
+PRIMER_COLORSCALE = [[0.0, "#fdae6b"], [1.0, "#7f2704"]]  # light -> dark orange
+GRID_COLOR = "rgba(128, 128, 128, 0.25)"
+TRANSPARENT = "rgba(0, 0, 0, 0)"
+MARGIN = {"l": 50, "r": 10, "t": 30, "b": 40}  # top: room for the legend
+MARGIN_TOP_WITH_TITLE = 60
+AXIS_TITLES = {"seconds": "time (s)", "beats": "beats"}
+HOVER_UNITS = {"seconds": "s", "beats": "beats"}
+
+
+def _note_bars(
+    notes: Sequence[Note], *, name: str, colorscale: list, scale: float, unit: str, show_colorbar: bool
+) -> "go.Bar":
+    import numpy as np
+    import plotly.graph_objects as go
+
+    starts = np.fromiter((n.start for n in notes), dtype=float, count=len(notes)) * scale
+    durations = np.fromiter((n.end - n.start for n in notes), dtype=float, count=len(notes)) * scale
+    pitches = np.fromiter((n.pitch for n in notes), dtype=int, count=len(notes))
+    velocities = np.fromiter((n.velocity for n in notes), dtype=int, count=len(notes))
+    names = np.array([pitch_name(int(p)) for p in pitches], dtype=object)
+    customdata = np.empty((len(notes), 4), dtype=object)
+    customdata[:, 0] = names
+    customdata[:, 1] = starts
+    customdata[:, 2] = durations
+    customdata[:, 3] = velocities
+    marker: dict[str, Any] = {
+        "color": velocities,
+        "colorscale": colorscale,
+        "cmin": C.MIDI_VELOCITY_MIN,
+        "cmax": C.MIDI_VELOCITY_MAX,
+        "line": {"width": 0},
+        "showscale": show_colorbar,
+    }
+    if show_colorbar:
+        marker["colorbar"] = {"title": {"text": "velocity"}, "thickness": 12, "len": 0.9}
+    return go.Bar(
+        name=name,
+        orientation="h",
+        base=starts,
+        x=durations,
+        y=pitches,
+        width=BAR_THICKNESS,
+        marker=marker,
+        customdata=customdata,
+        hovertemplate=(
+            "<b>%{customdata[0]}</b><br>"
+            f"start %{{customdata[1]:.2f}} {unit}<br>"
+            f"duration %{{customdata[2]:.2f}} {unit}<br>"
+            "velocity %{customdata[3]}"
+            f"<extra>{name}</extra>"
+        ),
+        showlegend=True,
+    )
+
+
+def _c_ticks(low: int, high: int) -> tuple[list[int], list[str]]:
+    first_c = low + (-low) % OCTAVE
+    values = list(range(first_c, high + 1, OCTAVE))
+    return values, [pitch_name(v) for v in values]
+
+
+def piano_roll(
+    score: Score,
+    *,
+    title: str | None = None,
+    primer_notes: int = 0,
+    time_unit: str = "seconds",
+) -> "go.Figure":
+    """Draw a Score as a piano roll.
+
+    Parameters
+    ----------
+    score
+        The piece.
+    title
+        Figure title, or ``None`` for none.
+    primer_notes
+        How many of the first notes (in ``score.notes`` order) were the primer
+        the model continued; they are drawn in orange as trace ``"primer"``,
+        the rest in blue as ``"generated"``.  With 0 every note is in one trace
+        called ``"notes"``.
+    time_unit
+        ``"seconds"`` or ``"beats"`` (at ``score.tempo_bpm``) for the x axis.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        A compact (350 px high), transparent-background figure: one horizontal
+        ``go.Bar`` trace per group, colour = velocity (with a colour bar), hover
+        shows note name, start, duration and velocity.  An empty score gives an
+        empty figure with a "no notes" annotation.
+
+    Raises
+    ------
+    BadConfig
+        ``time_unit`` is unknown or ``primer_notes`` is negative.
+    """
+    import plotly.graph_objects as go
+
+    if time_unit not in TIME_UNITS:
+        raise BadConfig(f"time unit must be one of {', '.join(TIME_UNITS)}, got {time_unit!r}")
+    if isinstance(primer_notes, bool) or not isinstance(primer_notes, int) or primer_notes < 0:
+        raise BadConfig(f"primer_notes must be a whole number >= 0, got {primer_notes!r}")
+
+    scale = 1.0 if time_unit == "seconds" else 1.0 / score.seconds_per_beat
+    unit = HOVER_UNITS[time_unit]
+    notes = score.notes
+    primer, generated = notes[:primer_notes], notes[primer_notes:]
+    traces = []
+    if primer:
+        traces.append(
+            _note_bars(
+                primer,
+                name=TRACE_PRIMER,
+                colorscale=PRIMER_COLORSCALE,
+                scale=scale,
+                unit=unit,
+                show_colorbar=not generated,
+            )
+        )
+    if generated:
+        traces.append(
+            _note_bars(
+                generated,
+                name=TRACE_GENERATED if primer_notes else TRACE_NOTES,
+                colorscale=GENERATED_COLORSCALE,
+                scale=scale,
+                unit=unit,
+                show_colorbar=True,
+            )
+        )
+
+    fig = go.Figure(data=traces)
+    if notes:
+        low = min(n.pitch for n in notes) - PITCH_PADDING
+        high = max(n.pitch for n in notes) + PITCH_PADDING
+    else:
+        low, high = EMPTY_PITCH_RANGE
+    tick_values, tick_text = _c_ticks(low, high)
+    fig.update_layout(
+        template="plotly_white",
+        height=FIGURE_HEIGHT_PX,
+        margin={**MARGIN, "t": MARGIN_TOP_WITH_TITLE if title else MARGIN["t"]},
+        barmode="overlay",
+        paper_bgcolor=TRANSPARENT,
+        plot_bgcolor=TRANSPARENT,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        showlegend=bool(notes),
+    )
+    fig.update_xaxes(title_text=AXIS_TITLES[time_unit], gridcolor=GRID_COLOR, zeroline=False, rangemode="tozero")
+    fig.update_yaxes(
+        title_text="pitch",
+        range=[low, high],
+        tickvals=tick_values,
+        ticktext=tick_text,
+        gridcolor=GRID_COLOR,
+        zeroline=False,
+    )
+    if title:
+        fig.update_layout(title={"text": title, "x": 0.0, "xanchor": "left"})
+    if not notes:
+        fig.add_annotation(
+            text="no notes", xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, font={"size": 16}
+        )
+        fig.update_xaxes(showticklabels=False)
+    return fig

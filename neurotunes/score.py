@@ -1,0 +1,235 @@
+"""The one data type that flows through NeuroTunes: a frozen :class:`Score`.
+
+Times are in seconds (like pretty_midi and note-seq); ``tempo_bpm`` converts
+them to beats where a stage needs a musical grid.  Every transform returns a
+new Score and never mutates its argument.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any, Iterable, Mapping
+
+from . import constants as C
+from .errors import BadScore
+
+_PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def pitch_name(pitch: int) -> str:
+    """Scientific pitch name, e.g. ``60 -> 'C4'``."""
+    return f"{_PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+@dataclass(frozen=True, order=True)
+class Note:
+    """One note: MIDI pitch, onset and offset in seconds, velocity, GM program."""
+
+    start: float
+    end: float
+    pitch: int
+    velocity: int = C.DEFAULT_VELOCITY
+    program: int = C.DEFAULT_PROGRAM
+    is_drum: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pitch, int) or not C.MIDI_PITCH_MIN <= self.pitch <= C.MIDI_PITCH_MAX:
+            raise BadScore(f"note pitch must be an integer 0-127, got {self.pitch!r}")
+        if not isinstance(self.velocity, int) or not C.MIDI_VELOCITY_MIN <= self.velocity <= C.MIDI_VELOCITY_MAX:
+            raise BadScore(f"note velocity must be an integer 1-127, got {self.velocity!r}")
+        if not isinstance(self.program, int) or not 0 <= self.program <= C.MIDI_PROGRAM_MAX:
+            raise BadScore(f"instrument program must be 0-127, got {self.program!r}")
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise BadScore(f"note {name} must be a finite number of seconds, got {value!r}")
+        if self.start < 0:
+            raise BadScore(f"note starts before time 0 ({self.start:.3f} s)")
+        if self.end <= self.start:
+            raise BadScore(
+                f"note {pitch_name(self.pitch)} ends ({self.end:.3f} s) before it starts ({self.start:.3f} s)"
+            )
+        if self.end > C.MAX_SCORE_SECONDS:
+            raise BadScore(f"note ends at {self.end:.0f} s; pieces longer than {C.MAX_SCORE_SECONDS:.0f} s are refused")
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    @property
+    def name(self) -> str:
+        return pitch_name(self.pitch)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pitch": self.pitch,
+            "start": self.start,
+            "end": self.end,
+            "velocity": self.velocity,
+            "program": self.program,
+            "is_drum": self.is_drum,
+        }
+
+
+@dataclass(frozen=True)
+class Score:
+    """An immutable piece of music.
+
+    Parameters
+    ----------
+    notes
+        The notes, kept sorted by (start, pitch).
+    tempo_bpm
+        Quarter notes per minute; used to map seconds to beats.
+    time_signature
+        ``(numerator, denominator)``.
+    key
+        Key name such as ``"C major"`` or ``"a minor"``, or ``None`` if unknown.
+    metadata
+        Provenance: source file, transcription/generation settings, ... (JSON values).
+    """
+
+    notes: tuple[Note, ...] = ()
+    tempo_bpm: float = C.DEFAULT_TEMPO_BPM
+    time_signature: tuple[int, int] = C.DEFAULT_TIME_SIGNATURE
+    key: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        notes = tuple(self.notes)
+        if len(notes) > C.MAX_NOTES:
+            raise BadScore(f"piece has {len(notes):,} notes; at most {C.MAX_NOTES:,} are supported")
+        if any(not isinstance(n, Note) for n in notes):
+            raise BadScore("a Score holds Note objects only")
+        object.__setattr__(self, "notes", tuple(sorted(notes, key=lambda n: (n.start, n.pitch, n.end))))
+        tempo = self.tempo_bpm
+        if not isinstance(tempo, (int, float)) or not math.isfinite(tempo) or not C.MIN_TEMPO_BPM <= tempo <= C.MAX_TEMPO_BPM:
+            raise BadScore(f"tempo must be {C.MIN_TEMPO_BPM:g}-{C.MAX_TEMPO_BPM:g} BPM, got {tempo!r}")
+        object.__setattr__(self, "tempo_bpm", float(tempo))
+        ts = tuple(self.time_signature)
+        if len(ts) != 2 or not all(isinstance(v, int) and v > 0 for v in ts) or ts[1] not in (1, 2, 4, 8, 16, 32):
+            raise BadScore(f"time signature must be like (4, 4), got {self.time_signature!r}")
+        object.__setattr__(self, "time_signature", ts)
+        try:
+            meta = json.loads(json.dumps(dict(self.metadata)))
+        except (TypeError, ValueError) as exc:
+            raise BadScore(f"metadata must be JSON values: {exc}") from None
+        object.__setattr__(self, "metadata", MappingProxyType(meta))
+
+    # --- derived -------------------------------------------------------
+    @property
+    def duration(self) -> float:
+        """Seconds until the last note ends (0 for an empty score)."""
+        return max((n.end for n in self.notes), default=0.0)
+
+    @property
+    def seconds_per_beat(self) -> float:
+        return 60.0 / self.tempo_bpm
+
+    @property
+    def pitch_range(self) -> tuple[int, int] | None:
+        pitched = [n.pitch for n in self.notes if not n.is_drum]
+        return (min(pitched), max(pitched)) if pitched else None
+
+    def __len__(self) -> int:
+        return len(self.notes)
+
+    def __hash__(self) -> int:  # MappingProxyType is unhashable; hash the JSON form
+        return hash(self.to_json())
+
+    # --- transforms (each returns a new Score) -----------------------
+    def replace(self, **changes: Any) -> "Score":
+        return replace(self, **changes)
+
+    def with_notes(self, notes: Iterable[Note]) -> "Score":
+        return replace(self, notes=tuple(notes))
+
+    def with_metadata(self, **items: Any) -> "Score":
+        return replace(self, metadata={**self.metadata, **items})
+
+    def without_drums(self) -> "Score":
+        return self.with_notes(n for n in self.notes if not n.is_drum)
+
+    def transpose(self, semitones: int) -> "Score":
+        """Shift every pitched note; notes pushed outside 0-127 are dropped."""
+        moved = [
+            replace(n, pitch=n.pitch + semitones)
+            for n in self.notes
+            if n.is_drum is False and 0 <= n.pitch + semitones <= 127
+        ]
+        drums = [n for n in self.notes if n.is_drum]
+        return self.with_notes(moved + drums)
+
+    def with_program(self, program: int) -> "Score":
+        return self.with_notes(replace(n, program=program) for n in self.notes)
+
+    def with_tempo(self, tempo_bpm: float) -> "Score":
+        """Play the same beats at another tempo (times are rescaled)."""
+        factor = self.tempo_bpm / float(tempo_bpm)
+        notes = [replace(n, start=n.start * factor, end=n.end * factor) for n in self.notes]
+        return replace(self, notes=tuple(notes), tempo_bpm=float(tempo_bpm))
+
+    def shifted(self, seconds: float) -> "Score":
+        """Move every note later by ``seconds`` (>= 0)."""
+        return self.with_notes(replace(n, start=n.start + seconds, end=n.end + seconds) for n in self.notes)
+
+    # --- JSON ----------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "notes": [n.to_dict() for n in self.notes],
+            "tempo_bpm": self.tempo_bpm,
+            "time_signature": list(self.time_signature),
+            "key": self.key,
+            "metadata": dict(self.metadata),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Score":
+        if not isinstance(data, Mapping):
+            raise BadScore("score JSON must be an object")
+        try:
+            notes = tuple(
+                Note(
+                    pitch=n["pitch"],
+                    start=n["start"],
+                    end=n["end"],
+                    velocity=n.get("velocity", C.DEFAULT_VELOCITY),
+                    program=n.get("program", C.DEFAULT_PROGRAM),
+                    is_drum=bool(n.get("is_drum", False)),
+                )
+                for n in data.get("notes", [])
+            )
+            return cls(
+                notes=notes,
+                tempo_bpm=data.get("tempo_bpm", C.DEFAULT_TEMPO_BPM),
+                time_signature=tuple(data.get("time_signature", C.DEFAULT_TIME_SIGNATURE)),
+                key=data.get("key"),
+                metadata=data.get("metadata", {}),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise BadScore(f"score JSON is missing or has a wrong field: {exc}") from None
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Score":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise BadScore(f"not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    # --- summaries -----------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Note count, pitch range, duration and tempo, for display."""
+        rng = self.pitch_range
+        return {
+            "notes": len(self.notes),
+            "pitch_range": f"{pitch_name(rng[0])}–{pitch_name(rng[1])}" if rng else "—",
+            "duration_s": round(self.duration, 2),
+            "tempo_bpm": round(self.tempo_bpm, 1),
+        }

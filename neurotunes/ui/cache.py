@@ -1,0 +1,45 @@
+"""Cached loaders: heavy resources once per process, results per input."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..bundle import ModelBundle, load_bundle
+from ..score import Score
+from . import state
+
+
+@st.cache_resource(show_spinner="Loading the default model…")
+def default_bundle() -> ModelBundle:
+    return load_bundle("default")
+
+
+def current_bundle() -> ModelBundle:
+    """The model chosen in the sidebar: the shipped default or one from this session."""
+    name = state.active_model()
+    if name == state.DEFAULT_MODEL:
+        return default_bundle()
+    return state.trained_models()[name]
+
+
+@st.cache_resource(show_spinner="Loading Basic Pitch…")
+def basic_pitch_model():
+    from ..transcribe import load_model
+
+    return load_model()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def render_cached(score_json: str, fmt: str = "mp3", program: int | None = None) -> bytes:
+    """Rendered audio of a Score (keyed by its JSON), as MP3 or WAV bytes."""
+    from ..render import score_to_mp3, score_to_wav
+
+    score = Score.from_json(score_json)
+    return score_to_mp3(score, program=program) if fmt == "mp3" else score_to_wav(score, program=program)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def midi_cached(score_json: str) -> bytes:
+    from ..midi_io import score_to_midi
+
+    return score_to_midi(Score.from_json(score_json))

@@ -1,0 +1,73 @@
+"""Session-state keys and accessors: everything the user made lives here.
+
+Pages never invent keys; they call these helpers so nothing the user made is
+lost when they move between pages or a widget re-runs the script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from ..score import Score
+
+TRANSCRIPTIONS = "nt_transcriptions"  # dict name -> Transcription
+DATASET = "nt_dataset"  # dict name -> Score accepted for training
+TRAINED_MODELS = "nt_trained_models"  # dict name -> ModelBundle trained or uploaded this session
+ACTIVE_MODEL = "nt_active_model"  # "default" or a key of TRAINED_MODELS
+TAKES = "nt_takes"  # list of Take, newest last
+TRAIN_HISTORY = "nt_train_history"  # curves of the last training run
+
+DEFAULT_MODEL = "default"
+
+
+@dataclass
+class Transcription:
+    name: str
+    audio: bytes
+    score: Score
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Take:
+    number: int
+    score: Score
+    model_name: str
+    settings: dict[str, Any]
+
+
+def _get(key: str, factory):
+    if key not in st.session_state:
+        st.session_state[key] = factory()
+    return st.session_state[key]
+
+
+def transcriptions() -> dict[str, Transcription]:
+    return _get(TRANSCRIPTIONS, dict)
+
+
+def dataset() -> dict[str, Score]:
+    return _get(DATASET, dict)
+
+
+def trained_models() -> dict[str, Any]:
+    return _get(TRAINED_MODELS, dict)
+
+
+def takes() -> list[Take]:
+    return _get(TAKES, list)
+
+
+def active_model() -> str:
+    name = _get(ACTIVE_MODEL, lambda: DEFAULT_MODEL)
+    if name != DEFAULT_MODEL and name not in trained_models():
+        st.session_state[ACTIVE_MODEL] = DEFAULT_MODEL
+        return DEFAULT_MODEL
+    return name
+
+
+def set_active_model(name: str) -> None:
+    st.session_state[ACTIVE_MODEL] = name

@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny real inputs made by the tests themselves."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from neurotunes.score import Note, Score  # noqa: E402
+
+
+def make_score(pitches=(60, 62, 64, 65, 67, 69, 71, 72), step=0.5, dur=0.45, tempo=120.0, **meta) -> Score:
+    """A melody of ``pitches``, one every ``step`` seconds."""
+    notes = tuple(Note(pitch=p, start=i * step, end=i * step + dur, velocity=90) for i, p in enumerate(pitches))
+    return Score(notes=notes, tempo_bpm=tempo, metadata=meta)
+
+
+@pytest.fixture
+def scale() -> Score:
+    return make_score()
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory):
+    """A real 1 x LSTM 32 model trained for a few steps on a handful of generated pieces."""
+    from neurotunes.config import ModelConfig, TrainConfig
+    from neurotunes.dataset import split_dataset
+    from neurotunes.training import train
+
+    pieces = [make_score(pitches=tuple(60 + ((i * k) % 12) for i in range(24)), step=0.25, dur=0.25) for k in range(1, 7)]
+    dataset = split_dataset(pieces, validation_fraction=0.2, seed=0, description="test pieces")
+    result = train(
+        dataset,
+        ModelConfig(arch="lstm", units=32, layers=1, embedding_dim=16, dropout=0.0),
+        TrainConfig(epochs=2, batch_size=4, sequence_length=16, patience=0),
+        name="tiny test model",
+    )
+    path = result.bundle.save(tmp_path_factory.mktemp("bundle") / "tiny")
+    return result.bundle, path

@@ -1,0 +1,93 @@
+"""Every page through streamlit.testing's AppTest (real library underneath)."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from neurotunes.ui import state
+from tests.conftest import ROOT, make_score
+
+pytestmark = pytest.mark.slow
+APP = str(ROOT / "app.py")
+TIMEOUT = 180
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def _page(at: AppTest, name: str) -> AppTest:
+    at.switch_page(f"app_pages/{name}.py")
+    return at.run()
+
+
+def test_start_page_is_generate_and_light():
+    at = _app().run()
+    assert not at.exception
+    assert at.title[0].value == "Generate"
+    assert any("No takes yet" in i.value for i in at.info)
+
+
+def test_generate_makes_a_playable_take():
+    at = _app().run()
+    at.slider[1].set_value(40)  # length
+    at.button[0].click().run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    takes = at.session_state[state.TAKES]
+    assert len(takes) == 1 and len(takes[0].score) == 40
+    assert at.get("audio"), "no audio player"
+    assert at.get("plotly_chart"), "no piano roll"
+    assert len(at.get("download_button")) == 3  # MIDI, MP3, WAV
+    # A second take with another seed keeps the first.
+    at.number_input[0].set_value(9)
+    at.button[0].click().run()
+    assert len(at.session_state[state.TAKES]) == 2
+    assert at.session_state[state.TAKES][0].score != at.session_state[state.TAKES][1].score
+
+
+def test_transcribe_page_shows_results_and_accepts_into_dataset():
+    from neurotunes.render import score_to_wav
+
+    at = _app().run()
+    at = _page(at, "transcribe")
+    assert not at.exception
+    assert any("Upload a recording" in i.value for i in at.info)
+    score = make_score()
+    at.session_state[state.TRANSCRIPTIONS] = {"a.wav": state.Transcription("a.wav", score_to_wav(score), score)}
+    at.run()
+    assert not at.exception
+    assert len(at.get("audio")) == 2  # original and rendering side by side (A/B)
+    add = next(b for b in at.button if b.label == "Add to my dataset")
+    add.click().run()
+    assert "a.wav" in at.session_state[state.DATASET]
+    assert any(b.label == "In dataset ✓" for b in at.button)
+
+
+def test_train_page_empty_dataset_is_a_message_not_a_crash():
+    at = _page(_app().run(), "train")
+    assert not at.exception
+    at.radio[0].set_value("My pieces").run()
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception
+    assert any("dataset is empty" in e.value for e in at.error)
+
+
+def test_train_page_trains_a_quick_model_and_generate_uses_it():
+    at = _page(_app().run(), "train")
+    at.slider[0].set_value(5)  # chorales
+    at.selectbox[0].set_value("Quick: 1 × LSTM 128")
+    at.slider[1].set_value(1)  # epochs
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    models = at.session_state[state.TRAINED_MODELS]
+    assert len(models) == 1
+    name = next(iter(models))
+    assert at.session_state[state.ACTIVE_MODEL] == name
+    assert any(b.label == "Download .zip" for b in at.get("download_button"))
+    at = _page(at, "generate")
+    at.slider[1].set_value(20)
+    at.button[0].click().run()
+    assert at.session_state[state.TAKES][-1].model_name == models[name].name

@@ -1,0 +1,108 @@
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from neurotunes.bundle import ModelBundle, _content_hash, expected_weight_shapes, load_bundle
+from neurotunes.config import ModelConfig
+from neurotunes.encoding import EncodingConfig, Vocabulary
+from neurotunes.errors import BadModel
+
+
+def _small_bundle(arch="lstm") -> ModelBundle:
+    enc = EncodingConfig()
+    vocab = Vocabulary.for_encoding(enc)
+    cfg = ModelConfig(arch=arch, vocab_size=len(vocab), units=8, layers=2, embedding_dim=4)
+    rng = np.random.default_rng(0)
+    weights = tuple(rng.normal(size=s).astype(np.float32) for s in expected_weight_shapes(cfg))
+    return ModelBundle(model=cfg, encoding=enc, vocab=vocab, weights=weights, metrics={"x": 1}, info={"name": "t"})
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for k, v in files.items():
+            zf.writestr(k, v)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("arch", ["lstm", "gru"])
+def test_folder_and_zip_round_trip(tmp_path, arch):
+    b = _small_bundle(arch)
+    b.save(tmp_path / "m")
+    for loaded in (ModelBundle.load(tmp_path / "m"), ModelBundle.from_zip(b.to_zip())):
+        assert loaded.hash == b.hash
+        assert loaded.model == b.model
+        assert all(np.array_equal(x, y) for x, y in zip(loaded.weights, b.weights))
+        assert loaded.metrics == {"x": 1}
+
+
+def test_tampered_bundle_is_rejected():
+    files = _small_bundle().to_files()
+    cfg = json.loads(files["config.json"])
+    cfg["model"]["units"] = 9
+    files["config.json"] = json.dumps(cfg).encode()
+    with pytest.raises(BadModel, match="modified"):
+        ModelBundle.from_files(files)
+
+
+@pytest.mark.parametrize("extra", ["model.keras", "saved_model.pb", "model.pkl", "model.h5"])
+def test_serialized_models_and_pickles_are_refused(extra):
+    files = _small_bundle().to_files()
+    files[extra] = b"\x80\x04anything"
+    with pytest.raises(BadModel, match="never a serialized model or pickle"):
+        ModelBundle.from_zip(_zip(files))
+
+
+class _Payload:
+    """Unpickling this writes a marker file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
+
+
+def test_pickle_inside_weights_never_runs(tmp_path):
+    marker = tmp_path / "marker.txt"
+    good = _small_bundle().to_files()
+    buf = io.BytesIO()
+    np.savez(buf, w000=np.array([_Payload(marker)], dtype=object))
+    evil = buf.getvalue()
+    # The attacker can recompute the (unkeyed) hash, so only the pickle guard stands in the way.
+    manifest = {"format": "neurotunes-bundle", "version": 1,
+                "hash": _content_hash(good["config.json"], good["vocab.json"], evil)}
+    files = {**good, "weights.npz": evil, "bundle.json": json.dumps(manifest).encode()}
+    with pytest.raises(BadModel, match="plain array"):
+        ModelBundle.from_zip(_zip(files), name="evil.zip")
+    assert not marker.exists()
+    # Sanity: the payload really would run if unpickled.
+    with np.load(io.BytesIO(evil), allow_pickle=True) as npz:
+        npz["w000"]
+    assert marker.exists()
+
+
+def test_other_files_are_refused(tmp_path):
+    with pytest.raises(BadModel, match="not a valid .zip"):
+        ModelBundle.from_zip(b"PK\x03\x04 garbage")
+    with pytest.raises(BadModel, match="missing"):
+        ModelBundle.from_zip(_zip({"config.json": b"{}"}))
+    with pytest.raises(BadModel, match="no model at"):
+        load_bundle(tmp_path / "nothing-here")
+    files = _small_bundle().to_files()
+    bad_cfg = json.loads(files["config.json"])
+    bad_cfg["model"]["units"] = 16  # config no longer matches the weights' shapes
+    files["config.json"] = json.dumps(bad_cfg).encode()
+    files["bundle.json"] = json.dumps({"format": "neurotunes-bundle", "version": 1, "hash": _content_hash(
+        files["config.json"], files["vocab.json"], files["weights.npz"])}).encode()
+    with pytest.raises(BadModel, match="do not fit"):
+        ModelBundle.from_files(files)
+
+
+def test_shipped_default_bundle_loads():
+    b = load_bundle("default")
+    assert b.model.arch == "lstm" and b.model.units == 256 and b.model.layers == 2
+    assert b.metrics.get("val_nll_per_note")

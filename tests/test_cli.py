@@ -1,0 +1,98 @@
+"""The CLI as a user runs it: real subprocesses, real files."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from neurotunes.midi_io import read_midi, write_midi
+from tests.conftest import ROOT, make_score
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "neurotunes", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env,
+        timeout=600,
+    )
+
+
+def assert_one_line_error(proc):
+    assert proc.returncode != 0
+    err = proc.stderr.strip().splitlines()
+    assert "Traceback" not in proc.stderr
+    assert err and err[-1].startswith("neurotunes: error:")
+
+
+def test_generate_default_then_render(tmp_path):
+    mid, wav, mp3 = tmp_path / "x.mid", tmp_path / "x.wav", tmp_path / "x.mp3"
+    proc = run("generate", "--model", "default", "--length", "60", "--seed", "3", "-o", mid)
+    assert proc.returncode == 0, proc.stderr
+    score = read_midi(mid)
+    assert len(score) == 60
+    assert score.metadata["recipe"]["settings"]["seed"] == 3
+    proc = run("render", mid, "-o", wav)
+    assert proc.returncode == 0, proc.stderr
+    audio, rate = sf.read(wav)
+    assert rate == 44100
+    assert audio.shape[0] / rate >= score.duration
+    assert abs(audio).max() > 0.1  # audible
+    assert run("render", mid, "-o", mp3, "--program", "40", "--bpm", "80").returncode == 0
+    assert sf.info(mp3).duration > score.duration
+
+
+def test_transcribe_writes_the_notes(tmp_path):
+    from neurotunes.render import score_to_wav
+
+    melody = make_score(pitches=(60, 64, 67, 72), step=0.5, dur=0.45)
+    (tmp_path / "melody.wav").write_bytes(score_to_wav(melody))
+    (tmp_path / "broken.mp3").write_bytes(b"not audio at all")
+    proc = run("transcribe", tmp_path / "melody.wav", "-o", tmp_path / "melody.mid")
+    assert proc.returncode == 0, proc.stderr
+    assert [n.pitch for n in read_midi(tmp_path / "melody.mid").notes][:4] == [60, 64, 67, 72]
+    # A batch with one bad file: the good one is still written, exit code says "partly failed".
+    proc = run("transcribe", tmp_path / "melody.wav", tmp_path / "broken.mp3", "-o", tmp_path / "out")
+    assert proc.returncode == 3
+    assert (tmp_path / "out" / "melody.mid").exists()
+    assert "broken.mp3" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_train_tiny_from_midi_folder_then_generate(tmp_path):
+    folder = tmp_path / "midis"
+    folder.mkdir()
+    for k in range(1, 5):
+        write_midi(make_score(pitches=tuple(55 + (i * k) % 12 for i in range(40)), step=0.25, dur=0.25), folder / f"p{k}.mid")
+    (folder / "junk.mid").write_bytes(b"garbage")
+    proc = run("train", "--midi", folder, "--epochs", "1", "--units", "16", "--layers", "1", "--sequence-length", "16",
+               "--batch-size", "4", "-o", tmp_path / "model")
+    assert proc.returncode == 0, proc.stderr
+    assert "skipping junk.mid" in proc.stderr
+    proc = run("generate", "--model", tmp_path / "model", "--length", "12", "-o", tmp_path / "g.mid")
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_midi(tmp_path / "g.mid")) == 12
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("generate", "--model", "/no/such/model", "-o", "x.mid"),
+        ("generate", "--length", "0", "-o", "x.mid"),
+        ("generate", "--top-p", "0", "-o", "x.mid"),
+        ("render", "missing.mid", "-o", "x.wav"),
+        ("render", "bad.mid", "-o", "x.wav"),
+        ("render", "good.mid", "-o", "x.ogg"),
+        ("transcribe", "bad.mid", "-o", "x.mid"),
+        ("transcribe", "empty.wav", "-o", "x.mid"),
+        ("train", "--midi", "nowhere", "-o", "m"),
+    ],
+)
+def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, args):
+    (tmp_path / "bad.mid").write_bytes(b"MThd\x00\x00")
+    (tmp_path / "empty.wav").write_bytes(b"")
+    write_midi(make_score(), tmp_path / "good.mid")
+    assert_one_line_error(run(*args, cwd=tmp_path))

@@ -1,0 +1,110 @@
+"""One real-browser run of the whole loop: Debian's Chromium driven by Playwright.
+
+Starts the app with Streamlit on a free local port, uploads a recording made by
+the test (FluidSynth rendering of a known melody), transcribes it, generates a
+track and checks that audio players and piano rolls appear.  Screenshots land in
+test-artifacts/.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT, make_score
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_upload_transcribe_generate_listen(server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from neurotunes.render import score_to_wav
+
+    assert os.path.exists(CHROMIUM), "Debian's chromium is required (bash run.sh test installs it)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    wav = tmp_path / "my-melody.wav"
+    wav.write_bytes(score_to_wav(make_score(pitches=(60, 64, 67, 72, 67, 64, 60), step=0.4, dur=0.35)))
+    junk = tmp_path / "broken.mp3"
+    junk.write_bytes(b"this is not audio")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(120_000)
+        start = time.time()
+        page.goto(server)
+        expect(page.get_by_role("heading", name="Generate")).to_be_visible()
+        first_paint = time.time() - start
+
+        # Transcribe: one good file and one broken one.
+        page.goto(server + "/transcribe")
+        expect(page.get_by_role("heading", name="Transcribe")).to_be_visible()
+        page.locator("input[type=file]").set_input_files([str(wav), str(junk)])
+        expect(page.get_by_text("my-melody.wav").first).to_be_visible()
+        page.get_by_role("button", name="Transcribe").click()
+        expect(page.get_by_text("Could not transcribe broken.mp3")).to_be_visible()
+        expect(page.locator("audio")).to_have_count(2)  # original + rendering of the transcription
+        expect(page.locator(".js-plotly-plot")).to_have_count(1)
+        page.screenshot(path=str(ARTIFACTS / "transcribe.png"), full_page=True)
+        page.get_by_role("button", name="Add to my dataset").click()
+        expect(page.get_by_role("button", name="In dataset ✓")).to_be_visible()
+
+        # Generate with the shipped model: player and piano roll appear.
+        page.get_by_role("link", name="Generate").click()
+        expect(page.get_by_role("heading", name="Generate")).to_be_visible()
+        page.get_by_role("button", name="Generate").click()
+        expect(page.get_by_role("heading", name="Take 1")).to_be_visible()
+        expect(page.locator("audio")).to_have_count(1)
+        expect(page.locator(".js-plotly-plot")).to_have_count(1)
+        expect(page.get_by_role("button", name="MIDI")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "generate.png"), full_page=True)
+        # Moving between pages lost nothing: the transcription is still there.
+        page.get_by_role("link", name="Transcribe").click()
+        expect(page.get_by_role("button", name="In dataset ✓")).to_be_visible()
+        browser.close()
+    assert first_paint < 30

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from neurotunes.config import ModelConfig, TrainConfig
+from neurotunes.dataset import augment_transpose, make_windows, split_dataset
+from neurotunes.errors import DatasetError
+from neurotunes.training import train
+from tests.conftest import make_score
+
+
+def test_split_is_by_piece_and_deterministic():
+    pieces = [make_score(pitches=(60 + i,) * 4) for i in range(10)]
+    a = split_dataset(pieces, validation_fraction=0.2, seed=3)
+    b = split_dataset(pieces, validation_fraction=0.2, seed=3)
+    assert a == b
+    assert len(a.validation) == 2 and len(a.train) == 8
+    assert not set(map(id, a.train)) & set(map(id, a.validation))
+    assert len(split_dataset(pieces[:2], validation_fraction=0.01).validation) == 1
+
+
+def test_windows_put_a_target_at_every_step():
+    x, y = make_windows(np.arange(21), 5)
+    assert x.shape == (4, 5)
+    assert (y == x + 1).all()
+    with pytest.raises(DatasetError, match="fewer than one sequence"):
+        make_windows(np.arange(5), 8)
+
+
+def test_augmentation_transposes_every_piece():
+    out = augment_transpose([make_score()], 2)
+    assert sorted(s.notes[0].pitch for s in out) == [58, 59, 60, 61, 62]
+
+
+def test_tiny_model_learns(tiny_bundle):
+    bundle, _ = tiny_bundle
+    history = bundle.metrics["history"]
+    assert history["loss"][-1] < history["loss"][0]
+    assert bundle.metrics["val_nll_per_note"] > 0
+    assert bundle.info["dataset"]["pieces_validation"] >= 1
+
+
+def test_too_small_dataset_says_so():
+    ds = split_dataset([make_score(pitches=(60, 62))], validation_fraction=0.0)
+    with pytest.raises(DatasetError, match="lower the sequence length"):
+        train(ds, ModelConfig(units=8, layers=1), TrainConfig(epochs=1, sequence_length=64))
+
+
+def test_stop_request_keeps_best_weights():
+    pieces = [make_score(pitches=tuple(60 + (i % 7) for i in range(40)), step=0.25, dur=0.25) for _ in range(3)]
+    ds = split_dataset(pieces, validation_fraction=0.0)
+    calls = []
+    result = train(
+        ds, ModelConfig(units=8, layers=1, embedding_dim=4), TrainConfig(epochs=5, batch_size=2, sequence_length=16),
+        on_progress=calls.append, should_stop=lambda: len(calls) >= 3,
+    )
+    assert result.stopped_early
+    assert result.history["loss"]  # the interrupted epoch still reported
+    assert len(result.bundle.weights) == 6
