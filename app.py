@@ -1,6 +1,10 @@
 """NeuroTunes — Streamlit entry point: page config, navigation, shared sidebar."""
 
+import os
+
 import streamlit as st
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter; errors still raise
 
 from neurotunes.ui import state
 

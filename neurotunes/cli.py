@@ -24,7 +24,7 @@ EXIT_PARTIAL = 3  # some inputs failed, the others were written
 
 
 def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _progress_bar(label: str) -> Callable[[float], None]:

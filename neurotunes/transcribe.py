@@ -54,8 +54,9 @@ def decode_audio(data: bytes, *, name: str = "audio file", max_seconds: float = 
     except BadAudio:
         raise
     except Exception as exc:  # libsndfile reports corrupt/unknown data as RuntimeError/LibsndfileError
+        reason = str(exc).rsplit(": ", 1)[-1].strip().rstrip(".") or type(exc).__name__
         raise BadAudio(
-            f"{name} could not be decoded as audio; supported formats: {', '.join(C.AUDIO_EXTENSIONS)} ({exc})"
+            f"{name} could not be decoded as audio ({reason}); supported formats: {', '.join(C.AUDIO_EXTENSIONS)}"
         ) from None
     if audio.shape[0] == 0:
         raise BadAudio(f"{name} holds no audio samples")
@@ -65,13 +66,25 @@ def decode_audio(data: bytes, *, name: str = "audio file", max_seconds: float = 
     return mono, int(rate)
 
 
+def _import_basic_pitch():
+    """Import basic_pitch without its import-time warnings about optional backends
+    (CoreML, tflite-runtime, ONNX) that we do not use."""
+    logging.disable(logging.WARNING)
+    try:
+        import basic_pitch
+        import basic_pitch.inference
+        import basic_pitch.note_creation  # noqa: F401
+    finally:
+        logging.disable(logging.NOTSET)
+    return basic_pitch
+
+
 @functools.lru_cache(maxsize=1)
 def load_model():
     """The Basic Pitch model, loaded once per process (TFLite: fastest backend here)."""
-    from basic_pitch import FilenameSuffix, build_icassp_2022_model_path
-    from basic_pitch.inference import Model
-
-    return Model(build_icassp_2022_model_path(FilenameSuffix.tflite))
+    basic_pitch = _import_basic_pitch()
+    path = basic_pitch.build_icassp_2022_model_path(basic_pitch.FilenameSuffix.tflite)
+    return basic_pitch.inference.Model(path)
 
 
 def _model_output(audio_22k: np.ndarray, on_progress: Callable[[float], None] | None) -> dict[str, np.ndarray]:
@@ -119,14 +132,18 @@ def transcribe_audio(
     TranscriptionError
         The model found no notes.
     """
-    import librosa
-    from basic_pitch.constants import AUDIO_SAMPLE_RATE, FFT_HOP
-    from basic_pitch.note_creation import model_output_to_notes
-
     config = config or TranscribeConfig()
+    # Check the audio before loading anything heavy: a bad file fails at once.
     audio, rate = decode_audio(data, name=name, max_seconds=config.max_seconds)
     if float(np.max(np.abs(audio))) < SILENCE_PEAK:
         raise BadAudio(f"{name} is silent (peak below -60 dBFS): there is nothing to transcribe")
+
+    import librosa
+
+    _import_basic_pitch()
+    from basic_pitch.constants import AUDIO_SAMPLE_RATE, FFT_HOP
+    from basic_pitch.note_creation import model_output_to_notes
+
     if rate != AUDIO_SAMPLE_RATE:
         audio = librosa.resample(audio, orig_sr=rate, target_sr=AUDIO_SAMPLE_RATE, res_type="soxr_hq")
     try:

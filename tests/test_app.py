@@ -91,3 +91,22 @@ def test_train_page_trains_a_quick_model_and_generate_uses_it():
     at.slider[1].set_value(20)
     at.button[0].click().run()
     assert at.session_state[state.TAKES][-1].model_name == models[name].name
+
+
+def test_first_page_does_not_import_tensorflow_or_basic_pitch():
+    """The app's first page must appear in seconds: heavy libraries load on first use only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time; t = time.time()\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({APP!r}, default_timeout=60).run()\n"
+        "assert not at.exception, at.exception\n"
+        "heavy = sorted(m for m in ('tensorflow', 'basic_pitch', 'music21', 'keras') if m in sys.modules)\n"
+        "print('HEAVY', heavy, round(time.time() - t, 1))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = next(x for x in out.stdout.splitlines() if x.startswith("HEAVY"))
+    assert line.startswith("HEAVY []"), line

@@ -32,10 +32,12 @@ def _free_port() -> int:
 def server():
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "server.log", "wb")  # a file, not a pipe: a full pipe would block the server
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
          "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -47,13 +49,14 @@ def server():
             time.sleep(0.5)
     else:
         proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
+        pytest.fail("streamlit did not start: " + (ARTIFACTS / "server.log").read_text(errors="replace")[-2000:])
     yield url
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
 
 
 def test_upload_transcribe_generate_listen(server, tmp_path):
@@ -76,35 +79,49 @@ def test_upload_transcribe_generate_listen(server, tmp_path):
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(120_000)
-        start = time.time()
-        page.goto(server)
-        expect(page.get_by_role("heading", name="Generate")).to_be_visible()
-        first_paint = time.time() - start
-
-        # Transcribe: one good file and one broken one.
-        page.goto(server + "/transcribe")
-        expect(page.get_by_role("heading", name="Transcribe")).to_be_visible()
-        page.locator("input[type=file]").set_input_files([str(wav), str(junk)])
-        expect(page.get_by_text("my-melody.wav").first).to_be_visible()
-        page.get_by_role("button", name="Transcribe").click()
-        expect(page.get_by_text("Could not transcribe broken.mp3")).to_be_visible()
-        expect(page.locator("audio")).to_have_count(2)  # original + rendering of the transcription
-        expect(page.locator(".js-plotly-plot")).to_have_count(1)
-        page.screenshot(path=str(ARTIFACTS / "transcribe.png"), full_page=True)
-        page.get_by_role("button", name="Add to my dataset").click()
-        expect(page.get_by_role("button", name="In dataset ✓")).to_be_visible()
-
-        # Generate with the shipped model: player and piano roll appear.
-        page.get_by_role("link", name="Generate").click()
-        expect(page.get_by_role("heading", name="Generate")).to_be_visible()
-        page.get_by_role("button", name="Generate").click()
-        expect(page.get_by_role("heading", name="Take 1")).to_be_visible()
-        expect(page.locator("audio")).to_have_count(1)
-        expect(page.locator(".js-plotly-plot")).to_have_count(1)
-        expect(page.get_by_role("button", name="MIDI")).to_be_visible()
-        page.screenshot(path=str(ARTIFACTS / "generate.png"), full_page=True)
-        # Moving between pages lost nothing: the transcription is still there.
-        page.get_by_role("link", name="Transcribe").click()
-        expect(page.get_by_role("button", name="In dataset ✓")).to_be_visible()
-        browser.close()
+        expect.set_options(timeout=60_000)
+        try:
+            first_paint = _walk_through(page, server, wav, junk)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
     assert first_paint < 30
+
+
+def _walk_through(page, server, wav, junk) -> float:
+    """The user's path through the app; returns seconds until the first page showed."""
+    from playwright.sync_api import expect
+
+    start = time.time()
+    page.goto(server)
+    expect(page.get_by_role("heading", name="Generate")).to_be_visible()
+    first_paint = time.time() - start
+
+    # Transcribe: one good file and one broken one.
+    page.goto(server + "/transcribe")
+    expect(page.get_by_role("heading", name="Transcribe")).to_be_visible()
+    page.locator("input[type=file]").set_input_files([str(wav), str(junk)])
+    expect(page.get_by_text("my-melody.wav").first).to_be_visible()
+    page.get_by_role("button", name="Transcribe").click()
+    expect(page.get_by_text("Could not transcribe broken.mp3")).to_be_visible()
+    expect(page.locator("audio")).to_have_count(2)  # original + rendering of the transcription
+    expect(page.locator(".js-plotly-plot")).to_have_count(1)
+    page.screenshot(path=str(ARTIFACTS / "transcribe.png"), full_page=True)
+    page.get_by_role("button", name="Add to my dataset").click()
+    expect(page.get_by_role("button", name="In dataset ✓")).to_be_visible()
+
+    # Generate with the shipped model: player and piano roll appear.
+    page.get_by_role("link", name="Generate").click()
+    expect(page.get_by_role("heading", name="Generate")).to_be_visible()
+    page.get_by_role("button", name="Generate").click()
+    expect(page.get_by_role("heading", name="Take 1")).to_be_visible()
+    expect(page.locator("audio")).to_have_count(1)
+    expect(page.locator(".js-plotly-plot")).to_have_count(1)
+    expect(page.get_by_role("button", name="MIDI")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "generate.png"), full_page=True)
+    # Moving between pages lost nothing: the transcription is still there.
+    page.get_by_role("link", name="Transcribe").click()
+    expect(page.get_by_role("button", name="In dataset ✓")).to_be_visible()
+    return first_paint
