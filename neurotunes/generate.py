@@ -40,7 +40,7 @@ class RecurrentStepper:
 
     def __init__(self, bundle: ModelBundle):
         cfg = bundle.model
-        w = [np.asarray(a, dtype=np.float64) for a in bundle.weights]
+        w = [np.asarray(a, dtype=np.float32) for a in bundle.weights]
         self.arch = cfg.arch
         self.units = cfg.units
         embedding = w[0]
@@ -57,8 +57,8 @@ class RecurrentStepper:
         self.reset()
 
     def reset(self) -> None:
-        self.h = [np.zeros(self.units) for _ in self.layers]
-        self.c = [np.zeros(self.units) for _ in self.layers]
+        self.h = [np.zeros(self.units, dtype=np.float32) for _ in self.layers]
+        self.c = [np.zeros(self.units, dtype=np.float32) for _ in self.layers]
 
     def state(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         return [h.copy() for h in self.h], [c.copy() for c in self.c]

@@ -29,8 +29,8 @@ TRACE_GENERATED = "generated"
 TRACE_NOTES = "notes"
 # Each colour scale starts at a visible mid-tone so quiet notes never vanish on
 # a light or dark background.
-GENERATED_COLORSCALE = [[0.0, "#9ecae1"], [1.0, "#08306b"]]  # light -> dark blue
-PRIMER_COLORSCALE = [[0.0, "#fdae6b"], [1.0, "#7f2704"]]  # light -> dark orange
+GENERATED_COLORSCALE = [[0.0, "#c5b3ff"], [1.0, "#6a3df0"]]  # pale -> saturated violet (the app's accent)
+PRIMER_COLORSCALE = [[0.0, "#ffd199"], [1.0, "#f26b00"]]  # pale -> saturated orange
 GRID_COLOR = "rgba(128, 128, 128, 0.25)"
 TRANSPARENT = "rgba(0, 0, 0, 0)"
 MARGIN = {"l": 50, "r": 10, "t": 30, "b": 40}  # top: room for the legend
