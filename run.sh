@@ -26,6 +26,7 @@ ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so' || missing+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
 if [ "$mode" = test ]; then
   command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)  # tests the optional extra-formats path for real
 fi
 
 PY="${PYTHON:-}"

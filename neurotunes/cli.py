@@ -46,20 +46,29 @@ def _progress_bar(label: str) -> Callable[[float], None]:
 
 # --- transcribe ---------------------------------------------------------
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from .config import TranscribeConfig
+    from .config import PostProcessConfig, TranscribeConfig
     from .midi_io import write_midi
-    from .transcribe import transcribe_audio
+    from .transcribe import PRESET_ALIASES, PRESETS, transcribe_audio
 
+    base, base_post = PRESETS[PRESET_ALIASES[args.preset]]
+    pick = lambda value, default: default if value is None else value  # noqa: E731 - flag given or preset's
     config = TranscribeConfig(
-        onset_threshold=args.onset_threshold,
-        frame_threshold=args.frame_threshold,
-        minimum_note_length_ms=args.min_note_ms,
-        minimum_frequency=args.min_freq,
-        maximum_frequency=args.max_freq,
-        midi_tempo=args.midi_tempo,
-        melodia_trick=not args.no_melodia,
-        multiple_pitch_bends=args.multiple_pitch_bends,
+        onset_threshold=pick(args.onset_threshold, base.onset_threshold),
+        frame_threshold=pick(args.frame_threshold, base.frame_threshold),
+        minimum_note_length_ms=pick(args.min_note_ms, base.minimum_note_length_ms),
+        minimum_frequency=pick(args.min_freq, base.minimum_frequency),
+        maximum_frequency=pick(args.max_freq, base.maximum_frequency),
+        midi_tempo=pick(args.midi_tempo, base.midi_tempo),
+        melodia_trick=pick(args.melodia, base.melodia_trick),
+        multiple_pitch_bends=pick(args.multiple_pitch_bends, base.multiple_pitch_bends),
         max_seconds=args.max_seconds,
+    )
+    post = PostProcessConfig(
+        quantize=pick(args.quantize, base_post.quantize),
+        monophonic=pick(args.monophonic, base_post.monophonic),
+        min_note_ms=pick(args.drop_shorter_ms, base_post.min_note_ms),
+        normalize_velocity=pick(args.normalize_velocity, base_post.normalize_velocity),
+        tempo_bpm=args.grid_tempo,
     )
     inputs = [Path(p) for p in args.audio]
     out = Path(args.output)
@@ -75,7 +84,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                 data = path.read_bytes()
             except OSError as exc:
                 raise NeuroTunesError(f"cannot read {path}: {exc.strerror or exc}") from None
-            score = transcribe_audio(data, config, name=path.name, on_progress=_progress_bar(path.name))
+            score = transcribe_audio(data, config, post, name=path.name, on_progress=_progress_bar(path.name))
             write_midi(score, target)
             print(f"{path} -> {target} ({len(score)} notes)")
         except NeuroTunesError as exc:
@@ -198,6 +207,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _transcribe_presets():
+    from .transcribe import PRESET_ALIASES
+
+    return PRESET_ALIASES
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .config import GenerateConfig, ModelConfig, TrainConfig
 
@@ -206,17 +221,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("transcribe", help="audio (mp3/wav/ogg/flac) -> MIDI with Basic Pitch")
+    t = sub.add_parser("transcribe", help="audio (mp3/wav/ogg/flac; more with ffmpeg) -> MIDI with Basic Pitch")
     t.add_argument("audio", nargs="+", help="audio files")
     t.add_argument("-o", "--output", required=True, help="MIDI file (one input) or folder (several)")
-    t.add_argument("--onset-threshold", type=float, default=C.BP_ONSET_THRESHOLD)
-    t.add_argument("--frame-threshold", type=float, default=C.BP_FRAME_THRESHOLD)
-    t.add_argument("--min-note-ms", type=float, default=C.BP_MIN_NOTE_MS, help="minimum note length (ms)")
-    t.add_argument("--min-freq", type=float, default=None, help="lowest frequency to keep (Hz)")
-    t.add_argument("--max-freq", type=float, default=None, help="highest frequency to keep (Hz)")
-    t.add_argument("--midi-tempo", type=float, default=C.BP_MIDI_TEMPO, help="tempo written to the MIDI file")
-    t.add_argument("--no-melodia", action="store_true", help="turn off the melodia trick")
-    t.add_argument("--multiple-pitch-bends", action="store_true")
+    t.add_argument("--preset", default="default", choices=list(_transcribe_presets()),
+                   help="starting settings for the material; the flags below override them")
+    bp = t.add_argument_group("Basic Pitch (defaults: Basic Pitch's own)")
+    bp.add_argument("--onset-threshold", type=float, default=None, help=f"default {C.BP_ONSET_THRESHOLD}")
+    bp.add_argument("--frame-threshold", type=float, default=None, help=f"default {C.BP_FRAME_THRESHOLD}")
+    bp.add_argument("--min-note-ms", type=float, default=None, help=f"minimum note length, default {C.BP_MIN_NOTE_MS}")
+    bp.add_argument("--min-freq", type=float, default=None, help="lowest frequency to keep (Hz)")
+    bp.add_argument("--max-freq", type=float, default=None, help="highest frequency to keep (Hz)")
+    bp.add_argument("--midi-tempo", type=float, default=None, help=f"tempo written to the MIDI, default {C.BP_MIDI_TEMPO:g}")
+    bp.add_argument("--melodia", action=argparse.BooleanOptionalAction, default=None, help="melodia trick (default on)")
+    bp.add_argument("--multiple-pitch-bends", action=argparse.BooleanOptionalAction, default=None)
+    cl = t.add_argument_group("clean-up for datasets")
+    cl.add_argument("--quantize", choices=("off", "1/8", "1/16"), default=None, help="snap to a grid")
+    cl.add_argument("--grid-tempo", type=float, default=None, help="grid tempo (default: estimated from the audio)")
+    cl.add_argument("--monophonic", action=argparse.BooleanOptionalAction, default=None, help="top melody line only")
+    cl.add_argument("--drop-shorter-ms", type=float, default=None, help="drop notes shorter than this")
+    cl.add_argument("--normalize-velocity", action=argparse.BooleanOptionalAction, default=None)
     t.add_argument("--max-seconds", type=float, default=C.MAX_AUDIO_SECONDS, help="refuse longer audio")
     t.set_defaults(func=cmd_transcribe)
 

@@ -148,3 +148,28 @@ class TranscribeConfig(_Config):
             raise BadConfig("minimum_frequency must be below maximum_frequency")
         self._check_range("midi_tempo", C.MIN_TEMPO_BPM, C.MAX_TEMPO_BPM)
         self._check_range("max_seconds", 1, 4 * 60 * 60)
+
+
+QUANTIZE_GRIDS = {"off": 0, "1/8": 2, "1/16": 4}  # grid name -> steps per quarter note
+
+
+@dataclass(frozen=True)
+class PostProcessConfig(_Config):
+    """Clean-up applied to a transcription before it joins a dataset."""
+
+    quantize: str = "off"  # "off", "1/8" or "1/16"
+    monophonic: bool = False  # keep only the top melody line
+    min_note_ms: float = 0.0  # drop notes shorter than this (0 = keep all)
+    normalize_velocity: bool = False  # scale so the loudest note has velocity 100
+    tempo_bpm: float | None = None  # grid tempo for quantizing; None = the tempo estimated from the audio
+
+    def __post_init__(self) -> None:
+        if self.quantize not in QUANTIZE_GRIDS:
+            raise BadConfig(f"quantize must be one of {', '.join(QUANTIZE_GRIDS)}, got {self.quantize!r}")
+        self._check_range("min_note_ms", 0, 5000)
+        if self.tempo_bpm is not None:
+            self._check_range("tempo_bpm", C.MIN_TEMPO_BPM, C.MAX_TEMPO_BPM)
+
+    @property
+    def is_identity(self) -> bool:
+        return self == PostProcessConfig()

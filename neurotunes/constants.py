@@ -25,8 +25,9 @@ MIDI_TICKS_PER_BEAT = 480
 RENDER_SAMPLE_RATE = 44_100
 AUDIO_EXTENSIONS = ("mp3", "wav", "ogg", "flac")
 MIDI_EXTENSIONS = ("mid", "midi")
-MAX_UPLOAD_MB = 50
-MAX_AUDIO_SECONDS = 10 * 60
+# Hosts can lower (or raise) the caps without code changes.
+MAX_UPLOAD_MB = int(os.environ.get("NEUROTUNES_MAX_UPLOAD_MB", "50"))
+MAX_AUDIO_SECONDS = float(os.environ.get("NEUROTUNES_MAX_AUDIO_SECONDS", str(10 * 60)))
 RENDER_TAIL_SECONDS = 1.0  # let the last notes ring out
 RENDER_PEAK = 0.89  # normalize peaks to about -1 dBFS, never clip
 

@@ -176,6 +176,56 @@ class Score:
         """Move every note later by ``seconds`` (>= 0)."""
         return self.with_notes(replace(n, start=n.start + seconds, end=n.end + seconds) for n in self.notes)
 
+    # --- clean-up for datasets (each returns a new Score) ---------------
+    def quantized(self, steps_per_quarter: int, *, tempo_bpm: float | None = None) -> "Score":
+        """Snap onsets and offsets to a grid of ``steps_per_quarter`` steps per beat.
+
+        Every note keeps at least one step; notes of one pitch that land on the
+        same onset merge into the longest.
+        """
+        if steps_per_quarter < 1:
+            raise BadScore("the quantization grid needs at least one step per beat")
+        step = 60.0 / float(tempo_bpm or self.tempo_bpm) / steps_per_quarter
+        merged: dict[tuple[int, int, bool], Note] = {}
+        for n in self.notes:
+            on = int(round(n.start / step))
+            off = max(int(round(n.end / step)), on + 1)
+            key = (on, n.pitch, n.is_drum)
+            if key not in merged or merged[key].end < off * step:
+                merged[key] = replace(n, start=on * step, end=off * step)
+        return self.with_notes(merged.values())
+
+    def top_line(self) -> "Score":
+        """A monophonic melody: the highest note at each onset, cut where the next one starts."""
+        pitched = [n for n in self.notes if not n.is_drum]
+        tops: dict[float, Note] = {}
+        for n in pitched:
+            if n.start not in tops or n.pitch > tops[n.start].pitch:
+                tops[n.start] = n
+        ordered = [tops[t] for t in sorted(tops)]
+        line = []
+        for cur, nxt in zip(ordered, ordered[1:] + [None]):
+            end = min(cur.end, nxt.start) if nxt is not None else cur.end
+            if end > cur.start:
+                line.append(replace(cur, end=end))
+        return self.with_notes(line)
+
+    def without_short_notes(self, min_seconds: float) -> "Score":
+        """Drop notes shorter than ``min_seconds`` (ghost notes, transcription blips)."""
+        return self.with_notes(n for n in self.notes if n.duration >= min_seconds)
+
+    def with_normalized_velocity(self, loudest: int = 100) -> "Score":
+        """Scale velocities so the loudest note has velocity ``loudest`` (1-127)."""
+        if not self.notes:
+            return self
+        if not 1 <= loudest <= C.MIDI_VELOCITY_MAX:
+            raise BadScore(f"target velocity must be 1-127, got {loudest}")
+        peak = max(n.velocity for n in self.notes)
+        factor = loudest / peak
+        return self.with_notes(
+            replace(n, velocity=int(min(max(round(n.velocity * factor), 1), C.MIDI_VELOCITY_MAX))) for n in self.notes
+        )
+
     # --- JSON ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {

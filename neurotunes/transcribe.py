@@ -1,8 +1,19 @@
 """Audio bytes -> Score with Spotify's Basic Pitch (the only importer of basic_pitch).
 
-Audio is decoded in memory with soundfile (mp3, wav, ogg, flac), checked
-(empty, too long, silent), resampled to Basic Pitch's 22,050 Hz and run
-through the model window by window.  The model loads once per process.
+Transcription runs in two stages so settings can change without re-running
+the network:
+
+1. :func:`analyze_audio` decodes the audio in memory (soundfile: mp3, wav,
+   ogg, flac; other formats through ffmpeg when it is installed), checks it
+   (empty, too long, silent), resamples it to 22,050 Hz, runs the Basic Pitch
+   model window by window and estimates the tempo.  This is the slow part.
+2. :func:`notes_from_analysis` turns the model's activations into notes with
+   Basic Pitch's own note creation (thresholds, minimum length, frequency
+   range, melodia trick) and applies dataset clean-up (quantize, top line,
+   short-note removal, velocity normalization).  This takes milliseconds.
+
+The model loads once per process with the TFLite backend, the fastest that
+ships with basic-pitch here (see ``benchmarks/transcribe.py``).
 """
 
 from __future__ import annotations
@@ -11,12 +22,16 @@ import functools
 import io
 import logging
 import math
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from . import constants as C
-from .config import TranscribeConfig
+from .config import QUANTIZE_GRIDS, PostProcessConfig, TranscribeConfig
 from .errors import BadAudio, TranscriptionError
 from .score import Note, Score
 
@@ -26,6 +41,85 @@ log = logging.getLogger(__name__)
 SILENCE_PEAK = 1e-3
 #: Frames of overlap between model windows (Basic Pitch's own value).
 N_OVERLAPPING_FRAMES = 30
+#: Basic Pitch's input sample rate and hop (basic_pitch.constants; repeated so decoding needs no TF import).
+MODEL_SAMPLE_RATE = 22_050
+#: Formats ffmpeg can add when it is installed.
+FFMPEG_EXTENSIONS = ("m4a", "aac", "opus", "webm", "wma", "aiff", "aif", "mp4")
+FFMPEG_TIMEOUT_S = 120
+#: Shortest audio worth transcribing.
+MIN_AUDIO_SECONDS = 0.1
+
+#: Starting points for common material: Basic Pitch settings plus clean-up.
+PRESETS: dict[str, tuple[TranscribeConfig, PostProcessConfig]] = {
+    "Basic Pitch defaults": (TranscribeConfig(), PostProcessConfig()),
+    "Solo piano": (
+        TranscribeConfig(onset_threshold=0.5, frame_threshold=0.3, minimum_note_length_ms=58.0,
+                         minimum_frequency=27.5, maximum_frequency=4200.0),
+        PostProcessConfig(min_note_ms=40.0),
+    ),
+    "Single-line melody / voice": (
+        TranscribeConfig(onset_threshold=0.6, frame_threshold=0.4, minimum_note_length_ms=100.0,
+                         minimum_frequency=65.0, maximum_frequency=1400.0),
+        PostProcessConfig(monophonic=True, min_note_ms=80.0, normalize_velocity=True),
+    ),
+    "Full band": (
+        TranscribeConfig(onset_threshold=0.4, frame_threshold=0.25, minimum_note_length_ms=80.0,
+                         minimum_frequency=40.0),
+        PostProcessConfig(min_note_ms=60.0, normalize_velocity=True),
+    ),
+}
+
+
+#: Short names for the command line.
+PRESET_ALIASES = {
+    "default": "Basic Pitch defaults",
+    "piano": "Solo piano",
+    "melody": "Single-line melody / voice",
+    "band": "Full band",
+}
+
+
+@dataclass(frozen=True)
+class AudioAnalysis:
+    """Basic Pitch's activations for one recording, ready for note creation."""
+
+    name: str
+    note: np.ndarray  # (frames, 88) note activations
+    onset: np.ndarray  # (frames, 88) onset activations
+    contour: np.ndarray  # (frames, 264) pitch contour, 3 bins per semitone
+    seconds: float
+    tempo_bpm: float | None  # estimated from the audio; None when no beat was found
+
+    def model_output(self) -> dict[str, np.ndarray]:
+        return {"note": self.note, "onset": self.onset, "contour": self.contour}
+
+
+# --- decoding ------------------------------------------------------------
+def _ffmpeg_decode(data: bytes, name: str) -> np.ndarray | None:
+    """Decode any format ffmpeg knows to mono float32 at the model's rate; None without ffmpeg.
+
+    Raw PCM out, not WAV: ffmpeg cannot fix up a WAV header when writing to a pipe.
+    """
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        return None
+    try:
+        # A seekable file, not a pipe: MP4/M4A keep their index at the end of the file.
+        with tempfile.NamedTemporaryFile(suffix=".audio") as src:
+            src.write(data)
+            src.flush()
+            proc = subprocess.run(
+                [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", src.name,
+                 "-ac", "1", "-ar", str(MODEL_SAMPLE_RATE), "-f", "f32le", "pipe:1"],
+                capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False,
+            )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BadAudio(f"{name}: ffmpeg could not decode it ({exc})") from None
+    if proc.returncode != 0 or not proc.stdout:
+        reason = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no audio stream"]
+        reason_text = reason[0].split(": ", 1)[-1]  # drop the temp file name
+        raise BadAudio(f"{name} could not be decoded as audio (ffmpeg: {reason_text})")
+    return np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
 
 
 def decode_audio(data: bytes, *, name: str = "audio file", max_seconds: float = C.MAX_AUDIO_SECONDS) -> tuple[np.ndarray, int]:
@@ -34,7 +128,7 @@ def decode_audio(data: bytes, *, name: str = "audio file", max_seconds: float = 
     Raises
     ------
     BadAudio
-        Empty, oversized, undecodable or too long audio.
+        Empty, oversized, undecodable, too short or too long audio.
     """
     import soundfile as sf
 
@@ -42,30 +136,45 @@ def decode_audio(data: bytes, *, name: str = "audio file", max_seconds: float = 
         raise BadAudio(f"{name} is empty (0 bytes)")
     if len(data) > C.MAX_UPLOAD_MB * 1024 * 1024:
         raise BadAudio(f"{name} is {len(data) / 1e6:.0f} MB; audio files over {C.MAX_UPLOAD_MB} MB are refused")
-    try:
-        with sf.SoundFile(io.BytesIO(data)) as f:
+
+    def read(buf: bytes) -> tuple[np.ndarray, int]:
+        with sf.SoundFile(io.BytesIO(buf)) as f:
             seconds = f.frames / f.samplerate if f.samplerate else 0
             if seconds > max_seconds:
                 raise BadAudio(
                     f"{name} is {seconds / 60:.1f} minutes long; the limit is {max_seconds / 60:.0f} minutes"
                 )
-            audio = f.read(dtype="float32", always_2d=True)
-            rate = f.samplerate
+            return f.read(dtype="float32", always_2d=True), int(f.samplerate)
+
+    try:
+        audio, rate = read(data)
     except BadAudio:
         raise
-    except Exception as exc:  # libsndfile reports corrupt/unknown data as RuntimeError/LibsndfileError
+    except Exception as exc:  # libsndfile reports corrupt/unknown data as LibsndfileError/RuntimeError
         reason = str(exc).rsplit(": ", 1)[-1].strip().rstrip(".") or type(exc).__name__
-        raise BadAudio(
-            f"{name} could not be decoded as audio ({reason}); supported formats: {', '.join(C.AUDIO_EXTENSIONS)}"
-        ) from None
+        decoded = _ffmpeg_decode(data, name)
+        if decoded is None:
+            raise BadAudio(
+                f"{name} could not be decoded as audio ({reason}); supported formats: "
+                f"{', '.join(C.AUDIO_EXTENSIONS)} (install ffmpeg for {', '.join(FFMPEG_EXTENSIONS)})"
+            ) from None
+        if len(decoded) / MODEL_SAMPLE_RATE > max_seconds:
+            raise BadAudio(
+                f"{name} is {len(decoded) / MODEL_SAMPLE_RATE / 60:.1f} minutes long; "
+                f"the limit is {max_seconds / 60:.0f} minutes"
+            )
+        audio, rate = decoded[:, None], MODEL_SAMPLE_RATE
     if audio.shape[0] == 0:
         raise BadAudio(f"{name} holds no audio samples")
+    if audio.shape[0] / rate < MIN_AUDIO_SECONDS:
+        raise BadAudio(f"{name} is only {audio.shape[0] / rate * 1000:.0f} ms long (truncated?)")
     mono = audio.mean(axis=1)
     if not np.all(np.isfinite(mono)):
         raise BadAudio(f"{name} holds invalid (NaN/inf) samples")
-    return mono, int(rate)
+    return mono, rate
 
 
+# --- the model -----------------------------------------------------------
 def _import_basic_pitch():
     """Import basic_pitch without its import-time warnings about optional backends
     (CoreML, tflite-runtime, ONNX) that we do not use."""
@@ -87,7 +196,7 @@ def load_model():
     return basic_pitch.inference.Model(path)
 
 
-def _model_output(audio_22k: np.ndarray, on_progress: Callable[[float], None] | None) -> dict[str, np.ndarray]:
+def _run_model(audio_22k: np.ndarray, on_progress: Callable[[float], None] | None) -> dict[str, np.ndarray]:
     from basic_pitch.constants import AUDIO_N_SAMPLES, FFT_HOP
     from basic_pitch.inference import unwrap_output, window_audio_file
 
@@ -105,9 +214,142 @@ def _model_output(audio_22k: np.ndarray, on_progress: Callable[[float], None] | 
     return {k: unwrap_output(np.concatenate(v), len(audio_22k), N_OVERLAPPING_FRAMES) for k, v in out.items()}
 
 
+def estimate_tempo(audio: np.ndarray, rate: int) -> float | None:
+    """Tempo in BPM from onset strength (librosa's beat tracker), or None if no beat is found."""
+    import librosa
+
+    try:
+        tempo = librosa.feature.tempo(y=audio, sr=rate, aggregate=np.median)
+    except Exception:  # very short or odd audio: a missing tempo is not an error
+        log.debug("tempo estimation failed", exc_info=True)
+        return None
+    value = float(np.atleast_1d(tempo)[0]) if np.size(tempo) else 0.0
+    if not math.isfinite(value) or not C.MIN_TEMPO_BPM <= value <= C.MAX_TEMPO_BPM:
+        return None
+    return round(value, 1)
+
+
+def analyze_audio(
+    data: bytes,
+    *,
+    name: str = "audio file",
+    max_seconds: float = C.MAX_AUDIO_SECONDS,
+    on_progress: Callable[[float], None] | None = None,
+) -> AudioAnalysis:
+    """Decode, check and run Basic Pitch on audio bytes (the slow stage).
+
+    Raises
+    ------
+    BadAudio
+        Undecodable, too long or silent audio; the message names the file.
+    TranscriptionError
+        The model itself failed.
+    """
+    # Check the audio before loading anything heavy: a bad file fails at once.
+    audio, rate = decode_audio(data, name=name, max_seconds=max_seconds)
+    if float(np.max(np.abs(audio))) < SILENCE_PEAK:
+        raise BadAudio(f"{name} is silent (peak below -60 dBFS): there is nothing to transcribe")
+    import librosa
+
+    _import_basic_pitch()
+    if rate != MODEL_SAMPLE_RATE:
+        audio = librosa.resample(audio, orig_sr=rate, target_sr=MODEL_SAMPLE_RATE, res_type="soxr_hq")
+    try:
+        output = _run_model(audio, on_progress)
+    except Exception as exc:  # the model failing is not the user's fault; say so plainly
+        log.exception("Basic Pitch failed on %s", name)
+        raise TranscriptionError(f"Basic Pitch failed on {name}: {exc}") from None
+    return AudioAnalysis(
+        name=name,
+        note=output["note"],
+        onset=output["onset"],
+        contour=output["contour"],
+        seconds=round(len(audio) / MODEL_SAMPLE_RATE, 3),
+        tempo_bpm=estimate_tempo(audio, MODEL_SAMPLE_RATE),
+    )
+
+
+# --- notes ---------------------------------------------------------------
+def notes_from_analysis(
+    analysis: AudioAnalysis, config: TranscribeConfig | None = None, post: PostProcessConfig | None = None
+) -> Score:
+    """Basic Pitch note creation with ``config``, then ``post`` clean-up (the fast stage).
+
+    Raises
+    ------
+    TranscriptionError
+        No notes survive, with a hint about which settings to loosen.
+    """
+    _import_basic_pitch()
+    from basic_pitch.constants import AUDIO_SAMPLE_RATE, FFT_HOP
+    from basic_pitch.note_creation import model_output_to_notes
+
+    config = config or TranscribeConfig()
+    post = post or PostProcessConfig()
+    min_frames = int(np.round(config.minimum_note_length_ms / 1000 * (AUDIO_SAMPLE_RATE / FFT_HOP)))
+    try:
+        _, events = model_output_to_notes(
+            analysis.model_output(),
+            onset_thresh=config.onset_threshold,
+            frame_thresh=config.frame_threshold,
+            min_note_len=min_frames,
+            min_freq=config.minimum_frequency,
+            max_freq=config.maximum_frequency,
+            multiple_pitch_bends=config.multiple_pitch_bends,
+            melodia_trick=config.melodia_trick,
+            midi_tempo=config.midi_tempo,
+        )
+    except Exception as exc:
+        log.exception("note creation failed on %s", analysis.name)
+        raise TranscriptionError(f"Basic Pitch could not create notes for {analysis.name}: {exc}") from None
+    notes = [
+        Note(
+            pitch=int(pitch),
+            start=float(start),
+            end=float(end),
+            velocity=int(min(max(round(127 * float(amplitude)), 1), 127)),
+        )
+        for start, end, pitch, amplitude, _bends in events
+        if end > start and 0 <= pitch <= 127
+    ]
+    score = Score(
+        notes=tuple(notes),
+        tempo_bpm=config.midi_tempo,
+        metadata={
+            "source": analysis.name,
+            "transcription": config.to_dict(),
+            "postprocess": post.to_dict(),
+            "audio_seconds": analysis.seconds,
+            "estimated_tempo_bpm": analysis.tempo_bpm,
+        },
+    )
+    score = postprocess(score, post, estimated_tempo=analysis.tempo_bpm)
+    if not len(score):
+        hint = "lower the onset and frame thresholds or the minimum note length"
+        if post.min_note_ms or post.monophonic:
+            hint += ", or turn off the clean-up options"
+        raise TranscriptionError(f"no notes found in {analysis.name}; {hint}")
+    return score
+
+
+def postprocess(score: Score, post: PostProcessConfig, *, estimated_tempo: float | None = None) -> Score:
+    """Dataset clean-up: drop short notes, keep the top line, quantize, normalize velocity."""
+    if post.min_note_ms:
+        score = score.without_short_notes(post.min_note_ms / 1000.0)
+    if post.monophonic:
+        score = score.top_line()
+    steps = QUANTIZE_GRIDS[post.quantize]
+    if steps and len(score):
+        score = score.quantized(steps, tempo_bpm=post.tempo_bpm or estimated_tempo or score.tempo_bpm)
+    if post.normalize_velocity:
+        score = score.with_normalized_velocity()
+    return score
+
+
 def transcribe_audio(
     data: bytes,
     config: TranscribeConfig | None = None,
+    post: PostProcessConfig | None = None,
     *,
     name: str = "audio file",
     on_progress: Callable[[float], None] | None = None,
@@ -117,9 +359,11 @@ def transcribe_audio(
     Parameters
     ----------
     data
-        Bytes of an mp3, wav, ogg or flac file.
+        Bytes of an mp3, wav, ogg or flac file (other formats need ffmpeg).
     config
         Basic Pitch thresholds and limits.
+    post
+        Clean-up for datasets (off by default).
     name
         File name for messages and the Score's provenance.
     on_progress
@@ -133,52 +377,5 @@ def transcribe_audio(
         The model found no notes.
     """
     config = config or TranscribeConfig()
-    # Check the audio before loading anything heavy: a bad file fails at once.
-    audio, rate = decode_audio(data, name=name, max_seconds=config.max_seconds)
-    if float(np.max(np.abs(audio))) < SILENCE_PEAK:
-        raise BadAudio(f"{name} is silent (peak below -60 dBFS): there is nothing to transcribe")
-
-    import librosa
-
-    _import_basic_pitch()
-    from basic_pitch.constants import AUDIO_SAMPLE_RATE, FFT_HOP
-    from basic_pitch.note_creation import model_output_to_notes
-
-    if rate != AUDIO_SAMPLE_RATE:
-        audio = librosa.resample(audio, orig_sr=rate, target_sr=AUDIO_SAMPLE_RATE, res_type="soxr_hq")
-    try:
-        output = _model_output(audio, on_progress)
-        min_frames = int(np.round(config.minimum_note_length_ms / 1000 * (AUDIO_SAMPLE_RATE / FFT_HOP)))
-        _, events = model_output_to_notes(
-            output,
-            onset_thresh=config.onset_threshold,
-            frame_thresh=config.frame_threshold,
-            min_note_len=min_frames,
-            min_freq=config.minimum_frequency,
-            max_freq=config.maximum_frequency,
-            multiple_pitch_bends=config.multiple_pitch_bends,
-            melodia_trick=config.melodia_trick,
-            midi_tempo=config.midi_tempo,
-        )
-    except Exception as exc:  # the model or its post-processing failing is not the user's fault
-        log.exception("Basic Pitch failed on %s", name)
-        raise TranscriptionError(f"Basic Pitch failed on {name}: {exc}") from None
-    notes = [
-        Note(
-            pitch=int(pitch),
-            start=float(start),
-            end=float(end),
-            velocity=int(min(max(round(127 * float(amplitude)), 1), 127)),
-        )
-        for start, end, pitch, amplitude, _bends in events
-        if end > start and 0 <= pitch <= 127
-    ]
-    if not notes:
-        raise TranscriptionError(
-            f"no notes found in {name}; try lowering the onset and frame thresholds or the minimum note length"
-        )
-    return Score(
-        notes=tuple(notes),
-        tempo_bpm=config.midi_tempo,
-        metadata={"source": name, "transcription": config.to_dict(), "audio_seconds": round(len(audio) / AUDIO_SAMPLE_RATE, 3)},
-    )
+    analysis = analyze_audio(data, name=name, max_seconds=config.max_seconds, on_progress=on_progress)
+    return notes_from_analysis(analysis, config, post)

@@ -55,6 +55,14 @@ def test_transcribe_writes_the_notes(tmp_path):
     proc = run("transcribe", tmp_path / "melody.wav", "-o", tmp_path / "melody.mid")
     assert proc.returncode == 0, proc.stderr
     assert [n.pitch for n in read_midi(tmp_path / "melody.mid").notes][:4] == [60, 64, 67, 72]
+    # Presets and clean-up flags reach the transcription.
+    proc = run("transcribe", tmp_path / "melody.wav", "--preset", "melody", "--quantize", "1/8", "--grid-tempo", "120",
+               "--onset-threshold", "0.4", "-o", tmp_path / "clean.mid")
+    assert proc.returncode == 0, proc.stderr
+    clean = read_midi(tmp_path / "clean.mid")
+    assert clean.metadata["transcription"]["onset_threshold"] == 0.4
+    assert clean.metadata["postprocess"]["monophonic"] is True
+    assert all(abs(n.start / 0.25 - round(n.start / 0.25)) < 1e-6 for n in clean.notes)  # 1/8 at 120 BPM
     # A batch with one bad file: the good one is still written, exit code says "partly failed".
     proc = run("transcribe", tmp_path / "melody.wav", tmp_path / "broken.mp3", "-o", tmp_path / "out")
     assert proc.returncode == 3

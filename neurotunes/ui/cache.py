@@ -43,3 +43,12 @@ def midi_cached(score_json: str) -> bytes:
     from ..midi_io import score_to_midi
 
     return score_to_midi(Score.from_json(score_json))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def analyze_cached(data: bytes, name: str, max_seconds: float, _on_progress=None):
+    """Basic Pitch activations per recording: changing settings later re-runs only note creation."""
+    from ..transcribe import analyze_audio
+
+    basic_pitch_model()
+    return analyze_audio(data, name=name, max_seconds=max_seconds, on_progress=_on_progress)
