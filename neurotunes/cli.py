@@ -84,7 +84,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                 data = path.read_bytes()
             except OSError as exc:
                 raise NeuroTunesError(f"cannot read {path}: {exc.strerror or exc}") from None
-            score = transcribe_audio(data, config, post, name=path.name, on_progress=_progress_bar(path.name))
+            score = transcribe_audio(
+                data, config, post, name=path.name, on_progress=_progress_bar(path.name), backend=args.backend
+            )
             write_midi(score, target)
             print(f"{path} -> {target} ({len(score)} notes)")
         except NeuroTunesError as exc:
@@ -242,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     cl.add_argument("--drop-shorter-ms", type=float, default=None, help="drop notes shorter than this")
     cl.add_argument("--normalize-velocity", action=argparse.BooleanOptionalAction, default=None)
     t.add_argument("--max-seconds", type=float, default=C.MAX_AUDIO_SECONDS, help="refuse longer audio")
+    t.add_argument("--backend", choices=("onnx", "tflite", "tf"), default=None,
+                   help="Basic Pitch runtime (default: onnx when onnxruntime is installed, the fastest here)")
     t.set_defaults(func=cmd_transcribe)
 
     tr = sub.add_parser("train", help="train a model on a music21 corpus or a folder of MIDI files")

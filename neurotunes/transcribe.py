@@ -12,18 +12,21 @@ the network:
    range, melodia trick) and applies dataset clean-up (quantize, top line,
    short-note removal, velocity normalization).  This takes milliseconds.
 
-The model loads once per process with the TFLite backend, the fastest that
-ships with basic-pitch here (see ``benchmarks/transcribe.py``).
+The model loads once per process, with ONNX Runtime when it is installed
+(fastest to load and to run here, and TensorFlow is never imported for
+transcription), else TFLite; see ``benchmarks/transcribe.py``.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import io
 import logging
 import math
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from typing import Callable
@@ -175,32 +178,75 @@ def decode_audio(data: bytes, *, name: str = "audio file", max_seconds: float = 
 
 
 # --- the model -----------------------------------------------------------
-def _import_basic_pitch():
-    """Import basic_pitch without its import-time warnings about optional backends
-    (CoreML, tflite-runtime, ONNX) that we do not use."""
+def _onnx_available() -> bool:
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def _import_basic_pitch(backend: str | None = None):
+    """Import basic_pitch quietly, and without TensorFlow when the ONNX backend will run the model.
+
+    basic_pitch's ``__init__`` imports TensorFlow whenever it is installed (seconds
+    of start-up and hundreds of MB) and warns about optional backends we do not
+    use.  With onnxruntime present, TensorFlow is hidden from that one import, so
+    transcription never loads it; a later ``import tensorflow`` (training) works
+    as usual.
+    """
+    if "basic_pitch.inference" in sys.modules:
+        return sys.modules["basic_pitch"]
+    hide_tf = (backend or default_backend()) == "onnx" and "tensorflow" not in sys.modules and _onnx_available()
     logging.disable(logging.WARNING)
+    if hide_tf:
+        sys.modules["tensorflow"] = None  # type: ignore[assignment]  # makes `import tensorflow` raise ImportError
     try:
         import basic_pitch
         import basic_pitch.inference
         import basic_pitch.note_creation  # noqa: F401
     finally:
+        if hide_tf:
+            del sys.modules["tensorflow"]
         logging.disable(logging.NOTSET)
     return basic_pitch
 
 
-@functools.lru_cache(maxsize=1)
-def load_model():
-    """The Basic Pitch model, loaded once per process (TFLite: fastest backend here)."""
-    basic_pitch = _import_basic_pitch()
-    path = basic_pitch.build_icassp_2022_model_path(basic_pitch.FilenameSuffix.tflite)
+#: Basic Pitch model files, by backend name (``basic_pitch.FilenameSuffix`` members).
+BACKENDS = ("onnx", "tflite", "tf")
+
+
+def default_backend() -> str:
+    """ONNX Runtime when installed (fastest to load and to run here), else TFLite."""
+    return "onnx" if _onnx_available() else "tflite"
+
+
+@functools.lru_cache(maxsize=len(BACKENDS))
+def load_model(backend: str | None = None):
+    """The Basic Pitch model, loaded once per process and backend.
+
+    Measured by ``benchmarks/transcribe.py`` on a 2-core CPU: ONNX Runtime loads in
+    0.03 s and runs at 0.027 x real time; the TensorFlow SavedModel loads in 1.7 s
+    and runs at 0.033; TFLite loads at once and runs at 0.046.
+    """
+    backend = backend or default_backend()
+    if backend not in BACKENDS:
+        raise TranscriptionError(f"unknown Basic Pitch backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    basic_pitch = _import_basic_pitch(backend)
+    if backend in ("tf", "tflite") and not basic_pitch.TF_PRESENT:
+        raise TranscriptionError(
+            f"the {backend!r} backend needs TensorFlow, which this process skipped for an earlier ONNX "
+            "transcription; restart, or use the 'onnx' backend"
+        )
+    if backend == "onnx" and not basic_pitch.ONNX_PRESENT:
+        raise TranscriptionError("the 'onnx' backend needs onnxruntime (pip install onnxruntime)")
+    path = basic_pitch.build_icassp_2022_model_path(basic_pitch.FilenameSuffix[backend])
     return basic_pitch.inference.Model(path)
 
 
-def _run_model(audio_22k: np.ndarray, on_progress: Callable[[float], None] | None) -> dict[str, np.ndarray]:
+def _run_model(
+    audio_22k: np.ndarray, on_progress: Callable[[float], None] | None, backend: str
+) -> dict[str, np.ndarray]:
     from basic_pitch.constants import AUDIO_N_SAMPLES, FFT_HOP
     from basic_pitch.inference import unwrap_output, window_audio_file
 
-    model = load_model()
+    model = load_model(backend)
     overlap_len = N_OVERLAPPING_FRAMES * FFT_HOP
     hop = AUDIO_N_SAMPLES - overlap_len
     padded = np.concatenate([np.zeros(overlap_len // 2, dtype=np.float32), audio_22k.astype(np.float32)])
@@ -235,6 +281,7 @@ def analyze_audio(
     name: str = "audio file",
     max_seconds: float = C.MAX_AUDIO_SECONDS,
     on_progress: Callable[[float], None] | None = None,
+    backend: str | None = None,
 ) -> AudioAnalysis:
     """Decode, check and run Basic Pitch on audio bytes (the slow stage).
 
@@ -251,11 +298,11 @@ def analyze_audio(
         raise BadAudio(f"{name} is silent (peak below -60 dBFS): there is nothing to transcribe")
     import librosa
 
-    _import_basic_pitch()
+    _import_basic_pitch(backend)
     if rate != MODEL_SAMPLE_RATE:
         audio = librosa.resample(audio, orig_sr=rate, target_sr=MODEL_SAMPLE_RATE, res_type="soxr_hq")
     try:
-        output = _run_model(audio, on_progress)
+        output = _run_model(audio, on_progress, backend)
     except Exception as exc:  # the model failing is not the user's fault; say so plainly
         log.exception("Basic Pitch failed on %s", name)
         raise TranscriptionError(f"Basic Pitch failed on {name}: {exc}") from None
@@ -353,6 +400,7 @@ def transcribe_audio(
     *,
     name: str = "audio file",
     on_progress: Callable[[float], None] | None = None,
+    backend: str | None = None,
 ) -> Score:
     """Transcribe audio bytes to a Score with Basic Pitch.
 
@@ -368,6 +416,8 @@ def transcribe_audio(
         File name for messages and the Score's provenance.
     on_progress
         Called with the fraction of audio processed (0-1).
+    backend
+        ``"onnx"``, ``"tflite"`` or ``"tf"``; ``None`` picks the fastest installed (see :func:`load_model`).
 
     Raises
     ------
@@ -377,5 +427,5 @@ def transcribe_audio(
         The model found no notes.
     """
     config = config or TranscribeConfig()
-    analysis = analyze_audio(data, name=name, max_seconds=config.max_seconds, on_progress=on_progress)
+    analysis = analyze_audio(data, name=name, max_seconds=config.max_seconds, on_progress=on_progress, backend=backend)
     return notes_from_analysis(analysis, config, post)

@@ -110,3 +110,26 @@ def test_first_page_does_not_import_tensorflow_or_basic_pitch():
     assert out.returncode == 0, out.stderr[-2000:]
     line = next(x for x in out.stdout.splitlines() if x.startswith("HEAVY"))
     assert line.startswith("HEAVY []"), line
+
+
+def test_transcribe_presets_and_rerun_with_new_settings():
+    from neurotunes.render import score_to_wav
+
+    at = _page(_app().run(), "transcribe")
+    at.selectbox(key="tr_preset").set_value("Single-line melody / voice").run()
+    assert at.checkbox(key="tr_mono").value is True
+    assert at.slider(key="tr_onset").value == 0.6
+    melody = make_score(pitches=(60, 64, 67, 72), step=0.4, dur=0.35)
+    at.session_state[state.TRANSCRIPTIONS] = {"m.wav": state.Transcription("m.wav", score_to_wav(melody), melody)}
+    at.run()
+    at.radio(key="tr_quantize").set_value("1/16")
+    at.slider(key="tr_onset").set_value(0.4)
+    next(b for b in at.button if b.label == "Re-run with current settings").click().run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    redone = at.session_state[state.TRANSCRIPTIONS]["m.wav"].score
+    assert redone.metadata["transcription"]["onset_threshold"] == 0.4
+    assert redone.metadata["postprocess"] == {**redone.metadata["postprocess"], "quantize": "1/16", "monophonic": True}
+    assert [n.pitch for n in redone.notes][:4] == [60, 64, 67, 72]
+    assert all(a.end <= b.start for a, b in zip(redone.notes, redone.notes[1:]))  # one note at a time
+    assert any(m.label == "Estimated tempo" for m in at.metric)

@@ -106,7 +106,7 @@ def _walk_through(page, server, wav, junk) -> float:
     expect(page.get_by_text("my-melody.wav").first).to_be_visible()
     page.get_by_role("button", name="Transcribe").click()
     expect(page.get_by_text("Could not transcribe broken.mp3")).to_be_visible()
-    expect(page.locator("audio")).to_have_count(2)  # original + rendering of the transcription
+    expect(page.get_by_test_id("stAudio")).to_have_count(2)  # original + rendering of the transcription
     expect(page.locator(".js-plotly-plot")).to_have_count(1)
     page.screenshot(path=str(ARTIFACTS / "transcribe.png"), full_page=True)
     page.get_by_role("button", name="Add to my dataset").click()
@@ -117,7 +117,7 @@ def _walk_through(page, server, wav, junk) -> float:
     expect(page.get_by_role("heading", name="Generate")).to_be_visible()
     page.get_by_role("button", name="Generate").click()
     expect(page.get_by_role("heading", name="Take 1")).to_be_visible()
-    expect(page.locator("audio")).to_have_count(1)
+    expect(page.get_by_test_id("stAudio")).to_have_count(1)
     expect(page.locator(".js-plotly-plot")).to_have_count(1)
     expect(page.get_by_role("button", name="MIDI")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "generate.png"), full_page=True)

@@ -151,3 +151,61 @@ def test_other_formats_through_ffmpeg(melody, melody_wav, tmp_path):
     assert _onset_f1(melody, est) >= MIN_ONSET_F1
     with pytest.raises(BadAudio, match="ffmpeg"):
         decode_audio(b"\x00\x00\x00\x20ftypM4A junk" * 20, name="bad.m4a")
+
+
+def test_transcription_never_imports_tensorflow(melody_wav, tmp_path):
+    """With ONNX Runtime, transcribing loads neither TensorFlow's seconds of start-up nor its memory."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    (tmp_path / "m.wav").write_bytes(melody_wav)
+    code = (
+        "import sys\n"
+        "from neurotunes.transcribe import transcribe_audio, default_backend\n"
+        f"s = transcribe_audio(open({str(tmp_path / 'm.wav')!r}, 'rb').read())\n"
+        "print('RESULT', default_backend(), len(s), 'tensorflow' in sys.modules)\n"
+        "import tensorflow as tf\n"  # still importable afterwards (training in the same process)
+        "print('TF', tf.__version__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = next(line for line in out.stdout.splitlines() if line.startswith("RESULT")).split()
+    assert result[1] == "onnx" and int(result[2]) >= 6 and result[3] == "False"
+    assert "TF 2." in out.stdout
+
+
+def test_backends_agree_and_a_missing_one_is_explained(melody_wav, tmp_path):
+    """ONNX, TFLite and the SavedModel give the same melody; TFLite after a TensorFlow-free import says why not."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    wav = str(tmp_path / "m.wav")
+    (tmp_path / "m.wav").write_bytes(melody_wav)
+    with_tf = (
+        "import tensorflow\n"
+        "from neurotunes.transcribe import transcribe_audio\n"
+        f"data = open({wav!r}, 'rb').read()\n"
+        "for b in ('onnx', 'tflite', 'tf'):\n"
+        "    print('PITCHES', b, [n.pitch for n in transcribe_audio(data, backend=b).notes][:8])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", with_tf], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [line.split(" ", 2) for line in out.stdout.splitlines() if line.startswith("PITCHES")]
+    assert [b for _, b, _ in lines] == ["onnx", "tflite", "tf"]
+    assert all(p == "[60, 64, 67, 72, 71, 67, 65, 62]" for _, _, p in lines), lines
+    without_tf = (
+        "from neurotunes.transcribe import transcribe_audio\n"
+        "from neurotunes.errors import TranscriptionError\n"
+        f"data = open({wav!r}, 'rb').read()\n"
+        "transcribe_audio(data)\n"
+        "try:\n"
+        "    transcribe_audio(data, backend='tflite')\n"
+        "except TranscriptionError as e:\n"
+        "    print('ERR', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", without_tf], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert "ERR" in out.stdout and "use the 'onnx' backend" in out.stdout, out.stdout + out.stderr[-1000:]
