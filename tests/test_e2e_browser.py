@@ -125,3 +125,41 @@ def _walk_through(page, server, wav, junk) -> float:
     page.get_by_role("link", name="Transcribe").click()
     expect(page.get_by_role("button", name="In dataset ✓")).to_be_visible()
     return first_paint
+
+
+def test_microphone_recording_is_transcribed(server, tmp_path):
+    """Chromium's fake microphone plays a rendered melody into st.audio_input; the page transcribes it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from neurotunes.render import score_to_wav
+
+    melody = tmp_path / "hum.wav"
+    melody.write_bytes(score_to_wav(make_score(pitches=(60, 64, 67, 72, 67, 64, 60), step=0.4, dur=0.35),
+                                    sample_rate=48_000))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic", "--use-fake-ui-for-media-stream",
+                  "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={melody}%noloop"],
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["microphone"])
+        page = context.new_page()
+        expect.set_options(timeout=60_000)
+        try:
+            page.goto(server + "/transcribe")
+            page.get_by_role("tab", name="Record").click()
+            page.get_by_role("button", name="Record").first.click()
+            page.wait_for_timeout(4_000)  # the melody lasts 3.2 s
+            page.get_by_role("button", name="Stop recording").first.click()
+            page.get_by_role("button", name="Transcribe recording").click()
+            expect(page.get_by_role("heading", name="recording-1.wav")).to_be_visible()
+            expect(page.get_by_test_id("stAudio")).to_have_count(2)
+            notes = page.get_by_test_id("stMetricValue").first.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "microphone.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "failure-microphone.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert int(notes) >= 5
