@@ -1,13 +1,10 @@
-"""Train: build a dataset (Bach chorales or your own pieces) and train the classic LSTM, or load a model."""
+"""Train: fit a model on the dataset in the background with live curves and samples, or load one."""
 
-import pandas as pd
 import streamlit as st
 
-from neurotunes import constants as C
-from neurotunes.config import ModelConfig, TrainConfig
-from neurotunes.errors import NeuroTunesError
+from neurotunes.config import ARCHITECTURES, LR_SCHEDULES, ModelConfig, TrainConfig
 from neurotunes.ui import state
-from neurotunes.ui.widgets import guarded, slug
+from neurotunes.ui.widgets import guarded, show_score, slug
 
 PRESETS = {
     "Classic: 2 × LSTM 256, dropout 0.3": ModelConfig(arch="lstm", units=256, layers=2, dropout=0.3),
@@ -16,7 +13,7 @@ PRESETS = {
 }
 
 st.title("Train")
-st.caption("Teach a model your music, or use the one that ships with NeuroTunes.")
+st.caption("Teach a model your music — it keeps training while you visit other pages — or use a ready one.")
 
 shipped, mine = st.columns(2)
 with shipped.container(border=True):
@@ -38,74 +35,118 @@ with mine.container(border=True):
             state.set_active_model(name)
             st.success(f"Loaded **{name}**; the Generate page now uses it.")
 
+job = st.session_state.get(state.TRAIN_JOB)
+busy = job is not None and job.active
+
 st.subheader("Dataset")
-source = st.radio("Train on", ["Bach chorales (music21)", "My pieces"], horizontal=True)
-midi_uploads = []
-if source.startswith("Bach"):
-    pieces = st.slider("Chorales to use", 5, 400, 40, 5, help="More pieces: better model, slower training.")
+built = st.session_state.get(state.BUILT_DATASET)
+sources = (["The dataset from the Dataset page"] if built is not None else []) + ["Quick: Bach chorales"]
+source = st.radio("Train on", sources, horizontal=True, disabled=busy)
+if source.startswith("Quick"):
+    pieces = st.slider("Chorales", 5, 400, 40, 5, disabled=busy, help="More pieces: better model, slower training.")
 else:
-    accepted = state.dataset()
-    st.write(f"{len(accepted)} accepted transcription(s) from the Transcribe page.")
-    midi_uploads = st.file_uploader("Add MIDI files", type=list(C.MIDI_EXTENSIONS), accept_multiple_files=True)
+    s = built.stats()
+    st.caption(f"{s['description']} · {s['pieces_train']} training / {s['pieces_validation']} validation pieces")
 
 st.subheader("Model and training")
 c1, c2, c3 = st.columns(3)
-preset = c1.selectbox("Architecture", list(PRESETS))
-epochs = c2.slider("Epochs", 1, 50, 3)
-transpose = c3.slider("Transpose ± semitones (augmentation)", 0, 6, 0)
-name = st.text_input("Model name", "My LSTM", max_chars=60)
+preset = c1.selectbox("Architecture", list(PRESETS), disabled=busy)
+epochs = c2.slider("Epochs", 1, 100, 3, disabled=busy)
+transpose = c3.slider("Transpose ± semitones (augmentation)", 0, 6, 0, disabled=busy)
+with st.expander("More settings", icon=":material/tune:"):
+    base = PRESETS[preset]
+    c1, c2, c3, c4 = st.columns(4)
+    arch = c1.selectbox("Cell", ARCHITECTURES, index=ARCHITECTURES.index(base.arch), disabled=busy)
+    layers = c2.number_input("Layers", 1, 4, base.layers, disabled=busy)
+    units = c3.select_slider("Units", [32, 64, 128, 256, 384, 512], base.units, disabled=busy)
+    dropout = c4.slider("Dropout", 0.0, 0.6, base.dropout, 0.05, disabled=busy)
+    c1, c2, c3, c4 = st.columns(4)
+    embedding = c1.select_slider("Embedding size", [16, 32, 64, 128, 256], base.embedding_dim, disabled=busy)
+    lr = c2.select_slider("Learning rate", [3e-4, 1e-3, 2e-3, 3e-3, 5e-3], 2e-3, disabled=busy)
+    schedule = c3.selectbox("Learning-rate schedule", LR_SCHEDULES, disabled=busy)
+    patience = c4.number_input("Early stop after epochs without progress (0 = off)", 0, 20, 3, disabled=busy)
+    sample_every = st.slider("Play a sample every N epochs", 1, 10, 1, disabled=busy)
+name = st.text_input("Model name", "My model", max_chars=60, disabled=busy)
 
 
-def collect_scores():
-    if source.startswith("Bach"):
-        from neurotunes.corpus import load_corpus
+def start(resume_from=None):
+    from neurotunes.corpus import load_corpus
+    from neurotunes.dataset import split_dataset
+    from neurotunes.ui.jobs import TrainingJob
 
+    if source.startswith("Quick"):
         bar = st.progress(0.0, text="Reading chorales…")
-        scores = load_corpus("bach", limit=pieces, progress=lambda i, n: bar.progress(min(i / pieces, 1.0), text="Reading chorales…"))
+        scores = load_corpus("bach", limit=pieces,
+                             progress=lambda i, n: bar.progress(min(i / pieces, 1.0), text="Reading chorales…"))
         bar.empty()
-        return scores, f"{len(scores)} Bach chorales"
-    from neurotunes.midi_io import midi_to_score
+        dataset = split_dataset(scores, validation_fraction=0.1, description=f"{len(scores)} Bach chorales")
+    else:
+        dataset = built
+    model_config = ModelConfig(arch=arch, layers=int(layers), units=int(units), dropout=float(dropout),
+                               embedding_dim=int(embedding))
+    train_config = TrainConfig(epochs=int(epochs), transpose_semitones=int(transpose), learning_rate=float(lr),
+                               lr_schedule=schedule, patience=int(patience))
+    from neurotunes.training import prepare_arrays
 
-    scores = list(state.dataset().values())
-    for f in midi_uploads or []:
-        try:
-            scores.append(midi_to_score(f.getvalue(), name=f.name))
-        except NeuroTunesError as exc:
-            st.warning(f"Skipped {f.name}: {exc}")
-    if not scores:
-        raise NeuroTunesError("your dataset is empty: accept transcriptions or add MIDI files first")
-    return scores, f"{len(scores)} of my pieces"
+    prepare_arrays(dataset, train_config)  # fails fast, in the page, on a dataset too small to train on
+    new_job = TrainingJob(dataset, model_config, train_config, name=name or "My model",
+                          resume_from=resume_from, sample_every=int(sample_every))
+    st.session_state[state.TRAIN_JOB] = new_job.start()
 
 
-if st.button("Train", type="primary", icon=":material/model_training:"):
-    def run():
-        from neurotunes.dataset import split_dataset
-        from neurotunes.training import train
+c1, c2, _ = st.columns([1, 1.6, 3])
+if c1.button("Train", type="primary", icon=":material/model_training:", disabled=busy):
+    guarded(start, what="Could not start training")
+    st.rerun()
+if job is not None and job.status == "stopped" and job.result is not None and not busy:
+    if c2.button("Resume this run", icon=":material/resume:",
+                 help="Continue from the stopped run's best weights, with the settings above."):
+        guarded(lambda: start(resume_from=job.result), what="Could not resume")
+        st.rerun()
 
-        scores, description = collect_scores()
-        dataset = split_dataset(scores, validation_fraction=0.15 if len(scores) >= 4 else 0.0, description=description)
-        st.write(f"Training on {len(dataset.train)} pieces, validating on {len(dataset.validation)}.")
-        bar = st.progress(0.0, text="Starting TensorFlow…")
-        chart = st.empty()
-        rows = []
 
-        def report(p):
-            eta = f" · about {p.eta_s:.0f} s left" if p.eta_s is not None else ""
-            bar.progress(p.fraction, text=f"Epoch {p.epoch}/{p.epochs} · loss {p.loss:.3f}{eta}")
-            if p.batch is None:
-                rows.append({"epoch": p.epoch, "train loss": p.loss, **({"validation loss": p.val_loss} if p.val_loss is not None else {})})
-                chart.line_chart(pd.DataFrame(rows).set_index("epoch"))
+def collect(finished) -> None:
+    """Move a finished run's model into the session's models (once) and make it the active one."""
+    if finished.result is None or finished.collected:
+        return
+    key = f"{finished.result.name} ({finished.result.short_hash[:6]})"
+    state.trained_models()[key] = finished.result
+    state.set_active_model(key)
+    finished.collected = True
 
-        result = train(dataset, PRESETS[preset], TrainConfig(epochs=epochs, transpose_semitones=transpose, patience=0),
-                       on_progress=report, name=name or "My model")
-        bar.progress(1.0, text="Done")
-        key = f"{result.bundle.name} ({result.bundle.short_hash[:6]})"
-        state.trained_models()[key] = result.bundle
-        state.set_active_model(key)
-        st.session_state[state.TRAIN_HISTORY] = rows
-        st.success(f"Trained **{key}**. The Generate page now uses it.")
 
-    guarded(run, what="Training stopped")
+job = st.session_state.get(state.TRAIN_JOB)
+if job is not None:
+    @st.fragment(run_every=1.0 if job.active else None)
+    def progress_panel():
+        from neurotunes.plotting import training_curves
+
+        current = st.session_state[state.TRAIN_JOB]
+        snap = current.snapshot()
+        st.subheader(f"Run: {current.name}")
+        if snap["status"] in ("queued", "running"):
+            eta = f" · about {snap['eta_s']:.0f} s left" if snap["eta_s"] else ""
+            st.progress(snap["fraction"], text=snap["message"] + eta)
+            if st.button("Stop (keep the best weights)", icon=":material/stop_circle:", key="stop_training"):
+                current.stop()
+        elif snap["status"] == "failed":
+            st.error(f"Training failed: {snap['error']}")
+        else:
+            if not current.collected:
+                collect(current)
+                st.rerun()  # the whole page: the new model appears below and polling stops
+            nll = current.result.metrics.get("val_nll_per_note") if current.result else None
+            st.success(snap["message"] + (f" Validation NLL {nll:.2f} nats per note." if nll else "")
+                       + " The Generate page now uses this model.")
+        if snap["history"] or snap["batch_losses"]:
+            st.plotly_chart(training_curves(snap["history"], batch_losses=snap["batch_losses"]),
+                            use_container_width=True, key="train_curves")
+        if snap["samples"]:
+            epoch, sample = snap["samples"][-1]
+            st.caption(f"What the model plays after epoch {epoch}")
+            show_score(sample, key=f"sample_{epoch}", file_stem=f"{slug(current.name)}-epoch{epoch}")
+
+    progress_panel()
 
 if state.trained_models():
     st.subheader("Models in this session")

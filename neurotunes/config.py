@@ -44,6 +44,7 @@ class _Config:
 
 
 ARCHITECTURES = ("lstm", "gru")
+LR_SCHEDULES = ("constant", "plateau", "cosine")
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,11 @@ class TrainConfig(_Config):
     patience: int = 3  # early stopping on validation loss; 0 turns it off
     seed: int = 0
     max_steps_per_epoch: int = 0  # 0 = the whole dataset
+    lr_schedule: str = "constant"  # "constant", "plateau" (halve when stuck) or "cosine"
 
     def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise BadConfig(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         self._check_range("sequence_length", 8, 2048, integer=True)
         self._check_range("batch_size", 1, 1024, integer=True)
         self._check_range("epochs", 1, 1000, integer=True)

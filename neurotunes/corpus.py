@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -102,6 +103,35 @@ def _cache_file(path: str) -> Path:
     return C.data_dir() / "cache" / "corpus" / f"{key.hexdigest()}.json"
 
 
+#: Notation formats music21 reads (file suffix -> description).
+NOTATION_SUFFIXES = {".xml": "MusicXML", ".musicxml": "MusicXML", ".mxl": "compressed MusicXML", ".abc": "ABC"}
+
+
+def notation_to_scores(data: bytes, *, name: str) -> list[Score]:
+    """Parse MusicXML / ABC bytes into Scores (an ABC file may hold many tunes).
+
+    Raises
+    ------
+    DatasetError
+        Empty or unparsable file, or no notes in it; the message names the file.
+    """
+    suffix = Path(name).suffix.lower()
+    if suffix not in NOTATION_SUFFIXES:
+        raise DatasetError(f"{name}: not a notation file ({', '.join(NOTATION_SUFFIXES)})")
+    if not data.strip():
+        raise DatasetError(f"{name} is empty")
+    # music21 picks its parser by file suffix, and compressed MusicXML must be a real file.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        scores = [s.with_metadata(source=name if len(parsed) == 1 else f"{name}#{i + 1}")
+                  for parsed in [_parse_corpus_file(str(path), name)] for i, s in enumerate(parsed)]
+    scores = [s for s in scores if len(s)]
+    if not scores:
+        raise DatasetError(f"{name} has no notes")
+    return scores
+
+
 @functools.lru_cache(maxsize=4096)
 def load_corpus_file(path: str) -> tuple[Score, ...]:
     """Parse one corpus file into Scores (an ABC collection holds many tunes).
@@ -125,9 +155,9 @@ def load_corpus_file(path: str) -> tuple[Score, ...]:
     return scores
 
 
-def _parse_corpus_file(path: str) -> tuple[Score, ...]:
+def _parse_corpus_file(path: str, display_name: str | None = None) -> tuple[Score, ...]:
     music21 = _m21()
-    name = path.rsplit("/", 1)[-1]
+    name = display_name or path.rsplit("/", 1)[-1]
     try:
         parsed = music21.converter.parse(path)
         if isinstance(parsed, music21.stream.Opus):

@@ -8,8 +8,93 @@ from typing import Any, Sequence
 import numpy as np
 
 from .encoding import EncodingConfig, Vocabulary, count_notes, score_to_tokens
-from .errors import DatasetError
+from .errors import DatasetError, NeuroTunesError
 from .score import Score
+
+#: Caps on uploaded archives: a zip bomb or a folder of 10,000 files is refused with a message.
+MAX_ZIP_FILES = 2000
+MAX_ZIP_TOTAL_MB = 200
+MIDI_SUFFIXES = (".mid", ".midi")
+SKIPPED_ZIP_PREFIXES = ("__MACOSX/", ".")
+
+
+def supported_suffixes() -> tuple[str, ...]:
+    from .corpus import NOTATION_SUFFIXES
+
+    return (*MIDI_SUFFIXES, *NOTATION_SUFFIXES, ".zip")
+
+
+def scores_from_file(name: str, data: bytes) -> list[Score]:
+    """One uploaded file (MIDI, MusicXML, ABC) as Scores.
+
+    Raises
+    ------
+    NeuroTunesError
+        Unsupported, empty or broken file; the message names it.
+    """
+    from .corpus import NOTATION_SUFFIXES, notation_to_scores
+    from .midi_io import midi_to_score
+
+    suffix = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
+    if suffix in MIDI_SUFFIXES:
+        return [midi_to_score(data, name=name)]
+    if suffix in NOTATION_SUFFIXES:
+        return notation_to_scores(data, name=name)
+    raise DatasetError(f"{name}: unsupported file type; use {', '.join(supported_suffixes())}")
+
+
+def scores_from_files(files: Sequence[tuple[str, bytes]], errors: list[str] | None = None) -> list[Score]:
+    """Uploaded files (and .zip archives of them) as Scores; bad files are skipped with a message.
+
+    Parameters
+    ----------
+    files
+        ``(name, bytes)`` pairs.
+    errors
+        Receives one message per skipped file or archive.
+    """
+    import io
+    import zipfile
+
+    errors = errors if errors is not None else []
+    scores: list[Score] = []
+    for name, data in files:
+        if not name.lower().endswith(".zip"):
+            try:
+                scores += scores_from_file(name, data)
+            except NeuroTunesError as exc:
+                errors.append(str(exc))
+            continue
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                members = [
+                    i for i in zf.infolist()
+                    if not i.is_dir() and not i.filename.startswith(SKIPPED_ZIP_PREFIXES)
+                    and "/." not in i.filename
+                ]
+                if not members:
+                    errors.append(f"{name} is an empty archive")
+                    continue
+                if len(members) > MAX_ZIP_FILES:
+                    errors.append(f"{name} holds {len(members):,} files; at most {MAX_ZIP_FILES:,} per archive")
+                    continue
+                if sum(i.file_size for i in members) > MAX_ZIP_TOTAL_MB * 1024 * 1024:
+                    errors.append(f"{name} unpacks to more than {MAX_ZIP_TOTAL_MB} MB")
+                    continue
+                usable = [i for i in members if i.filename.lower().endswith(supported_suffixes()[:-1])]
+                if not usable:
+                    errors.append(f"{name} holds no MIDI, MusicXML or ABC files")
+                for info in usable:
+                    member = f"{name}/{info.filename}"
+                    try:
+                        scores += scores_from_file(member, zf.read(info))
+                    except NeuroTunesError as exc:
+                        errors.append(str(exc))
+                    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+                        errors.append(f"{member}: unreadable in the archive ({exc})")
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            errors.append(f"{name} is not a valid .zip archive ({exc})")
+    return scores
 
 
 @dataclass(frozen=True)
@@ -22,6 +107,7 @@ class Dataset:
     description: str = ""
 
     def stats(self) -> dict[str, Any]:
+        """Counts for the model's config (JSON values only)."""
         vocab = Vocabulary.for_encoding(self.encoding)
         tokens = [len(score_to_tokens(s, self.encoding)) for s in self.train + self.validation]
         return {
@@ -33,6 +119,25 @@ class Dataset:
             "description": self.description,
         }
 
+    def histograms(self) -> dict[str, dict[Any, int]]:
+        """Pitch, duration (in grid steps) and key counts over all pieces, for plots."""
+        from .metrics import estimate_key, key_name, parse_key_name
+
+        pitches: dict[int, int] = {}
+        durations: dict[int, int] = {}
+        keys: dict[str, int] = {}
+        for s in self.train + self.validation:
+            step = s.seconds_per_beat / self.encoding.steps_per_quarter
+            for n in s.notes:
+                pitches[n.pitch] = pitches.get(n.pitch, 0) + 1
+                d = int(min(max(round(n.duration / step), 1), self.encoding.max_duration))
+                durations[d] = durations.get(d, 0) + 1
+            key = (parse_key_name(s.key) if s.key else None) or estimate_key(s)
+            label = key_name(key) if key else "unknown"
+            keys[label] = keys.get(label, 0) + 1
+        return {"pitch": dict(sorted(pitches.items())), "duration_steps": dict(sorted(durations.items())),
+                "key": dict(sorted(keys.items(), key=lambda kv: -kv[1]))}
+
 
 def split_dataset(
     scores: Sequence[Score],
@@ -41,12 +146,21 @@ def split_dataset(
     seed: int = 0,
     encoding: EncodingConfig | None = None,
     description: str = "",
+    key_normalization: bool = False,
+    tempo_normalization: bool = False,
 ) -> Dataset:
     """Shuffle pieces with ``seed`` and hold out a fraction of them for validation.
 
     With two or more pieces and a fraction above 0, at least one piece is held out.
+    Normalization (to C major / A minor; to the tempo estimated from a recording)
+    happens before the split, so both sides see the same treatment.
     """
-    scores = [s for s in scores if len(s.without_drums())]
+    scores = [s.without_drums() for s in scores]
+    scores = [s for s in scores if len(s)]
+    if tempo_normalization:
+        scores = [normalize_tempo(s) for s in scores]
+    if key_normalization:
+        scores = [normalize_key(s) for s in scores]
     if not scores:
         raise DatasetError("the dataset has no pieces with pitched notes")
     order = np.random.default_rng(seed).permutation(len(scores))
@@ -56,6 +170,28 @@ def split_dataset(
     val = tuple(scores[i] for i in sorted(order[:n_val]))
     train = tuple(scores[i] for i in sorted(order[n_val:]))
     return Dataset(train=train, validation=val, encoding=encoding or EncodingConfig(), description=description)
+
+
+def normalize_key(score: Score) -> Score:
+    """Transpose to C major or A minor (by the smaller shift), using the piece's key or an estimate."""
+    from .metrics import estimate_key, key_name, parse_key_name
+
+    key = parse_key_name(score.key) if score.key else None
+    key = key or estimate_key(score)
+    if key is None:
+        return score
+    tonic, mode = key
+    target = 0 if mode == "major" else 9
+    shift = (target - tonic) % 12
+    if shift > 6:
+        shift -= 12
+    return score.transpose(shift).replace(key=key_name((target, mode)))
+
+
+def normalize_tempo(score: Score) -> Score:
+    """Use the tempo estimated from a recording (if any) as the piece's beat, so the grid fits it."""
+    estimated = score.metadata.get("estimated_tempo_bpm")
+    return score.replace(tempo_bpm=float(estimated)) if estimated else score
 
 
 def augment_transpose(scores: Sequence[Score], semitones: int) -> list[Score]:

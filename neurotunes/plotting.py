@@ -196,3 +196,66 @@ def piano_roll(
         )
         fig.update_xaxes(showticklabels=False)
     return fig
+
+
+ACCENT = "#7c4dff"
+SECOND = "#f26b00"
+SMALL_FIGURE_HEIGHT_PX = 260
+
+
+def _compact_layout(fig: "go.Figure", *, title: str, x_title: str, y_title: str) -> "go.Figure":
+    fig.update_layout(
+        template="plotly_white", height=SMALL_FIGURE_HEIGHT_PX, margin={**MARGIN, "t": MARGIN_TOP_WITH_TITLE},
+        paper_bgcolor=TRANSPARENT, plot_bgcolor=TRANSPARENT,
+        title={"text": title, "x": 0.0, "xanchor": "left"},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+    )
+    fig.update_xaxes(title_text=x_title, gridcolor=GRID_COLOR, zeroline=False)
+    fig.update_yaxes(title_text=y_title, gridcolor=GRID_COLOR, zeroline=False)
+    return fig
+
+
+def histogram_bars(counts: dict, *, title: str, x_title: str, label=None) -> "go.Figure":
+    """A bar chart of ``{value: count}`` (dataset statistics); ``label`` turns values into tick text."""
+    import plotly.graph_objects as go
+
+    keys = list(counts)
+    text = [label(k) if label else str(k) for k in keys]
+    fig = go.Figure(go.Bar(x=text, y=[counts[k] for k in keys], marker_color=ACCENT,
+                           hovertemplate="%{x}: %{y}<extra></extra>"))
+    fig.update_xaxes(type="category")
+    return _compact_layout(fig, title=title, x_title=x_title, y_title="count")
+
+
+def pitch_histogram(counts: dict[int, int], *, title: str = "Pitches") -> "go.Figure":
+    return histogram_bars(counts, title=title, x_title="pitch", label=pitch_name)
+
+
+def training_curves(
+    history: dict[str, list[float]], *, batch_losses: list[tuple[float, float]] | None = None
+) -> "go.Figure":
+    """Loss and accuracy per epoch (train and validation), plus the smoothed per-batch loss."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss (nats/token)", "accuracy"))
+    epochs = list(range(1, len(history.get("loss", [])) + 1))
+    styles = {"loss": (1, ACCENT, "train"), "val_loss": (1, SECOND, "validation"),
+              "accuracy": (2, ACCENT, "train"), "val_accuracy": (2, SECOND, "validation")}
+    for key, (col, color, name) in styles.items():
+        if history.get(key):
+            fig.add_trace(go.Scatter(x=epochs, y=history[key], mode="lines+markers", name=name, line={"color": color},
+                                     legendgroup=name, showlegend=col == 1), row=1, col=col)
+    if batch_losses:
+        smoothed, value = [], batch_losses[0][1]
+        for _, loss in batch_losses:
+            value = 0.9 * value + 0.1 * loss  # exponential moving average, like TensorBoard's smoothing
+            smoothed.append(value)
+        xs = [position for position, _ in batch_losses]
+        fig.add_trace(go.Scatter(x=xs, y=smoothed, mode="lines", name="train (per batch, smoothed)",
+                                 line={"color": ACCENT, "dash": "dot", "width": 1}), row=1, col=1)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(template="plotly_white", height=300, margin={**MARGIN, "t": MARGIN_TOP_WITH_TITLE},
+                      paper_bgcolor=TRANSPARENT, plot_bgcolor=TRANSPARENT,
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.08, "xanchor": "right", "x": 1.0})
+    return fig

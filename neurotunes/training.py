@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .bundle import ModelBundle
+from .errors import BadModel
 from .config import ModelConfig, TrainConfig
 from .dataset import Dataset, augment_transpose, make_windows, notes_per_token, token_stream
 from .encoding import Vocabulary
@@ -77,14 +78,33 @@ def train(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_epoch: Callable[[int, ModelBundle], None] | None = None,
+    resume_from: ModelBundle | None = None,
     name: str = "model",
 ) -> TrainResult:
     """Train a model and return it as a :class:`ModelBundle` with its curves.
+
+    Parameters
+    ----------
+    dataset, model_config, train_config
+        What to learn from, the architecture, and how to fit it.
+    on_progress
+        Called after every batch and every epoch.
+    should_stop
+        Polled after every batch; returning True ends training, keeping the best weights so far.
+    on_epoch
+        Called after every epoch with ``(epoch, bundle of the current weights)``: checkpoints and samples.
+    resume_from
+        Continue from this bundle's weights (same architecture and encoding).
+    name
+        The model's display name.
 
     Raises
     ------
     DatasetError
         If the data is too small for one sequence.
+    BadModel
+        ``resume_from`` does not fit the architecture or encoding.
     """
     import tensorflow as tf
 
@@ -97,8 +117,13 @@ def train(
     if model_config.vocab_size != len(vocab):
         model_config = ModelConfig.from_dict({**model_config.to_dict(), "vocab_size": len(vocab)})
 
+    if resume_from is not None:
+        if resume_from.model != model_config or resume_from.encoding != dataset.encoding:
+            raise BadModel("the run to resume used another architecture or encoding; start a new run instead")
     tf.keras.utils.set_random_seed(train_config.seed)
     model = build_model(model_config)
+    if resume_from is not None:
+        model.set_weights(list(resume_from.weights))
     model.compile(
         optimizer=tf.keras.optimizers.Adam(train_config.learning_rate, clipnorm=1.0),
         loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -120,13 +145,35 @@ def train(
     if "vx" in arrays:
         val_data = tf.data.Dataset.from_tensor_slices((arrays["vx"], arrays["vy"])).batch(train_config.batch_size)
 
+    info = {
+        "name": name,
+        "dataset": dataset.stats(),
+        "training": train_config.to_dict(),
+        "resumed_from": resume_from.hash if resume_from is not None else None,
+    }
+
+    def snapshot(metrics: dict[str, Any]) -> ModelBundle:
+        return ModelBundle(
+            model=model_config,
+            encoding=dataset.encoding,
+            vocab=vocab,
+            weights=tuple(np.asarray(w, dtype=np.float32) for w in model.get_weights()),
+            metrics=metrics,
+            info={**info, "trained_at": time.strftime("%Y-%m-%d %H:%M:%S")},
+        )
+
     callback = _progress_callback(train_config.epochs, steps, on_progress, should_stop, train_config.patience)
+    callbacks = [callback, *_schedule_callbacks(train_config, has_validation=val_data is not None)]
+    if on_epoch is not None:
+        callbacks.append(tf.keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, snapshot({"history": dict(callback.history)}))
+        ))
     model.fit(
         ds,
         epochs=train_config.epochs,
         steps_per_epoch=steps,
         validation_data=val_data,
-        callbacks=[callback],
+        callbacks=callbacks,
         verbose=0,
     )
     if callback.best_weights is not None:
@@ -141,21 +188,21 @@ def train(
             val_nll_per_note=best / npt if npt else None,
             val_accuracy=float(history["val_accuracy"][int(np.argmin(history["val_loss"]))]),
         )
-    info = {
-        "name": name,
-        "dataset": dataset.stats(),
-        "training": train_config.to_dict(),
-        "trained_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-    bundle = ModelBundle(
-        model=model_config,
-        encoding=dataset.encoding,
-        vocab=vocab,
-        weights=tuple(np.asarray(w, dtype=np.float32) for w in model.get_weights()),
-        metrics=metrics,
-        info=info,
-    )
-    return TrainResult(bundle=bundle, history=history, stopped_early=callback.stopped)
+    return TrainResult(bundle=snapshot(metrics), history=history, stopped_early=callback.stopped)
+
+
+def _schedule_callbacks(train_config: TrainConfig, *, has_validation: bool) -> list:
+    """Learning-rate schedule: constant, halve on a plateau, or cosine decay to 5%."""
+    import tensorflow as tf
+
+    if train_config.lr_schedule == "plateau":
+        return [tf.keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss" if has_validation else "loss", factor=0.5, patience=1, min_lr=1e-5, verbose=0)]
+    if train_config.lr_schedule == "cosine":
+        base, epochs = train_config.learning_rate, train_config.epochs
+        return [tf.keras.callbacks.LearningRateScheduler(
+            lambda epoch: base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1)))))]
+    return []
 
 
 def _progress_callback(

@@ -65,32 +65,86 @@ def test_transcribe_page_shows_results_and_accepts_into_dataset():
     assert any(b.label == "In dataset ✓" for b in at.button)
 
 
-def test_train_page_empty_dataset_is_a_message_not_a_crash():
-    at = _page(_app().run(), "train")
+def test_dataset_page_without_sources_is_a_message_not_a_crash():
+    at = _page(_app().run(), "dataset")
     assert not at.exception
-    at.radio[0].set_value("My pieces").run()
-    next(b for b in at.button if b.label == "Train").click().run()
+    next(b for b in at.button if b.label == "Build dataset").click().run()
     assert not at.exception
-    assert any("dataset is empty" in e.value for e in at.error)
+    assert any("choose at least one source" in e.value for e in at.error)
 
 
-def test_train_page_trains_a_quick_model_and_generate_uses_it():
+def test_dataset_page_builds_from_a_corpus_and_shows_statistics():
+    at = _page(_app().run(), "dataset")
+    at.multiselect[0].set_value(["bach"])
+    at.slider[0].set_value(5)
+    at.checkbox[1].check()  # key normalization (checkbox 0 is the disabled "accepted transcriptions")
+    next(b for b in at.button if b.label == "Build dataset").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    dataset = at.session_state[state.BUILT_DATASET]
+    assert len(dataset.train) + len(dataset.validation) == 5 and len(dataset.validation) >= 1
+    assert {s.key for s in dataset.train + dataset.validation} <= {"C major", "a minor"}
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Training pieces"] == str(len(dataset.train))
+    assert len(at.get("plotly_chart")) == 3  # pitches, durations, keys
+
+
+def _wait_for_job(at: AppTest, timeout: float = 240) -> AppTest:
+    import time
+
+    deadline = time.time() + timeout
+    while at.session_state[state.TRAIN_JOB].active and time.time() < deadline:
+        time.sleep(0.5)
+    return at.run()
+
+
+def test_train_page_trains_in_the_background_and_generate_uses_it():
     at = _page(_app().run(), "train")
     at.slider[0].set_value(5)  # chorales
     at.selectbox[0].set_value("Quick: 1 × LSTM 128")
-    at.slider[1].set_value(1)  # epochs
+    at.slider[1].set_value(2)  # epochs
     next(b for b in at.button if b.label == "Train").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    job = at.session_state[state.TRAIN_JOB]
+    at = _wait_for_job(at)
+    assert job.status == "done", job.error
+    assert job.history["loss"] and len(job.samples) == 2  # a sample after each epoch
     assert not at.exception
-    assert not at.error, [e.value for e in at.error]
     models = at.session_state[state.TRAINED_MODELS]
     assert len(models) == 1
     name = next(iter(models))
     assert at.session_state[state.ACTIVE_MODEL] == name
     assert any(b.label == "Download .zip" for b in at.get("download_button"))
+    assert at.get("plotly_chart"), "no training curves"
     at = _page(at, "generate")
     at.slider[1].set_value(20)
     at.button[0].click().run()
     assert at.session_state[state.TAKES][-1].model_name == models[name].name
+
+
+def test_stop_keeps_best_weights_and_resume_continues():
+    at = _page(_app().run(), "train")
+    at.slider[0].set_value(5)
+    at.selectbox[0].set_value("Quick: 1 × LSTM 128")
+    at.slider[1].set_value(30)  # far more epochs than we wait for
+    next(b for b in at.button if b.label == "Train").click().run()
+    job = at.session_state[state.TRAIN_JOB]
+    import time
+
+    deadline = time.time() + 120
+    while not job.history.get("loss") and time.time() < deadline:  # wait for one finished epoch
+        time.sleep(0.5)
+    at.run()
+    next(b for b in at.button if b.label.startswith("Stop")).click().run()
+    at = _wait_for_job(at)
+    assert job.status == "stopped" and job.result is not None
+    assert len(at.session_state[state.TRAINED_MODELS]) == 1
+    at.slider[1].set_value(1)
+    next(b for b in at.button if b.label == "Resume this run").click().run()
+    resumed = at.session_state[state.TRAIN_JOB]
+    assert resumed is not job and resumed.resume_from is job.result
+    at = _wait_for_job(at)
+    assert resumed.status == "done", resumed.error
+    assert resumed.result.info["resumed_from"] == job.result.hash
 
 
 def test_first_page_does_not_import_tensorflow_or_basic_pitch():

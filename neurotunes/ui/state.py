@@ -18,7 +18,8 @@ DATASET = "nt_dataset"  # dict name -> Score accepted for training
 TRAINED_MODELS = "nt_trained_models"  # dict name -> ModelBundle trained or uploaded this session
 ACTIVE_MODEL = "nt_active_model"  # "default" or a key of TRAINED_MODELS
 TAKES = "nt_takes"  # list of Take, newest last
-TRAIN_HISTORY = "nt_train_history"  # curves of the last training run
+TRAIN_JOB = "nt_train_job"  # the TrainingJob of this session (running or finished)
+BUILT_DATASET = "nt_built_dataset"  # the Dataset built on the Dataset page
 
 DEFAULT_MODEL = "default"
 
