@@ -99,6 +99,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 # --- train --------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
+    if not (args.corpus or args.midi or args.files):
+        raise NeuroTunesError("give training data: --corpus NAME, --midi FOLDER or --files FILE...")
+    from .bundle import load_bundle
     from .config import ModelConfig, TrainConfig
     from .dataset import split_dataset
     from .training import train
@@ -111,12 +114,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         sequence_length=args.sequence_length,
         learning_rate=args.learning_rate,
+        lr_schedule=args.lr_schedule,
+        patience=args.patience,
         transpose_semitones=args.transpose,
         seed=args.seed,
         max_steps_per_epoch=args.max_steps,
     )
+    resume = load_bundle(args.resume) if args.resume else None
+    if resume is not None:
+        model_config = resume.model
     scores, description = _training_scores(args)
-    dataset = split_dataset(scores, validation_fraction=args.validation, seed=args.seed, description=description)
+    dataset = split_dataset(scores, validation_fraction=args.validation, seed=args.seed, description=description,
+                            key_normalization=args.key_normalize)
     print(f"dataset: {len(dataset.train)} training / {len(dataset.validation)} validation pieces", file=sys.stderr)
     bar = _progress_bar("training")
 
@@ -124,9 +133,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar(p.fraction)
         if p.batch is None:
             val = f" val_loss {p.val_loss:.3f}" if p.val_loss is not None else ""
-            print(f"epoch {p.epoch}/{p.epochs} loss {p.loss:.3f} acc {p.accuracy:.3f}{val}", file=sys.stderr)
+            eta = f" (about {p.eta_s:.0f} s left)" if p.eta_s else ""
+            print(f"epoch {p.epoch}/{p.epochs} loss {p.loss:.3f} acc {p.accuracy:.3f}{val}{eta}", file=sys.stderr)
 
-    result = train(dataset, model_config, train_config, on_progress=report, name=args.name or Path(args.output).name)
+    def checkpoint(epoch: int, bundle) -> None:
+        if args.checkpoint_dir:
+            bundle.save(Path(args.checkpoint_dir) / f"epoch-{epoch:03d}")
+
+    result = train(dataset, model_config, train_config, on_progress=report, on_epoch=checkpoint,
+                   resume_from=resume, name=args.name or Path(args.output).name)
     out = result.bundle.save(args.output)
     nll = result.bundle.metrics.get("val_nll_per_note")
     extra = f", validation NLL {nll:.3f} nats/note" if nll else ""
@@ -136,29 +151,42 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _training_scores(args: argparse.Namespace):
     from .corpus import load_corpus
-    from .midi_io import read_midi
+    from .dataset import scores_from_files, supported_suffixes
 
+    scores, parts = [], []
+    paths = [Path(p) for p in args.files or []]
     if args.midi:
         folder = Path(args.midi)
         if not folder.is_dir():
             raise NeuroTunesError(f"{folder} is not a folder of MIDI files")
-        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
-        if not paths:
-            raise NeuroTunesError(f"no .mid or .midi files in {folder}")
-        scores = []
+        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in supported_suffixes())
+        if not found:
+            raise NeuroTunesError(f"no MIDI, MusicXML, ABC or .zip files in {folder}")
+        paths += found
+    if paths:
+        files = []
         for p in paths:
             try:
-                scores.append(read_midi(p))
-            except NeuroTunesError as exc:
-                print(f"neurotunes: skipping {p.name}: {exc}", file=sys.stderr)
-        if not scores:
-            raise NeuroTunesError(f"none of the {len(paths)} MIDI files in {folder} could be used")
-        return scores, f"MIDI files from {folder.name}"
-    errors: list[str] = []
-    scores = load_corpus(args.corpus, limit=args.limit or None, progress=lambda i, n: _progress_bar("parsing")(i / n), errors=errors)
-    for e in errors:
-        print(f"neurotunes: skipping {e}", file=sys.stderr)
-    return scores, f"music21 {args.corpus} corpus" + (f" (first {args.limit})" if args.limit else "")
+                files.append((p.name, p.read_bytes()))
+            except OSError as exc:
+                print(f"neurotunes: skipping {p.name}: {exc.strerror or exc}", file=sys.stderr)
+        errors: list[str] = []
+        got = scores_from_files(files, errors)
+        for e in errors:
+            print(f"neurotunes: skipping {e}", file=sys.stderr)
+        if not got:
+            raise NeuroTunesError(f"none of the {len(paths)} files could be used")
+        scores += got
+        parts.append(f"{len(got)} pieces from files")
+    for key in args.corpus or []:
+        errors = []
+        got = load_corpus(key, limit=args.limit or None, errors=errors,
+                          progress=lambda i, n: _progress_bar(f"parsing {key}")(i / n))
+        for e in errors:
+            print(f"neurotunes: skipping {e}", file=sys.stderr)
+        scores += got
+        parts.append(f"music21 {key} corpus" + (f" (first {args.limit})" if args.limit else ""))
+    return scores, ", ".join(parts)
 
 
 # --- generate -----------------------------------------------------------
@@ -248,11 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Basic Pitch runtime (default: onnx when onnxruntime is installed, the fastest here)")
     t.set_defaults(func=cmd_transcribe)
 
-    tr = sub.add_parser("train", help="train a model on a music21 corpus or a folder of MIDI files")
-    src = tr.add_mutually_exclusive_group(required=True)
-    src.add_argument("--corpus", help="music21 corpus: bach, essen, ryansMammoth, ...")
-    src.add_argument("--midi", help="folder of .mid files")
-    tr.add_argument("--limit", type=int, default=0, help="use only the first N corpus pieces (0 = all)")
+    tr = sub.add_parser("train", help="train a model on music21 corpora and/or your MIDI, MusicXML or ABC files")
+    src = tr.add_argument_group("data (combine any)")
+    src.add_argument("--corpus", action="append", help="music21 corpus: bach, essen, ryansMammoth, ... (repeatable)")
+    src.add_argument("--midi", help="folder of .mid/.xml/.mxl/.abc/.zip files")
+    src.add_argument("--files", nargs="+", help="MIDI, MusicXML, ABC or .zip files")
+    tr.add_argument("--limit", type=int, default=0, help="use only the first N pieces of each corpus (0 = all)")
+    tr.add_argument("--key-normalize", action="store_true", help="transpose every piece to C major / A minor")
     tr.add_argument("--arch", default=model_defaults.arch, choices=("lstm", "gru"))
     tr.add_argument("--units", type=int, default=model_defaults.units)
     tr.add_argument("--layers", type=int, default=model_defaults.layers)
@@ -262,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--batch-size", type=int, default=train_defaults.batch_size)
     tr.add_argument("--sequence-length", type=int, default=train_defaults.sequence_length)
     tr.add_argument("--learning-rate", type=float, default=train_defaults.learning_rate)
+    tr.add_argument("--lr-schedule", choices=("constant", "plateau", "cosine"), default=train_defaults.lr_schedule)
+    tr.add_argument("--patience", type=int, default=train_defaults.patience,
+                    help="early stop after N epochs without improvement (0 = off)")
+    tr.add_argument("--resume", default=None, help="continue from this model bundle's weights")
+    tr.add_argument("--checkpoint-dir", default=None, help="save a bundle here after every epoch")
     tr.add_argument("--transpose", type=int, default=train_defaults.transpose_semitones,
                     help="augment with transpositions of -N..+N semitones")
     tr.add_argument("--validation", type=float, default=train_defaults.validation_fraction)

@@ -83,6 +83,19 @@ def test_train_tiny_from_midi_folder_then_generate(tmp_path):
     proc = run("generate", "--model", tmp_path / "model", "--length", "12", "-o", tmp_path / "g.mid")
     assert proc.returncode == 0, proc.stderr
     assert len(read_midi(tmp_path / "g.mid")) == 12
+    # Resume that model on ABC tunes with a schedule and per-epoch checkpoints.
+    abc = tmp_path / "tunes.abc"
+    abc.write_bytes(b"X:1\nT:A\nM:4/4\nL:1/8\nK:G\n" + b"GABc dedB|dedB dedB|c2ec B2dB|" * 6 + b"\n")
+    proc = run("train", "--files", abc, folder / "p1.mid", "--resume", tmp_path / "model", "--epochs", "2",
+               "--lr-schedule", "cosine", "--sequence-length", "16", "--batch-size", "4", "--validation", "0",
+               "--checkpoint-dir", tmp_path / "ckpt", "-o", tmp_path / "model2")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["epoch-001", "epoch-002"]
+    from neurotunes.bundle import load_bundle
+
+    first, second = load_bundle(tmp_path / "model"), load_bundle(tmp_path / "model2")
+    assert second.info["resumed_from"] == first.hash
+    assert second.model == first.model
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,82 @@
+"""Dataset sources (files, archives, notation), normalization and statistics."""
+
+import io
+import zipfile
+
+import pytest
+
+from neurotunes.dataset import MAX_ZIP_FILES, normalize_key, normalize_tempo, scores_from_files, split_dataset
+from neurotunes.metrics import estimate_key, key_name, parse_key_name
+from neurotunes.midi_io import score_to_midi
+from neurotunes.score import Note, Score
+from tests.conftest import make_score
+
+ABC = b"X:1\nT:Jig\nM:6/8\nL:1/8\nK:D\nDFA dAF|GBd gdB|\nX:2\nT:Reel\nM:4/4\nL:1/8\nK:G\nGABc dedB|\n"
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for k, v in files.items():
+            zf.writestr(k, v)
+    return buf.getvalue()
+
+
+def test_midi_abc_and_zip_sources_with_bad_files_skipped():
+    midi = score_to_midi(make_score())
+    archive = _zip({"a/one.mid": midi, "a/tunes.abc": ABC, "a/broken.mid": b"MThd junk", "__MACOSX/._one.mid": b"x",
+                    "notes.txt": b"hello"})
+    errors: list[str] = []
+    scores = scores_from_files([("x.mid", midi), ("set.zip", archive), ("readme.pdf", b"%PDF"),
+                                ("empty.zip", _zip({})), ("fake.zip", b"not a zip")], errors)
+    sources = sorted(s.metadata["source"] for s in scores)
+    assert sources == ["set.zip/a/one.mid", "set.zip/a/tunes.abc#1", "set.zip/a/tunes.abc#2", "x.mid"]
+    text = "\n".join(errors)
+    assert "set.zip/a/broken.mid" in text
+    assert "readme.pdf: unsupported file type" in text
+    assert "empty.zip is an empty archive" in text
+    assert "fake.zip is not a valid .zip archive" in text
+    assert len(errors) == 4
+
+
+def test_archive_with_too_many_files_is_refused():
+    many = _zip({f"f{i}.mid": b"" for i in range(MAX_ZIP_FILES + 1)})
+    errors: list[str] = []
+    assert scores_from_files([("huge.zip", many)], errors) == []
+    assert f"at most {MAX_ZIP_FILES:,}" in errors[0]
+
+
+def test_key_estimation_and_names():
+    c_major = make_score(pitches=(60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60))
+    assert estimate_key(c_major) == (0, "major")
+    a_minor = make_score(pitches=(57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57))
+    assert estimate_key(a_minor) == (9, "minor")
+    assert estimate_key(Score()) is None
+    assert key_name((3, "major")) == "E- major" and key_name((7, "minor")) == "g minor"
+    assert parse_key_name("E- major") == (3, "major")
+    assert parse_key_name("Bb minor") == (10, "minor")
+    assert parse_key_name("F# Major") == (6, "major")
+    assert parse_key_name("nonsense words") is None
+
+
+def test_key_and_tempo_normalization():
+    d_major = make_score(pitches=(62, 64, 66, 67, 69, 71, 73, 74)).replace(key="D major")
+    moved = normalize_key(d_major)
+    assert moved.notes[0].pitch == 60 and moved.key == "C major"
+    e_minor = make_score(pitches=(64, 66, 67, 69, 71, 72, 75, 76)).replace(key="e minor")
+    assert normalize_key(e_minor).notes[0].pitch == 69  # E -> A: up a fourth beats down a fifth
+    recorded = make_score().with_metadata(estimated_tempo_bpm=150.0)
+    assert normalize_tempo(recorded).tempo_bpm == 150.0
+    assert normalize_tempo(recorded).notes == recorded.notes  # times unchanged: only the beat grid moves
+    assert normalize_tempo(make_score()).tempo_bpm == 120.0
+
+
+def test_split_drops_drums_and_reports_histograms():
+    drums = Score(notes=(Note(start=0, end=0.1, pitch=36, is_drum=True),))
+    pieces = [make_score(pitches=(60 + i, 64, 67)) for i in range(4)] + [drums]
+    ds = split_dataset(pieces, validation_fraction=0.25, key_normalization=True)
+    assert len(ds.train) + len(ds.validation) == 4
+    hists = ds.histograms()
+    assert sum(hists["pitch"].values()) == 12
+    assert set(hists["duration_steps"]) == {4}  # 0.45 s at 120 BPM: about a quarter note = 4 steps
+    assert sum(hists["key"].values()) == 4
