@@ -32,6 +32,9 @@ per_corpus = st.slider("Pieces per corpus", 5, 500, 60, 5, disabled=not corpora,
                        help="Parsing takes a moment per piece the first time; later runs read a cache.")
 
 st.subheader("Preparation")
+ENCODINGS = {"event": "Event: pitch, duration and time-shift tokens (real rhythm)",
+             "classic": "Classic: note and chord names, fixed half-beat steps (Classical-Piano-Composer)"}
+encoding_name = st.radio("Encoding", list(ENCODINGS), format_func=ENCODINGS.get)
 c1, c2, c3 = st.columns(3)
 key_norm = c1.checkbox("Normalize key (to C major / A minor)")
 tempo_norm = c2.checkbox("Use the tempo estimated from recordings", value=True,
@@ -65,8 +68,11 @@ def build():
                 st.warning(message)
     if not scores:
         raise DatasetError("choose at least one source with music in it")
+    from neurotunes.encoding import EncodingConfig
+
     dataset = split_dataset(scores, validation_fraction=validation, key_normalization=key_norm,
-                            tempo_normalization=tempo_norm, description=", ".join(parts))
+                            tempo_normalization=tempo_norm, description=", ".join(parts),
+                            encoding=EncodingConfig(name=encoding_name))
     st.session_state[state.BUILT_DATASET] = dataset
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import constants as C
 from .config import ModelConfig
-from .encoding import EncodingConfig, Vocabulary
+from .encoding import BOS, EncodingConfig, Vocabulary
 from .errors import BadConfig, BadModel
 
 FORMAT = "neurotunes-bundle"
@@ -128,8 +128,10 @@ class ModelBundle:
             info = config.get("info", {})
         except (BadConfig, KeyError, TypeError) as exc:
             raise BadModel(f"{name} has an invalid config: {exc}") from None
-        if vocab != Vocabulary.for_encoding(encoding):
+        if encoding.name == "event" and vocab != Vocabulary.for_encoding(encoding):
             raise BadModel(f"{name}: its vocabulary does not match its encoding settings")
+        if encoding.name == "classic" and vocab.tokens[:1] != (BOS,):
+            raise BadModel(f"{name}: a classic vocabulary must start with {BOS}")
         weights = _read_weights(files["weights.npz"], name)
         _check_weight_shapes(model, weights, name)
         return cls(model=model, encoding=encoding, vocab=vocab, weights=weights, metrics=metrics, info=info)

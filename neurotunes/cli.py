@@ -124,8 +124,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if resume is not None:
         model_config = resume.model
     scores, description = _training_scores(args)
+    from .encoding import EncodingConfig
+
+    encoding = resume.encoding if resume is not None else EncodingConfig(name=args.encoding)
     dataset = split_dataset(scores, validation_fraction=args.validation, seed=args.seed, description=description,
-                            key_normalization=args.key_normalize)
+                            key_normalization=args.key_normalize, encoding=encoding)
     print(f"dataset: {len(dataset.train)} training / {len(dataset.validation)} validation pieces", file=sys.stderr)
     bar = _progress_bar("training")
 
@@ -142,7 +145,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     result = train(dataset, model_config, train_config, on_progress=report, on_epoch=checkpoint,
                    resume_from=resume, name=args.name or Path(args.output).name)
-    out = result.bundle.save(args.output)
+    if args.output.lower().endswith(".zip"):
+        out = Path(args.output)
+        out.write_bytes(result.bundle.to_zip())
+    else:
+        out = result.bundle.save(args.output)
     nll = result.bundle.metrics.get("val_nll_per_note")
     extra = f", validation NLL {nll:.3f} nats/note" if nll else ""
     print(f"saved model to {out} (hash {result.bundle.short_hash}{extra})")
@@ -283,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--files", nargs="+", help="MIDI, MusicXML, ABC or .zip files")
     tr.add_argument("--limit", type=int, default=0, help="use only the first N pieces of each corpus (0 = all)")
     tr.add_argument("--key-normalize", action="store_true", help="transpose every piece to C major / A minor")
+    tr.add_argument("--encoding", choices=("event", "classic"), default="event",
+                    help="event: pitch/duration/time-shift tokens (default); classic: Classical-Piano-Composer's")
     tr.add_argument("--arch", default=model_defaults.arch, choices=("lstm", "gru"))
     tr.add_argument("--units", type=int, default=model_defaults.units)
     tr.add_argument("--layers", type=int, default=model_defaults.layers)
@@ -303,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-steps", type=int, default=0, help="cap batches per epoch (0 = all)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--name", default=None, help="model name shown in the app")
-    tr.add_argument("-o", "--output", required=True, help="model bundle folder to write")
+    tr.add_argument("-o", "--output", required=True, help="model bundle folder (or .zip) to write")
     tr.set_defaults(func=cmd_train)
 
     g = sub.add_parser("generate", help="generate a new piece as MIDI")

@@ -108,7 +108,7 @@ class Dataset:
 
     def stats(self) -> dict[str, Any]:
         """Counts for the model's config (JSON values only)."""
-        vocab = Vocabulary.for_encoding(self.encoding)
+        vocab = Vocabulary.for_encoding(self.encoding, self.train + self.validation)
         tokens = [len(score_to_tokens(s, self.encoding)) for s in self.train + self.validation]
         return {
             "pieces_train": len(self.train),
@@ -228,4 +228,4 @@ def notes_per_token(scores: Sequence[Score], encoding: EncodingConfig) -> float:
     """Notes divided by tokens: converts a per-token NLL into NLL per note."""
     tokens = [score_to_tokens(s, encoding) for s in scores]
     n_tokens = sum(len(t) - 1 for t in tokens)  # BOS is never a target
-    return sum(count_notes(t) for t in tokens) / max(n_tokens, 1)
+    return sum(count_notes(t, encoding) for t in tokens) / max(n_tokens, 1)

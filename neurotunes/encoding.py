@@ -1,6 +1,11 @@
-"""Score <-> token sequences.
+"""Score <-> token sequences, in two encodings recorded in every model's config.
 
-The event encoding keeps real rhythm: notes sit on a grid of
+``"classic"`` is what Classical-Piano-Composer does, kept for comparison: one
+token per onset — a note name with its octave (``"C4"``) or a chord as the
+normal-order pitch classes (``"0.4.7"``) — with no durations or rests; decoded
+notes are placed every half beat.  Its vocabulary comes from the data.
+
+``"event"`` (the default) keeps real rhythm: notes sit on a grid of
 ``steps_per_quarter`` steps per quarter note, and a piece becomes
 
 ``BOS  NOTE_67 DUR_4  NOTE_60 DUR_8  SHIFT_4  NOTE_65 DUR_2 ...``
@@ -24,9 +29,14 @@ import numpy as np
 
 from . import constants as C
 from .errors import BadConfig
-from .score import Note, Score
+from .score import Note, Score, pitch_from_name, pitch_name
 
 BOS = "BOS"
+ENCODINGS = ("event", "classic")
+#: Classic encoding: every token advances half a beat and sounds for one beat (as in Classical-Piano-Composer).
+CLASSIC_STEP_QUARTERS = 0.5
+CLASSIC_NOTE_QUARTERS = 1.0
+CLASSIC_CHORD_OCTAVE_BASE = 60  # chord pitch classes are decoded in octave 4
 
 
 @dataclass(frozen=True)
@@ -41,8 +51,8 @@ class EncodingConfig:
     pitch_high: int = C.PITCH_HIGH
 
     def __post_init__(self) -> None:
-        if self.name != "event":
-            raise BadConfig(f"unknown encoding {self.name!r}; available: 'event'")
+        if self.name not in ENCODINGS:
+            raise BadConfig(f"unknown encoding {self.name!r}; available: {', '.join(ENCODINGS)}")
         if not 1 <= self.steps_per_quarter <= 24:
             raise BadConfig("steps_per_quarter must be 1-24")
         if not 1 <= self.max_shift <= 128 or not 1 <= self.max_duration <= 256:
@@ -72,7 +82,11 @@ class Vocabulary:
         self.index = {t: i for i, t in enumerate(self.tokens)}
 
     @classmethod
-    def for_encoding(cls, enc: EncodingConfig) -> "Vocabulary":
+    def for_encoding(cls, enc: EncodingConfig, scores: Iterable[Score] = ()) -> "Vocabulary":
+        """The event encoding's fixed vocabulary, or the classic one built from ``scores``."""
+        if enc.name == "classic":
+            seen = {t for s in scores for t in score_to_tokens(s, enc, bos=False)}
+            return cls([BOS, *sorted(seen)])
         tokens = [BOS]
         tokens += [f"SHIFT_{k}" for k in range(1, enc.max_shift + 1)]
         tokens += [f"NOTE_{p}" for p in range(enc.pitch_low, enc.pitch_high + 1)]
@@ -85,7 +99,10 @@ class Vocabulary:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Vocabulary) and other.tokens == self.tokens
 
-    def encode(self, tokens: Iterable[str]) -> np.ndarray:
+    def encode(self, tokens: Iterable[str], *, skip_unknown: bool = False) -> np.ndarray:
+        """Token strings to ids; unknown tokens raise, or are dropped with ``skip_unknown``."""
+        if skip_unknown:
+            return np.array([self.index[t] for t in tokens if t in self.index], dtype=np.int32)
         try:
             return np.array([self.index[t] for t in tokens], dtype=np.int32)
         except KeyError as exc:
@@ -121,8 +138,10 @@ def _fold_pitch(pitch: int, low: int, high: int) -> int:
 
 
 def score_to_tokens(score: Score, enc: EncodingConfig | None = None, *, bos: bool = True) -> list[str]:
-    """Encode a Score's pitched notes as event tokens on the grid."""
+    """Encode a Score's pitched notes as tokens (event tokens on the grid, or classic note/chord names)."""
     enc = enc or EncodingConfig()
+    if enc.name == "classic":
+        return ([BOS] if bos else []) + _classic_tokens(score)
     step = score.seconds_per_beat / enc.steps_per_quarter
     events: dict[tuple[int, int], int] = {}
     for n in score.notes:
@@ -162,6 +181,8 @@ def tokens_to_score(
     DUR is ignored, so any token sequence decodes.
     """
     enc = enc or EncodingConfig()
+    if enc.name == "classic":
+        return _classic_score(tokens, tempo_bpm=tempo_bpm, program=program, velocity=velocity, metadata=metadata)
     step = 60.0 / tempo_bpm / enc.steps_per_quarter
     now = 0
     pending: int | None = None
@@ -197,8 +218,69 @@ def tokens_to_score(
     return Score(notes=tuple(notes), tempo_bpm=tempo_bpm, metadata=dict(metadata or {}))
 
 
-def count_notes(tokens: Iterable[str]) -> int:
+def count_notes(tokens: Iterable[str], enc: EncodingConfig | None = None) -> int:
+    """Notes a token sequence stands for (a classic chord token counts each of its notes)."""
+    if enc is not None and enc.name == "classic":
+        return sum(len(t.split(".")) for t in tokens if t != BOS)
     return sum(1 for t in tokens if t.startswith("NOTE_"))
+
+
+def completes_note(token: str, enc: EncodingConfig) -> bool:
+    """True when ``token`` finishes a note (event: its DUR; classic: any note or chord token)."""
+    return token != BOS if enc.name == "classic" else token.startswith("DUR_")
+
+
+# --- the classic encoding -------------------------------------------------
+def normal_order(pitch_classes: Iterable[int]) -> tuple[int, ...]:
+    """The most compact rotation of a pitch-class set (Forte's normal order, as music21's ``normalOrder``)."""
+    pcs = sorted({p % 12 for p in pitch_classes})
+    if len(pcs) <= 1:
+        return tuple(pcs)
+    rotations = [pcs[i:] + pcs[:i] for i in range(len(pcs))]
+
+    def spans(rot: list[int]) -> tuple[int, ...]:
+        # outer span first, then the spans to each earlier note: "packed to the left"
+        return tuple((rot[k] - rot[0]) % 12 for k in range(len(rot) - 1, 0, -1))
+
+    return tuple(min(rotations, key=lambda r: (spans(r), r[0])))
+
+
+def _classic_tokens(score: Score) -> list[str]:
+    onsets: dict[float, set[int]] = {}
+    for n in score.notes:
+        if not n.is_drum:
+            onsets.setdefault(round(n.start, 4), set()).add(n.pitch)
+    tokens = []
+    for _, pitches in sorted(onsets.items()):
+        if len(pitches) == 1:
+            tokens.append(pitch_name(next(iter(pitches))))
+        else:
+            tokens.append(".".join(str(pc) for pc in normal_order(pitches)))
+    return tokens
+
+
+def _classic_pitches(token: str) -> list[int]:
+    if token[:1].isdigit():
+        return [CLASSIC_CHORD_OCTAVE_BASE + int(pc) for pc in token.split(".")]
+    return [pitch_from_name(token)]
+
+
+def _classic_score(tokens, *, tempo_bpm, program, velocity, metadata) -> Score:
+    beat = 60.0 / tempo_bpm
+    notes: list[Note] = []
+    position = 0
+    for tok in tokens:
+        if tok == BOS:
+            continue
+        try:
+            pitches = _classic_pitches(tok)
+        except ValueError:
+            continue  # a token this decoder does not know is skipped, as in the event decoder
+        start = position * CLASSIC_STEP_QUARTERS * beat
+        notes += [Note(pitch=p, start=start, end=start + CLASSIC_NOTE_QUARTERS * beat, velocity=velocity,
+                       program=program) for p in pitches if 0 <= p <= 127]
+        position += 1
+    return Score(notes=tuple(notes), tempo_bpm=tempo_bpm, metadata=dict(metadata or {}))
 
 
 def quantize(score: Score, enc: EncodingConfig | None = None) -> Score:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .bundle import ModelBundle
 from .config import GenerateConfig
-from .encoding import BOS, Vocabulary, score_to_tokens, tokens_to_score
+from .encoding import BOS, EncodingConfig, Vocabulary, completes_note, score_to_tokens, tokens_to_score
 from .errors import BadConfig
 from .score import Note, Score
 
@@ -94,15 +94,23 @@ class RecurrentStepper:
 
 
 class _Grammar:
-    """Which tokens may come next: NOTE is followed by DUR; no pitch twice in one chord."""
+    """Which tokens may come next.
 
-    def __init__(self, vocab: Vocabulary):
+    Event encoding: NOTE is followed by DUR, no pitch twice in one chord.
+    Classic encoding: any note or chord token, never BOS.
+    """
+
+    def __init__(self, vocab: Vocabulary, enc: EncodingConfig):
         n = len(vocab)
-        self.kind = np.array([t.partition("_")[0] for t in vocab.tokens])
+        if enc.name == "classic":  # every token is its own kind: only BOS is special
+            self.kind = np.array(["BOS" if t == BOS else "CLASSIC" for t in vocab.tokens])
+        else:
+            self.kind = np.array([t.partition("_")[0] for t in vocab.tokens])
+        self.completes = np.array([completes_note(t, enc) for t in vocab.tokens])
         self.after_note = self.kind == "DUR"
         self.otherwise = (self.kind == "NOTE") | (self.kind == "SHIFT")
-        self.note_ids = {int(i) for i in np.flatnonzero(self.kind == "NOTE")}
         self.n = n
+        self.classic = enc.name == "classic"
         self.chord: set[int] = set()
         self.last = "BOS"
         self.shift_only = False  # after a primer: move on in time first, so primer notes stay first
@@ -123,6 +131,8 @@ class _Grammar:
     def mask(self) -> np.ndarray:
         if self.last == "NOTE":
             return self.after_note
+        if self.classic:
+            return self.kind == "CLASSIC"
         if self.shift_only:
             return self.kind == "SHIFT"
         allowed = self.otherwise.copy()
@@ -178,7 +188,7 @@ def generate(
     vocab = bundle.vocab
     enc = bundle.encoding
     stepper = RecurrentStepper(bundle)
-    grammar = _Grammar(vocab)
+    grammar = _Grammar(vocab, enc)
     rng = np.random.default_rng(config.seed)
 
     prefix = [BOS]
@@ -191,12 +201,12 @@ def generate(
         prefix = score_to_tokens(primer_on_grid, enc)
         primer_notes = list(tokens_to_score(prefix, enc, tempo_bpm=config.tempo_bpm, program=config.program).notes)
 
-    ids = list(vocab.encode(prefix))
+    ids = list(vocab.encode(prefix, skip_unknown=True))  # a primer chord the model never saw is left out
     logits = None
     for t in ids:
         grammar.observe(t)
         logits = stepper.step(t)
-    if primer is not None:
+    if primer is not None and not grammar.classic:
         grammar.require_shift()
 
     generated: list[int] = []
@@ -208,7 +218,7 @@ def generate(
         )
         generated.append(token)
         grammar.observe(token)
-        if grammar.kind[token] == "DUR":
+        if grammar.completes[token]:
             notes += 1
             if on_progress:
                 on_progress(notes, config.length)

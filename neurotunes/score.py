@@ -24,6 +24,19 @@ def pitch_name(pitch: int) -> str:
     return f"{_PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
+def pitch_from_name(name: str) -> int:
+    """``'C4' -> 60``, ``'F#3' -> 54``, ``'Eb5' -> 75``, ``'C-1' -> 0`` (the names :func:`pitch_name` writes)."""
+    import re
+
+    m = re.fullmatch(r"([A-Ga-g])([#b-]*)(-?\d+)", name.strip())
+    if not m:
+        raise ValueError(f"not a pitch name: {name!r}")
+    letter, accidentals, octave = m.groups()
+    base = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[letter.upper()]
+    shift = accidentals.count("#") - accidentals.count("b")
+    return (int(octave) + 1) * 12 + base + shift
+
+
 @dataclass(frozen=True, order=True)
 class Note:
     """One note: MIDI pitch, onset and offset in seconds, velocity, GM program."""

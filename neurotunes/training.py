@@ -59,8 +59,8 @@ class TrainResult:
 
 def prepare_arrays(dataset: Dataset, train_config: TrainConfig) -> dict[str, Any]:
     """Token windows for training and validation (augmentation on the training pieces only)."""
-    vocab = Vocabulary.for_encoding(dataset.encoding)
     train_scores = augment_transpose(dataset.train, train_config.transpose_semitones)
+    vocab = Vocabulary.for_encoding(dataset.encoding, [*train_scores, *dataset.validation])
     x, y = make_windows(token_stream(train_scores, dataset.encoding, vocab), train_config.sequence_length)
     arrays: dict[str, Any] = {"vocab": vocab, "x": x, "y": y}
     if dataset.validation:

@@ -59,3 +59,22 @@ def test_vocabulary_is_fixed_by_config_and_round_trips():
         EncodingConfig(steps_per_quarter=0)
     with pytest.raises(BadConfig, match="unknown"):
         EncodingConfig.from_dict({"name": "event", "bogus": 1})
+
+
+def test_classic_encoding_is_classical_piano_composer():
+    """Note names with octave, chords as normal-order pitch classes, no rhythm; decoded every half beat."""
+    from neurotunes.encoding import normal_order
+
+    classic = EncodingConfig(name="classic")
+    s = _grid_score()
+    toks = score_to_tokens(s, classic)
+    assert toks[0] == "BOS"
+    assert toks[1:] == ["0.4", "D5", "E5", "C4"]  # C5+E4+C3 chord, then single notes; rests and durations lost
+    assert normal_order([67, 71, 74, 77]) == (11, 2, 5, 7)  # G7 -> B D F G, as music21's normalOrder
+    back = tokens_to_score(toks, classic, tempo_bpm=120.0)
+    assert [n.start for n in back.notes] == [0.0, 0.0, 0.25, 0.5, 0.75]  # fixed half-beat offsets
+    assert {n.end - n.start for n in back.notes} == {0.5}
+    assert [n.pitch for n in back.notes] == [60, 64, 74, 76, 60]
+    assert count_notes(toks, classic) == 5
+    vocab = Vocabulary.for_encoding(classic, [s])
+    assert vocab.tokens == ("BOS", "0.4", "C4", "D5", "E5")

@@ -56,3 +56,22 @@ def test_stop_request_keeps_best_weights():
     assert result.stopped_early
     assert result.history["loss"]  # the interrupted epoch still reported
     assert len(result.bundle.weights) == 6
+
+
+def test_classic_encoding_trains_and_generates():
+    from neurotunes.config import GenerateConfig
+    from neurotunes.encoding import EncodingConfig
+    from neurotunes.generate import generate
+    from neurotunes.metrics import model_metrics
+
+    pieces = [make_score(pitches=tuple(60 + (i * k) % 12 for i in range(30)), step=0.25, dur=0.25) for k in (1, 2, 3)]
+    ds = split_dataset(pieces, validation_fraction=0.34, encoding=EncodingConfig(name="classic"))
+    result = train(ds, ModelConfig(units=16, layers=1, embedding_dim=8), TrainConfig(epochs=1, batch_size=2,
+                                                                                      sequence_length=8))
+    bundle = result.bundle
+    assert bundle.encoding.name == "classic" and bundle.vocab.tokens[0] == "BOS"
+    out = generate(bundle, GenerateConfig(length=12, seed=0, tempo_bpm=120))
+    assert len(out) == 12
+    assert all(abs(n.start / 0.25 - round(n.start / 0.25)) < 1e-9 for n in out.notes)  # half-beat offsets
+    m = model_metrics(bundle, ds.validation)
+    assert m["notes"] == 30 and m["nll_per_note"] > 0 and 0 <= m["pitch_accuracy"] <= 1
