@@ -10,6 +10,9 @@ PRESETS = {
     "Classic: 2 × LSTM 256, dropout 0.3": ModelConfig(arch="lstm", units=256, layers=2, dropout=0.3),
     "Quick: 1 × LSTM 128": ModelConfig(arch="lstm", units=128, layers=1, dropout=0.2),
     "GRU: 2 × GRU 256": ModelConfig(arch="gru", units=256, layers=2, dropout=0.3),
+    "LSTM + attention: 2 × LSTM 256": ModelConfig(arch="lstm_attention", units=256, layers=2, dropout=0.3),
+    "Dilated CNN (WaveNet-like): 7 layers × 128": ModelConfig(arch="cnn", units=128, layers=7, dropout=0.1),
+    "Simple RNN: 2 × 256": ModelConfig(arch="rnn", units=256, layers=2, dropout=0.2),
 }
 
 st.title("Train")
@@ -57,7 +60,7 @@ with st.expander("More settings", icon=":material/tune:"):
     base = PRESETS[preset]
     c1, c2, c3, c4 = st.columns(4)
     arch = c1.selectbox("Cell", ARCHITECTURES, index=ARCHITECTURES.index(base.arch), disabled=busy)
-    layers = c2.number_input("Layers", 1, 4, base.layers, disabled=busy)
+    layers = c2.number_input("Layers", 1, 10, base.layers, disabled=busy)
     units = c3.select_slider("Units", [32, 64, 128, 256, 384, 512], base.units, disabled=busy)
     dropout = c4.slider("Dropout", 0.0, 0.6, base.dropout, 0.05, disabled=busy)
     c1, c2, c3, c4 = st.columns(4)

@@ -206,16 +206,24 @@ def _read_weights(data: bytes, name: str) -> tuple[np.ndarray, ...]:
 
 def expected_weight_shapes(model: ModelConfig) -> list[tuple[int, ...]]:
     """Weight shapes of :func:`neurotunes.models.build_model` in ``get_weights()`` order (no TF needed)."""
-    gates = 4 if model.arch == "lstm" else 3
     shapes: list[tuple[int, ...]] = [(model.vocab_size, model.embedding_dim)]
+    u = model.units
+    if model.arch == "cnn":
+        shapes += [(1, model.embedding_dim, u), (u,)]
+        for _ in range(model.layers):
+            shapes += [(2, u, 2 * u), (2 * u,), (1, u, u), (u,)]
+        return shapes + [(u, model.vocab_size), (model.vocab_size,)]
+    gates = {"lstm": 4, "lstm_attention": 4, "gru": 3, "rnn": 1}[model.arch]
     inp = model.embedding_dim
     for _ in range(model.layers):
-        shapes.append((inp, gates * model.units))
-        shapes.append((model.units, gates * model.units))
-        shapes.append((gates * model.units,) if model.arch == "lstm" else (2, gates * model.units))
-        inp = model.units
-    shapes += [(model.units, model.vocab_size), (model.vocab_size,)]
-    return shapes
+        shapes.append((inp, gates * u))
+        shapes.append((u, gates * u))
+        shapes.append((2, gates * u) if model.arch == "gru" else (gates * u,))
+        inp = u
+    if model.arch == "lstm_attention":
+        shapes.append(())  # the attention's learned scale
+        return shapes + [(2 * u, model.vocab_size), (model.vocab_size,)]
+    return shapes + [(u, model.vocab_size), (model.vocab_size,)]
 
 
 def _check_weight_shapes(model: ModelConfig, weights: tuple[np.ndarray, ...], name: str) -> None:

@@ -251,7 +251,7 @@ def _transcribe_presets():
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import GenerateConfig, ModelConfig, TrainConfig
+    from .config import ARCHITECTURES, GenerateConfig, ModelConfig, TrainConfig
 
     gen_defaults, model_defaults, train_defaults = GenerateConfig(), ModelConfig(), TrainConfig()
     p = argparse.ArgumentParser(prog="python -m neurotunes", description="Turn music you have into new music.")
@@ -292,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--key-normalize", action="store_true", help="transpose every piece to C major / A minor")
     tr.add_argument("--encoding", choices=("event", "classic"), default="event",
                     help="event: pitch/duration/time-shift tokens (default); classic: Classical-Piano-Composer's")
-    tr.add_argument("--arch", default=model_defaults.arch, choices=("lstm", "gru"))
+    tr.add_argument("--arch", default=model_defaults.arch, choices=ARCHITECTURES,
+                    help="lstm, gru, rnn (SimpleRNN), lstm_attention, cnn (dilated causal, WaveNet-like)")
     tr.add_argument("--units", type=int, default=model_defaults.units)
     tr.add_argument("--layers", type=int, default=model_defaults.layers)
     tr.add_argument("--embedding", type=int, default=model_defaults.embedding_dim)

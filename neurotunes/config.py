@@ -43,7 +43,8 @@ class _Config:
             raise BadConfig(f"{name} must be {what} from {low:g} to {high:g}, got {value!r}")
 
 
-ARCHITECTURES = ("lstm", "gru")
+ARCHITECTURES = ("lstm", "gru", "rnn", "lstm_attention", "cnn")
+RECURRENT = ("lstm", "gru", "rnn")
 LR_SCHEDULES = ("constant", "plateau", "cosine")
 
 
@@ -54,12 +55,13 @@ class ModelConfig(_Config):
     The reference preset is the classic one: 2 x LSTM 256, dropout 0.3.
     """
 
-    arch: str = "lstm"
+    arch: str = "lstm"  # lstm, gru, rnn (SimpleRNN), lstm_attention, cnn (dilated causal, WaveNet-like)
     vocab_size: int = 137
     embedding_dim: int = 64
     units: int = 256
-    layers: int = 2
+    layers: int = 2  # recurrent layers; for cnn, dilated layers with dilations 1, 2, 4, ...
     dropout: float = 0.3
+    context: int = 128  # attention window (tokens) for lstm_attention; the training chunk length
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHITECTURES:
@@ -67,8 +69,9 @@ class ModelConfig(_Config):
         self._check_range("vocab_size", 2, 100_000, integer=True)
         self._check_range("embedding_dim", 1, 2048, integer=True)
         self._check_range("units", 1, 4096, integer=True)
-        self._check_range("layers", 1, 8, integer=True)
+        self._check_range("layers", 1, 12, integer=True)
         self._check_range("dropout", 0.0, 0.9)
+        self._check_range("context", 8, 4096, integer=True)
 
 
 @dataclass(frozen=True)

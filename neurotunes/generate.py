@@ -31,17 +31,20 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class RecurrentStepper:
-    """The bundle's LSTM/GRU stack run one token at a time on NumPy arrays.
+    """The bundle's recurrent stack (LSTM, GRU, SimpleRNN, optionally with causal
+    attention on top) run one token at a time on NumPy arrays.
 
     ``step(token)`` feeds one token id and returns next-token logits; the state
-    is kept on the object.  Equal (within float32 rounding) to running the Keras
-    model over the whole prefix.
+    (and, with attention, the cached outputs it attends to) is kept on the object.
+    Equal within float32 rounding to running the Keras model over the whole prefix.
     """
 
     def __init__(self, bundle: ModelBundle):
         cfg = bundle.model
         w = [np.asarray(a, dtype=np.float32) for a in bundle.weights]
-        self.arch = cfg.arch
+        self.arch = "lstm" if cfg.arch == "lstm_attention" else cfg.arch
+        self.attention = cfg.arch == "lstm_attention"
+        self.context = cfg.context
         self.units = cfg.units
         embedding = w[0]
         self.layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -49,23 +52,27 @@ class RecurrentStepper:
         for _ in range(cfg.layers):
             self.layers.append((w[i], w[i + 1], w[i + 2]))
             i += 3
+        self.scale = float(w[i]) if self.attention else 1.0
+        i += int(self.attention)
         self.dense_w, self.dense_b = w[i], w[i + 1]
         # The first layer's input projection of every token, precomputed: a row lookup per step.
         kernel, _, bias = self.layers[0]
-        input_bias = bias if self.arch == "lstm" else bias[0]
+        input_bias = bias[0] if self.arch == "gru" else bias
         self.first_projection = embedding @ kernel + input_bias
         self.reset()
 
     def reset(self) -> None:
         self.h = [np.zeros(self.units, dtype=np.float32) for _ in self.layers]
         self.c = [np.zeros(self.units, dtype=np.float32) for _ in self.layers]
+        self.memory: list[np.ndarray] = []  # attention keys = values: the top layer's past outputs
 
-    def state(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        return [h.copy() for h in self.h], [c.copy() for c in self.c]
+    def state(self):
+        return [h.copy() for h in self.h], [c.copy() for c in self.c], list(self.memory)
 
-    def set_state(self, state: tuple[list[np.ndarray], list[np.ndarray]]) -> None:
+    def set_state(self, state) -> None:
         self.h = [h.copy() for h in state[0]]
         self.c = [c.copy() for c in state[1]]
+        self.memory = list(state[2])
 
     def step(self, token: int) -> np.ndarray:
         u = self.units
@@ -81,16 +88,73 @@ class RecurrentStepper:
                 c = f_g * self.c[li] + i_g * c_hat
                 self.c[li] = c
                 h = o_g * np.tanh(c)
-            else:  # GRU, reset_after=True (Keras 2 default)
+            elif self.arch == "gru":  # reset_after=True (Keras 2 default)
                 xz = self.first_projection[token] if li == 0 else x @ kernel + bias[0]
                 hz = h @ recurrent + bias[1]
                 z_g = _sigmoid(xz[:u] + hz[:u])
                 r_g = _sigmoid(xz[u : 2 * u] + hz[u : 2 * u])
                 h_hat = np.tanh(xz[2 * u :] + r_g * hz[2 * u :])
                 h = z_g * h + (1.0 - z_g) * h_hat
+            else:  # SimpleRNN
+                h = np.tanh((self.first_projection[token] if li == 0 else x @ kernel + bias) + h @ recurrent)
             self.h[li] = h
             x = h
+        if self.attention:
+            self.memory.append(x)
+            del self.memory[: -self.context]
+            keys = np.stack(self.memory)
+            scores = self.scale * (keys @ x)
+            weights = np.exp(scores - scores.max())
+            x = np.concatenate([x, (weights / weights.sum()) @ keys])
         return x @ self.dense_w + self.dense_b
+
+
+class ConvStepper:
+    """The dilated causal CNN run one token at a time: each layer keeps a ring buffer
+    of its past inputs (as deep as its dilation), so a step costs one pass per layer."""
+
+    def __init__(self, bundle: ModelBundle):
+        cfg = bundle.model
+        w = [np.asarray(a, dtype=np.float32) for a in bundle.weights]
+        self.units = cfg.units
+        self.projection = w[0] @ w[1][0] + w[2]  # embedding -> input projection, per token
+        self.layers = []
+        i = 3
+        for layer in range(cfg.layers):
+            dilated_k, dilated_b, res_k, res_b = w[i], w[i + 1], w[i + 2][0], w[i + 3]
+            self.layers.append((2**layer, dilated_k[0], dilated_k[1], dilated_b, res_k, res_b))
+            i += 4
+        self.dense_w, self.dense_b = w[i], w[i + 1]
+        self.reset()
+
+    def reset(self) -> None:
+        self.buffers = [np.zeros((d, self.units), dtype=np.float32) for d, *_ in self.layers]
+        self.t = 0
+
+    def state(self):
+        return [b.copy() for b in self.buffers], self.t
+
+    def set_state(self, state) -> None:
+        self.buffers = [b.copy() for b in state[0]]
+        self.t = state[1]
+
+    def step(self, token: int) -> np.ndarray:
+        u = self.units
+        x = self.projection[token]
+        for buffer, (d, k_past, k_now, bias, res_k, res_b) in zip(self.buffers, self.layers):
+            slot = self.t % d
+            past = buffer[slot]  # this layer's input d steps ago (zeros before the start: causal padding)
+            gated = past @ k_past + x @ k_now + bias
+            z = np.tanh(gated[:u]) * _sigmoid(gated[u:])
+            buffer[slot] = x
+            x = x + z @ res_k + res_b
+        self.t += 1
+        return np.maximum(x, 0.0) @ self.dense_w + self.dense_b
+
+
+def make_stepper(bundle: ModelBundle):
+    """The exact one-token-at-a-time runner for the bundle's architecture."""
+    return ConvStepper(bundle) if bundle.model.arch == "cnn" else RecurrentStepper(bundle)
 
 
 class _Grammar:
@@ -187,7 +251,7 @@ def generate(
     config = config or GenerateConfig()
     vocab = bundle.vocab
     enc = bundle.encoding
-    stepper = RecurrentStepper(bundle)
+    stepper = make_stepper(bundle)
     grammar = _Grammar(vocab, enc)
     rng = np.random.default_rng(config.seed)
 

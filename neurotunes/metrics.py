@@ -73,17 +73,17 @@ def model_metrics(bundle, scores, *, max_tokens: int = 200_000) -> dict[str, flo
       tokens is the right one.
 
     Runs the model one token at a time with its state carried (the same
-    :class:`~neurotunes.generate.RecurrentStepper` that generates), state reset per piece.
+    stepper that generates, :func:`~neurotunes.generate.make_stepper`), state reset per piece.
     """
     from .encoding import count_notes, score_to_tokens
-    from .generate import RecurrentStepper
+    from .generate import make_stepper
 
     enc, vocab = bundle.encoding, bundle.vocab
     if enc.name == "classic":
         pitched = np.array([t != "BOS" for t in vocab.tokens])
     else:
         pitched = np.array([t.startswith("NOTE_") for t in vocab.tokens])
-    stepper = RecurrentStepper(bundle)
+    stepper = make_stepper(bundle)
     nll, steps, notes, onsets, hits, pitch_steps = 0.0, 0, 0, 0, 0, 0
     for score in scores:
         tokens = score_to_tokens(score, enc)

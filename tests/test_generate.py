@@ -23,23 +23,31 @@ def test_stepper_matches_keras_on_the_same_prefix(tiny_bundle):
     assert np.abs(reference - stepped).max() < 1e-4
 
 
-def test_gru_stepper_matches_keras():
+@pytest.mark.parametrize("arch", ["gru", "rnn", "lstm_attention", "cnn"])
+def test_every_architecture_steps_exactly(arch):
+    """Each architecture's NumPy stepper (state, cached attention, dilation buffers) equals Keras on the prefix."""
     import tensorflow as tf
 
-    from neurotunes.bundle import ModelBundle
+    from neurotunes.bundle import ModelBundle, expected_weight_shapes
     from neurotunes.config import ModelConfig
     from neurotunes.encoding import EncodingConfig, Vocabulary
+    from neurotunes.generate import make_stepper
     from neurotunes.models import build_model
 
     enc = EncodingConfig()
     vocab = Vocabulary.for_encoding(enc)
-    cfg = ModelConfig(arch="gru", vocab_size=len(vocab), units=16, layers=2, embedding_dim=8, dropout=0.0)
+    cfg = ModelConfig(arch=arch, vocab_size=len(vocab), units=16, layers=3, embedding_dim=8, dropout=0.1)
     tf.keras.utils.set_random_seed(3)
     model = build_model(cfg)
-    bundle = ModelBundle(model=cfg, encoding=enc, vocab=vocab, weights=tuple(w.astype(np.float32) for w in model.get_weights()))
-    ids = np.random.default_rng(2).integers(0, len(vocab), 30)
+    weights = [w.astype(np.float32) for w in model.get_weights()]
+    if arch == "lstm_attention":
+        weights[7 + 3] = np.float32(1.7)  # a non-default attention scale must be honoured too
+        model.set_weights(weights)
+    assert [tuple(w.shape) for w in weights] == expected_weight_shapes(cfg)
+    bundle = ModelBundle(model=cfg, encoding=enc, vocab=vocab, weights=tuple(weights))
+    ids = np.random.default_rng(2).integers(0, len(vocab), 40)
     reference = model(ids[None, :], training=False)[0].numpy()
-    stepper = RecurrentStepper(bundle)
+    stepper = make_stepper(bundle)
     stepped = np.stack([stepper.step(int(t)) for t in ids])
     assert np.abs(reference - stepped).max() < 1e-4
 
