@@ -115,6 +115,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         sequence_length=args.sequence_length,
         learning_rate=args.learning_rate,
         lr_schedule=args.lr_schedule,
+        strategy=args.strategy,
         patience=args.patience,
         transpose_semitones=args.transpose,
         seed=args.seed,
@@ -306,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--patience", type=int, default=train_defaults.patience,
                     help="early stop after N epochs without improvement (0 = off)")
     tr.add_argument("--resume", default=None, help="continue from this model bundle's weights")
+    tr.add_argument("--strategy", choices=("default", "mirrored"), default="default",
+                    help="mirrored: tf.distribute data parallelism over every GPU")
     tr.add_argument("--checkpoint-dir", default=None, help="save a bundle here after every epoch")
     tr.add_argument("--transpose", type=int, default=train_defaults.transpose_semitones,
                     help="augment with transpositions of -N..+N semitones")

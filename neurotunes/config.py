@@ -88,8 +88,11 @@ class TrainConfig(_Config):
     seed: int = 0
     max_steps_per_epoch: int = 0  # 0 = the whole dataset
     lr_schedule: str = "constant"  # "constant", "plateau" (halve when stuck) or "cosine"
+    strategy: str = "default"  # "default" (one device) or "mirrored" (tf.distribute over every GPU)
 
     def __post_init__(self) -> None:
+        if self.strategy not in ("default", "mirrored"):
+            raise BadConfig(f"strategy must be 'default' or 'mirrored', got {self.strategy!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise BadConfig(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         self._check_range("sequence_length", 8, 2048, integer=True)

@@ -121,14 +121,16 @@ def train(
         if resume_from.model != model_config or resume_from.encoding != dataset.encoding:
             raise BadModel("the run to resume used another architecture or encoding; start a new run instead")
     tf.keras.utils.set_random_seed(train_config.seed)
-    model = build_model(model_config)
-    if resume_from is not None:
-        model.set_weights(list(resume_from.weights))
-    model.compile(
-        optimizer=tf.keras.optimizers.Adam(train_config.learning_rate, clipnorm=1.0),
-        loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
+    strategy = _distribution_strategy(train_config.strategy)
+    with strategy.scope():
+        model = build_model(model_config)
+        if resume_from is not None:
+            model.set_weights(list(resume_from.weights))
+        model.compile(
+            optimizer=tf.keras.optimizers.Adam(train_config.learning_rate, clipnorm=1.0),
+            loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
     x, y = arrays["x"], arrays["y"]
     ds = (
         tf.data.Dataset.from_tensor_slices((x, y))
@@ -150,6 +152,7 @@ def train(
         "dataset": dataset.stats(),
         "training": train_config.to_dict(),
         "resumed_from": resume_from.hash if resume_from is not None else None,
+        "replicas": int(strategy.num_replicas_in_sync),
     }
 
     def snapshot(metrics: dict[str, Any]) -> ModelBundle:
@@ -189,6 +192,19 @@ def train(
             val_accuracy=float(history["val_accuracy"][int(np.argmin(history["val_loss"]))]),
         )
     return TrainResult(bundle=snapshot(metrics), history=history, stopped_early=callback.stopped)
+
+
+def _distribution_strategy(name: str):
+    """``"mirrored"``: synchronous data parallelism over every GPU (or every logical CPU when there is
+    no GPU, which is how the tests exercise it); ``"default"``: one device."""
+    import tensorflow as tf
+
+    if name != "mirrored":
+        return tf.distribute.get_strategy()
+    devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+    devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
+    log.info("mirrored training over %s", devices)
+    return tf.distribute.MirroredStrategy(devices=devices)
 
 
 def _schedule_callbacks(train_config: TrainConfig, *, has_validation: bool) -> list:

@@ -75,3 +75,30 @@ def test_classic_encoding_trains_and_generates():
     assert all(abs(n.start / 0.25 - round(n.start / 0.25)) < 1e-9 for n in out.notes)  # half-beat offsets
     m = model_metrics(bundle, ds.validation)
     assert m["notes"] == 30 and m["nll_per_note"] > 0 and 0 <= m["pitch_accuracy"] <= 1
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    """--strategy mirrored trains with 2 replicas when the CPU is split into 2 logical devices."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import tensorflow as tf\n"
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+        "from neurotunes.config import ModelConfig, TrainConfig\n"
+        "from neurotunes.dataset import split_dataset\n"
+        "from neurotunes.training import train\n"
+        "from tests.conftest import make_score\n"
+        "pieces = [make_score(pitches=tuple(60 + (i * k) % 12 for i in range(40)), step=0.25, dur=0.25) for k in (1, 2, 3)]\n"
+        "ds = split_dataset(pieces, validation_fraction=0.34)\n"
+        "r = train(ds, ModelConfig(units=16, layers=1, embedding_dim=8), TrainConfig(epochs=2, batch_size=4,\n"
+        "          sequence_length=16, strategy='mirrored'))\n"
+        "print('REPLICAS', r.bundle.info['replicas'], r.history['loss'][-1] < r.history['loss'][0])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "REPLICAS 2 True" in out.stdout, out.stdout
