@@ -21,8 +21,9 @@ nav = st.navigation(pages)
 with st.sidebar:
     st.markdown("### :material/music_note: NeuroTunes")
     st.caption("Turn music you have into new music.")
-    model = state.active_model()
-    st.caption(f"Model: **{'Bach chorales (shipped)' if model == state.DEFAULT_MODEL else model}**")
+    from neurotunes.ui.cache import model_label
+
+    st.caption(f"Model: **{model_label(state.active_model())}**")
     st.caption(
         f"Transcriptions: {len(state.transcriptions())} · In dataset: {len(state.dataset())} · "
         f"Takes: {len(state.takes())}"

@@ -9,12 +9,11 @@ from neurotunes.ui.widgets import guarded, show_score
 st.title("Generate")
 st.caption("Pick a temperature and a length, press Generate, and listen.")
 
-models = [state.DEFAULT_MODEL, *state.trained_models()]
-labels = {state.DEFAULT_MODEL: "Bach chorales LSTM (shipped)"}
+from neurotunes.constants import SHIPPED_MODELS
+
+models = [*SHIPPED_MODELS, *state.trained_models()]
 current = state.active_model()
-choice = st.selectbox(
-    "Model", models, index=models.index(current), format_func=lambda m: labels.get(m, m), key="gen_model"
-)
+choice = st.selectbox("Model", models, index=models.index(current), format_func=cache.model_label)
 if choice != current:
     state.set_active_model(choice)
 

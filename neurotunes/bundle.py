@@ -233,12 +233,8 @@ def _check_weight_shapes(model: ModelConfig, weights: tuple[np.ndarray, ...], na
         raise BadModel(f"{name}: weights do not fit the {model.arch} architecture in its config")
 
 
-def default_bundle_path() -> Path:
-    return C.DEFAULT_MODEL_DIR
-
-
 def load_bundle(spec: str | Path | bytes) -> ModelBundle:
-    """Load ``'default'``, a bundle folder, a .zip path or .zip bytes."""
-    if isinstance(spec, str) and spec == "default":
-        return ModelBundle.load(default_bundle_path())
+    """Load a shipped model by name (``'default'``, ``'fiddle'``), a bundle folder, a .zip path or .zip bytes."""
+    if isinstance(spec, str) and spec in C.SHIPPED_MODELS:
+        return ModelBundle.load(C.SHIPPED_MODELS[spec][1])
     return ModelBundle.load(spec)

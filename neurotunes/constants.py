@@ -55,6 +55,11 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 ASSETS_DIR = REPO_DIR / "assets"
 DEFAULT_MODEL_DIR = ASSETS_DIR / "models" / "bach-lstm"
+#: Models that ship in assets/: name -> (label, folder).  "default" is what a new user hears.
+SHIPPED_MODELS = {
+    "default": ("Bach chorales LSTM (shipped)", DEFAULT_MODEL_DIR),
+    "fiddle": ("Fiddle tunes LSTM (shipped)", ASSETS_DIR / "models" / "fiddle-lstm"),
+}
 SYSTEM_SOUNDFONTS = (
     Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
     Path("/usr/share/soundfonts/FluidR3_GM.sf2"),

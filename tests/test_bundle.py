@@ -102,7 +102,12 @@ def test_other_files_are_refused(tmp_path):
         ModelBundle.from_files(files)
 
 
-def test_shipped_default_bundle_loads():
-    b = load_bundle("default")
+@pytest.mark.parametrize("name", ["default", "fiddle"])
+def test_shipped_bundles_load_and_are_small(name):
+    from neurotunes.constants import SHIPPED_MODELS
+
+    b = load_bundle(name)
     assert b.model.arch == "lstm" and b.model.units == 256 and b.model.layers == 2
     assert b.metrics.get("val_nll_per_note")
+    size = sum(p.stat().st_size for p in SHIPPED_MODELS[name][1].iterdir())
+    assert size < 5 * 1024 * 1024  # "a few MB at most"

@@ -9,17 +9,25 @@ from ..score import Score
 from . import state
 
 
-@st.cache_resource(show_spinner="Loading the default model…")
-def default_bundle() -> ModelBundle:
-    return load_bundle("default")
+@st.cache_resource(show_spinner="Loading the model…")
+def shipped_bundle(name: str = "default") -> ModelBundle:
+    return load_bundle(name)
 
 
 def current_bundle() -> ModelBundle:
-    """The model chosen in the sidebar: the shipped default or one from this session."""
+    """The model chosen on the Generate page: a shipped one or one from this session."""
+    from ..constants import SHIPPED_MODELS
+
     name = state.active_model()
-    if name == state.DEFAULT_MODEL:
-        return default_bundle()
+    if name in SHIPPED_MODELS:
+        return shipped_bundle(name)
     return state.trained_models()[name]
+
+
+def model_label(name: str) -> str:
+    from ..constants import SHIPPED_MODELS
+
+    return SHIPPED_MODELS[name][0] if name in SHIPPED_MODELS else name
 
 
 @st.cache_resource(show_spinner="Loading Basic Pitch…")

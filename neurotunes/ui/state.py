@@ -63,8 +63,11 @@ def takes() -> list[Take]:
 
 
 def active_model() -> str:
+    """The chosen model: a shipped model's name or a key of :func:`trained_models`."""
+    from ..constants import SHIPPED_MODELS
+
     name = _get(ACTIVE_MODEL, lambda: DEFAULT_MODEL)
-    if name != DEFAULT_MODEL and name not in trained_models():
+    if name not in SHIPPED_MODELS and name not in trained_models():
         st.session_state[ACTIVE_MODEL] = DEFAULT_MODEL
         return DEFAULT_MODEL
     return name
