@@ -58,8 +58,10 @@ def midi_to_score(data: bytes, *, name: str = "MIDI file", drop_drums: bool = Tr
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
-    except Exception as exc:  # mido raises many types (OSError, EOFError, KeyError, ValueError)
-        raise BadMidi(f"{name} could not be read as MIDI ({type(exc).__name__}: {exc})") from None
+    except EOFError:
+        raise BadMidi(f"{name} could not be read as MIDI: it ends too early (truncated?)") from None
+    except Exception as exc:  # mido raises many types (OSError, KeyError, ValueError, ...)
+        raise BadMidi(f"{name} could not be read as MIDI ({exc or type(exc).__name__})") from None
 
     tempo = C.DEFAULT_TEMPO_BPM
     _, tempi = pm.get_tempo_changes()

@@ -163,3 +163,46 @@ def test_microphone_recording_is_transcribed(server, tmp_path):
         finally:
             browser.close()
     assert int(notes) >= 5
+
+
+def test_bad_uploads_get_messages_and_lose_nothing(server, tmp_path):
+    """A junk model bundle and a broken MIDI among good files: clear messages, the good files still count."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from neurotunes.midi_io import score_to_midi
+
+    junk_bundle = tmp_path / "model.zip"
+    junk_bundle.write_bytes(b"PK\x03\x04 this is not a real archive")
+    broken = tmp_path / "broken.mid"
+    broken.write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    good = tmp_path / "good.mid"
+    good.write_bytes(score_to_midi(make_score(pitches=tuple(range(60, 80)), step=0.25, dur=0.25)))
+    tune = tmp_path / "tune.abc"
+    tune.write_bytes(b"X:1\nT:Reel\nM:4/4\nL:1/8\nK:G\nGABc dedB|dedB dedB|c2ec B2dB|c2A2 A2BA|\n")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                    "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        expect.set_options(timeout=60_000)
+        try:
+            page.goto(server + "/train")
+            page.locator("input[type=file]").set_input_files(str(junk_bundle))
+            page.get_by_role("button", name="Load this model").click()
+            expect(page.get_by_text("Could not load model.zip")).to_be_visible()
+            expect(page.get_by_text("Bach chorales LSTM (shipped)")).to_be_visible()  # still the active model
+
+            page.get_by_role("link", name="Dataset").click()
+            expect(page.get_by_role("heading", name="Dataset")).to_be_visible()
+            page.locator("input[type=file]").set_input_files([str(broken), str(good), str(tune)])
+            expect(page.get_by_text("tune.abc").first).to_be_visible()
+            page.get_by_role("button", name="Build dataset").click()
+            expect(page.get_by_text("Skipped 1 file(s)")).to_be_visible()
+            expect(page.get_by_text("broken.mid could not be read as MIDI")).to_be_visible()
+            expect(page.get_by_text("2 uploaded pieces")).to_be_visible()
+            expect(page.locator(".js-plotly-plot")).to_have_count(3)
+            page.screenshot(path=str(ARTIFACTS / "dataset.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "failure-uploads.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
