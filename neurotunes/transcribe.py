@@ -218,7 +218,7 @@ def default_backend() -> str:
 
 
 @functools.lru_cache(maxsize=len(BACKENDS))
-def load_model(backend: str | None = None):
+def load_basic_pitch(backend: str | None = None):
     """The Basic Pitch model, loaded once per process and backend.
 
     Measured by ``benchmarks/transcribe.py`` on a 2-core CPU: ONNX Runtime loads in
@@ -246,7 +246,7 @@ def _run_model(
     from basic_pitch.constants import AUDIO_N_SAMPLES, FFT_HOP
     from basic_pitch.inference import unwrap_output, window_audio_file
 
-    model = load_model(backend)
+    model = load_basic_pitch(backend)
     overlap_len = N_OVERLAPPING_FRAMES * FFT_HOP
     hop = AUDIO_N_SAMPLES - overlap_len
     padded = np.concatenate([np.zeros(overlap_len // 2, dtype=np.float32), audio_22k.astype(np.float32)])
@@ -417,7 +417,7 @@ def transcribe_audio(
     on_progress
         Called with the fraction of audio processed (0-1).
     backend
-        ``"onnx"``, ``"tflite"`` or ``"tf"``; ``None`` picks the fastest installed (see :func:`load_model`).
+        ``"onnx"``, ``"tflite"`` or ``"tf"``; ``None`` picks the fastest installed (see :func:`load_basic_pitch`).
 
     Raises
     ------

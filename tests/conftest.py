@@ -21,6 +21,18 @@ def make_score(pitches=(60, 62, 64, 65, 67, 69, 71, 72), step=0.5, dur=0.45, tem
     return Score(notes=notes, tempo_bpm=tempo, metadata=meta)
 
 
+def make_zip(files: dict[str, bytes]) -> bytes:
+    """A .zip archive holding ``files`` (name -> bytes)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
 @pytest.fixture
 def scale() -> Score:
     return make_score()

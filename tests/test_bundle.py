@@ -1,6 +1,5 @@
 import io
 import json
-import zipfile
 
 import numpy as np
 import pytest
@@ -9,6 +8,7 @@ from neurotunes.bundle import ModelBundle, _content_hash, expected_weight_shapes
 from neurotunes.config import ModelConfig
 from neurotunes.encoding import EncodingConfig, Vocabulary
 from neurotunes.errors import BadModel
+from tests.conftest import make_zip
 
 
 def _small_bundle(arch="lstm") -> ModelBundle:
@@ -19,13 +19,6 @@ def _small_bundle(arch="lstm") -> ModelBundle:
     weights = tuple(rng.normal(size=s).astype(np.float32) for s in expected_weight_shapes(cfg))
     return ModelBundle(model=cfg, encoding=enc, vocab=vocab, weights=weights, metrics={"x": 1}, info={"name": "t"})
 
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for k, v in files.items():
-            zf.writestr(k, v)
-    return buf.getvalue()
 
 
 @pytest.mark.parametrize("arch", ["lstm", "gru"])
@@ -53,7 +46,7 @@ def test_serialized_models_and_pickles_are_refused(extra):
     files = _small_bundle().to_files()
     files[extra] = b"\x80\x04anything"
     with pytest.raises(BadModel, match="never a serialized model or pickle"):
-        ModelBundle.from_zip(_zip(files))
+        ModelBundle.from_zip(make_zip(files))
 
 
 class _Payload:
@@ -77,7 +70,7 @@ def test_pickle_inside_weights_never_runs(tmp_path):
                 "hash": _content_hash(good["config.json"], good["vocab.json"], evil)}
     files = {**good, "weights.npz": evil, "bundle.json": json.dumps(manifest).encode()}
     with pytest.raises(BadModel, match="plain array"):
-        ModelBundle.from_zip(_zip(files), name="evil.zip")
+        ModelBundle.from_zip(make_zip(files), name="evil.zip")
     assert not marker.exists()
     # Sanity: the payload really would run if unpickled.
     with np.load(io.BytesIO(evil), allow_pickle=True) as npz:
@@ -89,7 +82,7 @@ def test_other_files_are_refused(tmp_path):
     with pytest.raises(BadModel, match="not a valid .zip"):
         ModelBundle.from_zip(b"PK\x03\x04 garbage")
     with pytest.raises(BadModel, match="missing"):
-        ModelBundle.from_zip(_zip({"config.json": b"{}"}))
+        ModelBundle.from_zip(make_zip({"config.json": b"{}"}))
     with pytest.raises(BadModel, match="no model at"):
         load_bundle(tmp_path / "nothing-here")
     files = _small_bundle().to_files()

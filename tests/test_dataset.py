@@ -1,34 +1,24 @@
 """Dataset sources (files, archives, notation), normalization and statistics."""
 
-import io
-import zipfile
-
 import pytest
 
 from neurotunes.dataset import MAX_ZIP_FILES, normalize_key, normalize_tempo, scores_from_files, split_dataset
 from neurotunes.metrics import estimate_key, key_name, parse_key_name
 from neurotunes.midi_io import score_to_midi
 from neurotunes.score import Note, Score
-from tests.conftest import make_score
+from tests.conftest import make_score, make_zip
 
 ABC = b"X:1\nT:Jig\nM:6/8\nL:1/8\nK:D\nDFA dAF|GBd gdB|\nX:2\nT:Reel\nM:4/4\nL:1/8\nK:G\nGABc dedB|\n"
 
 
-def _zip(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for k, v in files.items():
-            zf.writestr(k, v)
-    return buf.getvalue()
-
 
 def test_midi_abc_and_zip_sources_with_bad_files_skipped():
     midi = score_to_midi(make_score())
-    archive = _zip({"a/one.mid": midi, "a/tunes.abc": ABC, "a/broken.mid": b"MThd junk", "__MACOSX/._one.mid": b"x",
+    archive = make_zip({"a/one.mid": midi, "a/tunes.abc": ABC, "a/broken.mid": b"MThd junk", "__MACOSX/._one.mid": b"x",
                     "notes.txt": b"hello"})
     errors: list[str] = []
     scores = scores_from_files([("x.mid", midi), ("set.zip", archive), ("readme.pdf", b"%PDF"),
-                                ("empty.zip", _zip({})), ("fake.zip", b"not a zip")], errors)
+                                ("empty.zip", make_zip({})), ("fake.zip", b"not a zip")], errors)
     sources = sorted(s.metadata["source"] for s in scores)
     assert sources == ["set.zip/a/one.mid", "set.zip/a/tunes.abc#1", "set.zip/a/tunes.abc#2", "x.mid"]
     text = "\n".join(errors)
@@ -40,7 +30,7 @@ def test_midi_abc_and_zip_sources_with_bad_files_skipped():
 
 
 def test_archive_with_too_many_files_is_refused():
-    many = _zip({f"f{i}.mid": b"" for i in range(MAX_ZIP_FILES + 1)})
+    many = make_zip({f"f{i}.mid": b"" for i in range(MAX_ZIP_FILES + 1)})
     errors: list[str] = []
     assert scores_from_files([("huge.zip", many)], errors) == []
     assert f"at most {MAX_ZIP_FILES:,}" in errors[0]

@@ -32,9 +32,9 @@ def model_label(name: str) -> str:
 
 @st.cache_resource(show_spinner="Loading Basic Pitch…")
 def basic_pitch_model():
-    from ..transcribe import load_model
+    from ..transcribe import load_basic_pitch
 
-    return load_model()
+    return load_basic_pitch()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
