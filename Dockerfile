@@ -2,7 +2,7 @@
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm \
+ && apt-get install -y --no-install-recommends fluidsynth fluid-soundfont-gm ffmpeg \
  && rm -rf /var/lib/apt/lists/*
 
 RUN useradd -m -u 1000 user

@@ -24,9 +24,9 @@ as_root() {
 missing=()
 ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so' || missing+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)  # phone recordings (m4a/aac/opus) and other formats
 if [ "$mode" = test ]; then
   command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
-  command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)  # tests the optional extra-formats path for real
 fi
 
 PY="${PYTHON:-}"
