@@ -130,8 +130,15 @@ if job is not None:
         if snap["status"] in ("queued", "running"):
             eta = f" · about {snap['eta_s']:.0f} s left" if snap["eta_s"] else ""
             st.progress(snap["fraction"], text=snap["message"] + eta)
-            if st.button("Stop (keep the best weights)", icon=":material/stop_circle:", key="stop_training"):
+            c1, c2, _ = st.columns([1.3, 1.6, 2])
+            if c1.button("Stop (keep the best weights)", icon=":material/stop_circle:", key="stop_training"):
                 current.stop()
+            checkpoint = current.last_bundle
+            if checkpoint is not None:
+                epoch = len(checkpoint.metrics.get("history", {}).get("loss", []))
+                c2.download_button(f"Checkpoint after epoch {epoch} (.zip)", checkpoint.to_zip(),
+                                   file_name=f"{slug(current.name)}-epoch{epoch}.zip", mime="application/zip",
+                                   icon=":material/download:", key=f"ckpt_{epoch}")
         elif snap["status"] == "failed":
             st.error(f"Training failed: {snap['error']}")
         else:

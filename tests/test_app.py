@@ -134,6 +134,7 @@ def test_stop_keeps_best_weights_and_resume_continues():
     while not job.history.get("loss") and time.time() < deadline:  # wait for one finished epoch
         time.sleep(0.5)
     at.run()
+    assert any(d.label.startswith("Checkpoint after epoch") for d in at.get("download_button"))
     next(b for b in at.button if b.label.startswith("Stop")).click().run()
     at = _wait_for_job(at)
     assert job.status == "stopped" and job.result is not None
