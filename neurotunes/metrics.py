@@ -76,6 +76,14 @@ def model_metrics(bundle, scores, *, max_tokens: int = 200_000) -> dict[str, flo
     stepper that generates, :func:`~neurotunes.generate.make_stepper`), state reset per piece.
     """
     from .encoding import count_notes, score_to_tokens
+    from .generate import make_stepper, single_threaded_blas
+
+    with single_threaded_blas():
+        return _model_metrics(bundle, scores, max_tokens)
+
+
+def _model_metrics(bundle, scores, max_tokens: int) -> dict[str, float]:
+    from .encoding import count_notes, score_to_tokens
     from .generate import make_stepper
 
     enc, vocab = bundle.encoding, bundle.vocab
