@@ -75,8 +75,7 @@ def model_metrics(bundle, scores, *, max_tokens: int = 200_000) -> dict[str, flo
     Runs the model one token at a time with its state carried (the same
     stepper that generates, :func:`~neurotunes.generate.make_stepper`), state reset per piece.
     """
-    from .encoding import count_notes, score_to_tokens
-    from .generate import make_stepper, single_threaded_blas
+    from .generate import single_threaded_blas
 
     with single_threaded_blas():
         return _model_metrics(bundle, scores, max_tokens)
