@@ -108,25 +108,66 @@ class TrainConfig(_Config):
 
 @dataclass(frozen=True)
 class GenerateConfig(_Config):
-    """Sampling settings.  Same model + config + seed -> the same notes."""
+    """Sampling settings.  Same model + config + primer + seed -> the same notes."""
 
     length: int = C.DEFAULT_GENERATE_NOTES  # notes to generate
+    seconds: float = 0.0  # if above 0, also stop once the music reaches this many seconds
     temperature: float = C.DEFAULT_TEMPERATURE
     top_k: int = 0  # 0 = off
     top_p: float = 1.0  # 1 = off
+    repetition_penalty: float = 1.0  # divide the chance of a pitch heard in the last `no_repeat_window` notes
+    no_repeat_window: int = 8
+    beam_width: int = 1  # 1 = sampling; above 1, beam search for the most likely continuation
     seed: int = 0
     tempo_bpm: float = 100.0
     program: int = C.DEFAULT_PROGRAM
+    scale: str = "chromatic"  # lock pitches to a scale (see SCALES) on `key` (0 = C ... 11 = B)
+    key: int = 0
+    pitch_low: int = 0  # allowed pitch range
+    pitch_high: int = 127
+    density: float = 1.0  # above 1: more notes per beat; below 1: sparser
+    max_chord: int = 0  # most notes starting together (0 = no limit)
 
     def __post_init__(self) -> None:
         self._check_range("length", 1, C.MAX_GENERATE_NOTES, integer=True)
+        self._check_range("seconds", 0, C.MAX_GENERATE_SECONDS)
         self._check_range("temperature", 0.05, 5.0)
         self._check_range("top_k", 0, 100_000, integer=True)
         if isinstance(self.top_p, bool) or not isinstance(self.top_p, (int, float)) or not 0.0 < self.top_p <= 1.0:
             raise BadConfig(f"top_p must be above 0 and at most 1, got {self.top_p!r}")
+        self._check_range("repetition_penalty", 1.0, 10.0)
+        self._check_range("no_repeat_window", 0, 64, integer=True)
+        self._check_range("beam_width", 1, 16, integer=True)
         self._check_range("seed", 0, 2**31 - 1, integer=True)
         self._check_range("tempo_bpm", 20, 300)
         self._check_range("program", 0, 127, integer=True)
+        if self.scale not in SCALES:
+            raise BadConfig(f"scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
+        self._check_range("key", 0, 11, integer=True)
+        self._check_range("pitch_low", 0, 127, integer=True)
+        self._check_range("pitch_high", 0, 127, integer=True)
+        if self.pitch_low > self.pitch_high:
+            raise BadConfig(f"the lowest pitch ({self.pitch_low}) is above the highest ({self.pitch_high})")
+        self._check_range("density", 0.1, 10.0)
+        self._check_range("max_chord", 0, 16, integer=True)
+
+    def allowed_pitches(self) -> set[int]:
+        """Pitches the scale lock and the range allow."""
+        steps = SCALES[self.scale]
+        return {p for p in range(self.pitch_low, self.pitch_high + 1) if (p - self.key) % 12 in steps}
+
+
+#: Scale name -> semitones above the key's tonic.
+SCALES = {
+    "chromatic": frozenset(range(12)),
+    "major": frozenset({0, 2, 4, 5, 7, 9, 11}),
+    "minor": frozenset({0, 2, 3, 5, 7, 8, 10}),
+    "harmonic minor": frozenset({0, 2, 3, 5, 7, 8, 11}),
+    "dorian": frozenset({0, 2, 3, 5, 7, 9, 10}),
+    "major pentatonic": frozenset({0, 2, 4, 7, 9}),
+    "minor pentatonic": frozenset({0, 3, 5, 7, 10}),
+    "blues": frozenset({0, 3, 5, 6, 7, 10}),
+}
 
 
 @dataclass(frozen=True)

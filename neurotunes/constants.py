@@ -48,6 +48,8 @@ PITCH_HIGH = 108  # C8
 # --- Generation ----------------------------------------------------------
 DEFAULT_GENERATE_NOTES = 200
 MAX_GENERATE_NOTES = 2000
+MAX_GENERATE_SECONDS = 20 * 60
+MAX_VARIATIONS = 8
 DEFAULT_TEMPERATURE = 1.0
 
 # --- Paths ---------------------------------------------------------------

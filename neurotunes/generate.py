@@ -9,15 +9,25 @@ from the config: the same bundle, config, primer and seed give the same notes.
 
 from __future__ import annotations
 
+import copy
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
 
+from . import constants as C
 from .bundle import ModelBundle
 from .config import GenerateConfig
-from .encoding import BOS, EncodingConfig, Vocabulary, completes_note, score_to_tokens, tokens_to_score
+from .encoding import (
+    BOS,
+    CLASSIC_STEP_QUARTERS,
+    EncodingConfig,
+    Vocabulary,
+    completes_note,
+    score_to_tokens,
+    tokens_to_score,
+)
 from .errors import BadConfig
 from .score import Note, Score
 
@@ -160,12 +170,11 @@ def make_stepper(bundle: ModelBundle):
 class _Grammar:
     """Which tokens may come next.
 
-    Event encoding: NOTE is followed by DUR, no pitch twice in one chord.
-    Classic encoding: any note or chord token, never BOS.
+    Event encoding: NOTE is followed by DUR, no pitch twice in one chord, at most
+    ``max_chord`` notes per onset.  Classic encoding: any note or chord token, never BOS.
     """
 
-    def __init__(self, vocab: Vocabulary, enc: EncodingConfig):
-        n = len(vocab)
+    def __init__(self, vocab: Vocabulary, enc: EncodingConfig, max_chord: int = 0):
         if enc.name == "classic":  # every token is its own kind: only BOS is special
             self.kind = np.array(["BOS" if t == BOS else "CLASSIC" for t in vocab.tokens])
         else:
@@ -173,11 +182,17 @@ class _Grammar:
         self.completes = np.array([completes_note(t, enc) for t in vocab.tokens])
         self.after_note = self.kind == "DUR"
         self.otherwise = (self.kind == "NOTE") | (self.kind == "SHIFT")
-        self.n = n
+        self.shifts = self.kind == "SHIFT"
         self.classic = enc.name == "classic"
+        self.max_chord = max_chord
         self.chord: set[int] = set()
         self.last = "BOS"
         self.shift_only = False  # after a primer: move on in time first, so primer notes stay first
+
+    def copy(self) -> "_Grammar":
+        other = copy.copy(self)
+        other.chord = set(self.chord)
+        return other
 
     def require_shift(self) -> None:
         self.shift_only = True
@@ -197,12 +212,57 @@ class _Grammar:
             return self.after_note
         if self.classic:
             return self.kind == "CLASSIC"
-        if self.shift_only:
-            return self.kind == "SHIFT"
+        if self.shift_only or (self.max_chord and len(self.chord) >= self.max_chord):
+            return self.shifts
         allowed = self.otherwise.copy()
         if self.chord:
             allowed[list(self.chord)] = False
         return allowed
+
+
+class _Steering:
+    """Musical constraints and taste applied to the distribution at each step:
+    scale lock and pitch range (a hard mask), note density (a bias on time
+    shifts) and a repetition penalty on recently heard pitches."""
+
+    def __init__(self, vocab: Vocabulary, enc: EncodingConfig, config: GenerateConfig):
+        allowed_pitches = config.allowed_pitches()
+        self.pitch_of: dict[int, list[int]] = {}
+        for i, tok in enumerate(vocab.tokens):
+            if enc.name == "classic" and tok != BOS:
+                self.pitch_of[i] = tokens_to_score([tok], enc).pitch_list()
+            elif tok.startswith("NOTE_"):
+                self.pitch_of[i] = [int(tok[5:])]
+        self.allowed = np.ones(len(vocab), dtype=bool)
+        for i, pitches in self.pitch_of.items():
+            self.allowed[i] = all(p in allowed_pitches for p in pitches)
+        if not any(self.allowed[i] for i in self.pitch_of):
+            raise BadConfig(
+                f"no note the model knows fits the {config.scale} scale on "
+                f"{('C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B')[config.key]} within pitches "
+                f"{config.pitch_low}-{config.pitch_high}; widen the range or choose another scale"
+            )
+        self.bias = np.zeros(len(vocab))
+        if enc.name == "event" and config.density != 1.0:
+            # Fewer and shorter moves in time for a denser texture: a longer shift is penalized more.
+            for i, t in enumerate(vocab.tokens):
+                if t.startswith("SHIFT_"):
+                    self.bias[i] = -np.log(config.density) * (1.0 + int(t[6:]) / enc.steps_per_quarter)
+        self.penalty = float(np.log(config.repetition_penalty))
+        self.window = config.no_repeat_window
+        self.by_pitch: dict[int, list[int]] = {}
+        for i, pitches in self.pitch_of.items():
+            for p in pitches:
+                self.by_pitch.setdefault(p, []).append(i)
+
+    def adjust(self, logits: np.ndarray, recent_pitches: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Logits after density and repetition, and the constraint mask."""
+        z = logits + self.bias
+        if self.penalty and self.window and recent_pitches:
+            hit = [i for p in set(recent_pitches[-self.window:]) for i in self.by_pitch.get(p, ())]
+            z = z.copy()
+            z[hit] -= self.penalty
+        return z, self.allowed
 
 
 def sample_from_logits(
@@ -248,6 +308,23 @@ def single_threaded_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
+@dataclass
+class StepTrace:
+    """Why the model picked a token: its ten most likely choices at that step."""
+
+    token: str
+    top_tokens: list[str]
+    top_probs: list[float]
+
+
+@dataclass
+class Generation:
+    """A generated piece plus, per generated token, the model's top-10 choices."""
+
+    score: Score
+    trace: list[StepTrace] = field(default_factory=list)
+
+
 def generate(
     bundle: ModelBundle,
     config: GenerateConfig | None = None,
@@ -260,18 +337,92 @@ def generate(
     The returned Score holds the primer's notes (if any) followed by the new
     ones; its metadata carries the full recipe (model hash, settings, seed)
     and ``primer_notes``, the number of leading primer notes.
+
+    Raises
+    ------
+    BadConfig
+        Impossible settings: a primer without notes, a scale lock the model has no notes for, ...
     """
+    return generate_traced(bundle, config, primer=primer, on_progress=on_progress).score
+
+
+def generate_traced(
+    bundle: ModelBundle,
+    config: GenerateConfig | None = None,
+    *,
+    primer: Score | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    trace_top: int = 10,
+) -> Generation:
+    """Like :func:`generate`, also returning the model's top choices at every generated step."""
+    config = config or GenerateConfig()
     with single_threaded_blas():
-        return _generate(bundle, config or GenerateConfig(), primer, on_progress)
+        return _generate(bundle, config, primer, on_progress, trace_top)
 
 
-def _generate(bundle: ModelBundle, config: GenerateConfig, primer: Score | None, on_progress) -> Score:
-    vocab = bundle.vocab
-    enc = bundle.encoding
-    stepper = make_stepper(bundle)
-    grammar = _Grammar(vocab, enc)
-    rng = np.random.default_rng(config.seed)
+def generate_variations(
+    bundle: ModelBundle, config: GenerateConfig, count: int, *, primer: Score | None = None
+) -> list[Score]:
+    """``count`` takes with seeds ``seed, seed + 1, ...``: each reproducible on its own."""
+    if not 1 <= count <= C.MAX_VARIATIONS:
+        raise BadConfig(f"ask for 1 to {C.MAX_VARIATIONS} variations, not {count}")
+    return [generate(bundle, replace(config, seed=config.seed + i), primer=primer) for i in range(count)]
 
+
+class _Run:
+    """One generation: the stepper, the grammar and the steering, and where the music has got to."""
+
+    def __init__(self, bundle: ModelBundle, config: GenerateConfig):
+        self.enc = bundle.encoding
+        self.vocab = bundle.vocab
+        self.config = config
+        self.stepper = make_stepper(bundle)
+        self.grammar = _Grammar(bundle.vocab, bundle.encoding, config.max_chord)
+        self.steering = _Steering(bundle.vocab, bundle.encoding, config)
+        if self.enc.name == "classic":
+            self.seconds_per_token = {i: CLASSIC_STEP_QUARTERS * 60.0 / config.tempo_bpm
+                                      for i, t in enumerate(bundle.vocab.tokens) if t != BOS}
+        else:
+            step = 60.0 / config.tempo_bpm / self.enc.steps_per_quarter
+            self.seconds_per_token = {i: int(t[6:]) * step for i, t in enumerate(bundle.vocab.tokens)
+                                      if t.startswith("SHIFT_")}
+        self.pitch_of = self.steering.pitch_of
+        self.recent: list[int] = []
+        self.seconds = 0.0
+        self.notes = 0
+        self.logits: np.ndarray | None = None
+
+    def feed(self, token: int) -> None:
+        self.grammar.observe(token)
+        self.seconds += self.seconds_per_token.get(token, 0.0)
+        self.recent.extend(self.pitch_of.get(token, ()))
+        del self.recent[: -max(self.config.no_repeat_window, 1)]
+        if self.grammar.completes[token]:
+            self.notes += 1
+
+    def distribution(self) -> tuple[np.ndarray, np.ndarray]:
+        z, allowed = self.steering.adjust(self.logits, self.recent)
+        return z, self.grammar.mask() & allowed
+
+    def finished(self) -> bool:
+        done = self.notes >= self.config.length
+        if self.config.seconds:
+            done = done or self.seconds >= self.config.seconds
+        return done
+
+    def snapshot(self):
+        return (self.stepper.state(), self.grammar.copy(), list(self.recent), self.seconds, self.notes,
+                None if self.logits is None else self.logits.copy())
+
+    def restore(self, snap) -> None:
+        state, grammar, recent, seconds, notes, logits = snap
+        self.stepper.set_state(state)
+        self.grammar, self.recent, self.seconds, self.notes, self.logits = grammar.copy(), list(recent), seconds, notes, logits
+
+
+def _generate(bundle, config: GenerateConfig, primer: Score | None, on_progress, trace_top: int) -> Generation:
+    enc, vocab = bundle.encoding, bundle.vocab
+    run = _Run(bundle, config)
     prefix = [BOS]
     primer_notes: list[Note] = []
     if primer is not None:
@@ -281,45 +432,98 @@ def _generate(bundle: ModelBundle, config: GenerateConfig, primer: Score | None,
         primer_on_grid = primer.with_tempo(config.tempo_bpm) if primer.tempo_bpm != config.tempo_bpm else primer
         prefix = score_to_tokens(primer_on_grid, enc)
         primer_notes = list(tokens_to_score(prefix, enc, tempo_bpm=config.tempo_bpm, program=config.program).notes)
-
     ids = list(vocab.encode(prefix, skip_unknown=True))  # a primer chord the model never saw is left out
-    logits = None
+    if not ids:
+        raise BadConfig("none of the primer's notes are in the model's vocabulary")
     for t in ids:
-        grammar.observe(t)
-        logits = stepper.step(t)
-    if primer is not None and not grammar.classic:
-        grammar.require_shift()
+        run.feed(int(t))
+        run.logits = run.stepper.step(int(t))
+    run.notes, run.seconds = 0, 0.0
+    if primer is not None and not run.grammar.classic:
+        run.grammar.require_shift()
 
-    generated: list[int] = []
-    notes = 0
-    while True:
-        allowed = grammar.mask()
-        token = sample_from_logits(
-            logits, rng, temperature=config.temperature, top_k=config.top_k, top_p=config.top_p, allowed=allowed
-        )
-        generated.append(token)
-        grammar.observe(token)
-        if grammar.completes[token]:
-            notes += 1
-            if on_progress:
-                on_progress(notes, config.length)
-            if notes >= config.length:
-                break
-        logits = stepper.step(token)
+    if config.beam_width > 1:
+        generated, trace = _beam_search(run, config.beam_width, on_progress)
+    else:
+        generated, trace = _sample(run, np.random.default_rng(config.seed), on_progress, trace_top)
 
     tokens = prefix + vocab.decode(generated)
-    recipe = recipe_for(bundle, config, primer)
     score = tokens_to_score(tokens, enc, tempo_bpm=config.tempo_bpm, program=config.program)
     notes_out = _accent(score.notes, config.tempo_bpm, enc.steps_per_quarter)
-    return score.replace(
+    score = score.replace(
         notes=notes_out,
         metadata={
-            RECIPE_KEY: recipe,
+            RECIPE_KEY: recipe_for(bundle, config, primer),
             "primer_notes": len(primer_notes),
             "generated_tokens": len(generated),
             "source": f"generated by {bundle.name}",
         },
     )
+    return Generation(score=score, trace=trace)
+
+
+def _sample(run: _Run, rng: np.random.Generator, on_progress, trace_top: int):
+    config, vocab = run.config, run.vocab
+    generated: list[int] = []
+    trace: list[StepTrace] = []
+    while True:
+        z, allowed = run.distribution()
+        if not allowed.any():
+            break  # nothing may follow (cannot happen with a trained vocabulary; kept as a guard)
+        token = sample_from_logits(z, rng, temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
+                                   allowed=allowed)
+        if trace_top:
+            probs = _softmax(np.where(allowed, z / config.temperature, -np.inf))
+            top = np.argsort(-probs, kind="stable")[:trace_top]
+            trace.append(StepTrace(vocab.tokens[token], [vocab.tokens[i] for i in top],
+                                   [float(probs[i]) for i in top]))
+        generated.append(token)
+        before = run.notes
+        run.feed(token)
+        if on_progress and run.notes != before:
+            on_progress(run.notes, config.length)
+        if run.finished():
+            break
+        run.logits = run.stepper.step(token)
+    return generated, trace
+
+
+def _beam_search(run: _Run, width: int, on_progress):
+    """Keep the ``width`` most likely continuations (log-probability, with the steering applied)."""
+    beams = [(0.0, [], run.snapshot(), False)]  # (log-probability, tokens, state, finished)
+    while not all(done for *_, done in beams):
+        candidates = []  # (log-probability, tokens, parent state, next token or None when finished)
+        for score, tokens, snap, done in beams:
+            if done:
+                candidates.append((score, tokens, snap, None))
+                continue
+            run.restore(snap)
+            z, allowed = run.distribution()
+            log_probs = np.log(np.maximum(_softmax(np.where(allowed, z, -np.inf)), 1e-300))
+            for token in np.argsort(-log_probs, kind="stable")[:width]:
+                if allowed[token]:
+                    candidates.append((score + float(log_probs[token]), tokens + [int(token)], snap, int(token)))
+        candidates.sort(key=lambda c: -c[0])
+        beams = []
+        for score, tokens, snap, token in candidates[:width]:
+            if token is None:
+                beams.append((score, tokens, snap, True))
+                continue
+            run.restore(snap)
+            run.feed(token)
+            done = run.finished()
+            if not done:
+                run.logits = run.stepper.step(token)
+            beams.append((score, tokens, run.snapshot(), done))
+        if on_progress:
+            on_progress(min(len(beams[0][1]) // 2, run.config.length), run.config.length)
+    return beams[0][1], []
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - np.max(z)
+    p = np.exp(z)
+    return p / p.sum()
 
 
 def _accent(notes: tuple[Note, ...], tempo_bpm: float, steps_per_quarter: int) -> tuple[Note, ...]:

@@ -120,3 +120,29 @@ def _model_metrics(bundle, scores, max_tokens: int) -> dict[str, float]:
         "notes": notes,
         "onsets": onsets,
     }
+
+
+#: A take counts as collapsed when one pitch repeats this many times in a row ...
+COLLAPSE_RUN = 16
+#: ... or one pitch is more than this share of all notes.
+COLLAPSE_SHARE = 0.5
+
+
+def repetition_stats(score: Score) -> dict[str, float | int | bool]:
+    """Collapse figures: the longest run of one repeated pitch (in time order), the share of
+    the most common pitch, and whether either crosses the collapse thresholds."""
+    pitches = score.pitch_list()
+    if not pitches:
+        return {"longest_run": 0, "top_pitch_share": 0.0, "distinct_pitches": 0, "collapsed": False}
+    longest = run = 1
+    for a, b in zip(pitches, pitches[1:]):
+        run = run + 1 if a == b else 1
+        longest = max(longest, run)
+    counts = np.bincount(pitches, minlength=128)
+    share = float(counts.max() / len(pitches))
+    return {
+        "longest_run": longest,
+        "top_pitch_share": round(share, 3),
+        "distinct_pitches": int((counts > 0).sum()),
+        "collapsed": longest >= COLLAPSE_RUN or share > COLLAPSE_SHARE,
+    }

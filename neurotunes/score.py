@@ -150,6 +150,10 @@ class Score:
     def __len__(self) -> int:
         return len(self.notes)
 
+    def pitch_list(self) -> list[int]:
+        """Pitches of the pitched notes, in time order."""
+        return [n.pitch for n in self.notes if not n.is_drum]
+
     def __hash__(self) -> int:  # MappingProxyType is unhashable; hash the JSON form
         return hash(self.to_json())
 

@@ -43,6 +43,11 @@ def test_generate_default_then_render(tmp_path):
     assert audio.shape[0] / rate >= score.duration
     assert abs(audio).max() > 0.1  # audible
     assert run("render", mid, "-o", mp3, "--program", "40", "--bpm", "80").returncode == 0
+    # The recipe inside the MIDI regenerates the identical notes.
+    proc = run("generate", "--recipe", mid, "-o", tmp_path / "again.mid")
+    assert proc.returncode == 0, proc.stderr
+    again = read_midi(tmp_path / "again.mid")
+    assert [(n.pitch, n.start, n.end) for n in again.notes] == [(n.pitch, n.start, n.end) for n in score.notes]
     assert sf.info(mp3).duration > score.duration
 
 
@@ -104,6 +109,9 @@ def test_train_tiny_from_midi_folder_then_generate(tmp_path):
         ("generate", "--model", "/no/such/model", "-o", "x.mid"),
         ("generate", "--length", "0", "-o", "x.mid"),
         ("generate", "--top-p", "0", "-o", "x.mid"),
+        ("generate", "--pitch-low", "0", "--pitch-high", "5", "-o", "x.mid"),
+        ("generate", "--recipe", "good.mid", "-o", "x.mid"),
+        ("generate", "--variations", "50", "-o", "x.mid"),
         ("render", "missing.mid", "-o", "x.wav"),
         ("render", "bad.mid", "-o", "x.wav"),
         ("render", "good.mid", "-o", "x.ogg"),

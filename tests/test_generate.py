@@ -115,3 +115,76 @@ def test_default_model_does_not_collapse():
         assert len(set(melody)) >= 8
         top_share = max(melody.count(p) for p in set(melody)) / len(melody)
         assert top_share < 0.3
+
+
+@pytest.fixture(scope="module")
+def default_bundle():
+    from neurotunes.bundle import load_bundle
+
+    return load_bundle("default")
+
+
+def test_scale_lock_range_and_chord_cap(default_bundle):
+    from neurotunes.config import SCALES
+
+    cfg = GenerateConfig(length=80, seed=3, scale="minor pentatonic", key=9, pitch_low=50, pitch_high=80, max_chord=2)
+    out = generate(default_bundle, cfg)
+    assert {(n.pitch - 9) % 12 for n in out.notes} <= SCALES["minor pentatonic"]
+    assert all(50 <= n.pitch <= 80 for n in out.notes)
+    onsets = {}
+    for n in out.notes:
+        onsets[n.start] = onsets.get(n.start, 0) + 1
+    assert max(onsets.values()) <= 2
+    with pytest.raises(BadConfig, match="widen the range"):
+        generate(default_bundle, GenerateConfig(pitch_low=0, pitch_high=10))
+
+
+def test_density_and_seconds(default_bundle):
+    sparse = [generate(default_bundle, GenerateConfig(length=80, seed=s, density=0.3)).duration for s in range(3)]
+    dense = [generate(default_bundle, GenerateConfig(length=80, seed=s, density=3.0)).duration for s in range(3)]
+    assert sum(dense) < 0.8 * sum(sparse)
+    short = generate(default_bundle, GenerateConfig(length=2000, seconds=8.0, seed=1))
+    assert len(short) < 2000 and max(n.start for n in short.notes) <= 8.0
+
+
+def test_repetition_penalty_reduces_repeats(default_bundle):
+    from neurotunes.metrics import repetition_stats
+
+    def repeats(penalty):
+        total = 0
+        for seed in range(4):
+            pitches = generate(default_bundle, GenerateConfig(length=120, seed=seed, repetition_penalty=penalty,
+                                                              no_repeat_window=8)).pitch_list()
+            total += sum(a == b for a, b in zip(pitches, pitches[1:]))
+        return total
+
+    assert repeats(4.0) < repeats(1.0)
+    flat = make_score(pitches=(60,) * 20)
+    assert repetition_stats(flat) == {"longest_run": 20, "top_pitch_share": 1.0, "distinct_pitches": 1,
+                                      "collapsed": True}
+
+
+def test_beam_search_is_deterministic_and_likely(default_bundle):
+    from neurotunes.metrics import model_metrics
+
+    beam = generate(default_bundle, GenerateConfig(length=30, beam_width=4, seed=1))
+    assert beam.notes == generate(default_bundle, GenerateConfig(length=30, beam_width=4, seed=99)).notes
+    assert len(beam) == 30
+    sampled = generate(default_bundle, GenerateConfig(length=30, seed=1))
+    assert model_metrics(default_bundle, [beam])["nll_per_note"] < model_metrics(default_bundle, [sampled])["nll_per_note"]
+
+
+def test_variations_and_trace(default_bundle):
+    from neurotunes.generate import generate_traced, generate_variations
+
+    takes = generate_variations(default_bundle, GenerateConfig(length=25, seed=10), 3)
+    assert len({t.notes for t in takes}) == 3
+    assert takes[1].notes == generate(default_bundle, GenerateConfig(length=25, seed=11)).notes
+    with pytest.raises(BadConfig):
+        generate_variations(default_bundle, GenerateConfig(length=5), 0)
+    traced = generate_traced(default_bundle, GenerateConfig(length=10, seed=2))
+    assert traced.score.notes == generate(default_bundle, GenerateConfig(length=10, seed=2)).notes
+    assert len(traced.trace) == traced.score.metadata["generated_tokens"]
+    step = traced.trace[0]
+    assert len(step.top_tokens) == 10 and step.top_probs == sorted(step.top_probs, reverse=True)
+    assert 0 < sum(step.top_probs) <= 1.0 + 1e-9
