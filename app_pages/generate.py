@@ -1,15 +1,26 @@
-"""Generate: sliders -> new notes -> FluidSynth audio beside a piano roll."""
+"""Generate: every sampling control -> takes you can play, compare, continue, explain and download."""
 
 import streamlit as st
 
-from neurotunes.config import GenerateConfig
+from neurotunes import constants as C
+from neurotunes.config import SCALES, GenerateConfig
+from neurotunes.constants import SHIPPED_MODELS
+from neurotunes.score import pitch_name
 from neurotunes.ui import cache, state
 from neurotunes.ui.widgets import guarded, show_score
 
-st.title("Generate")
-st.caption("Pick a temperature and a length, press Generate, and listen.")
+KEYS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
-from neurotunes.constants import SHIPPED_MODELS
+
+@st.cache_data(show_spinner=False)
+def instrument_names() -> list[str]:
+    from neurotunes.midi_io import gm_program_names
+
+    return gm_program_names()
+
+
+st.title("Generate")
+st.caption("Pick a model and a few settings, press Generate, and listen. Every take is kept below.")
 
 models = [*SHIPPED_MODELS, *state.trained_models()]
 current = state.active_model()
@@ -20,45 +31,157 @@ if choice != current:
 defaults = GenerateConfig()
 with st.form("generate_form", border=True):
     c1, c2, c3 = st.columns(3)
-    temperature = c1.slider(
-        "Temperature", 0.1, 2.0, 1.0, 0.05, help="Lower: safer, more repetitive. Higher: more adventurous."
-    )
-    length = c2.slider("Length (notes)", 20, 1000, defaults.length, 10)
+    temperature = c1.slider("Temperature", 0.1, 2.0, 1.0, 0.05,
+                            help="Lower: safer, more repetitive. Higher: more adventurous.")
+    length = c2.slider("Length (notes)", 10, 1000, defaults.length, 10)
     seed = c3.number_input("Seed", 0, 2**31 - 1, 0, 1, help="Same model, settings and seed give the same music.")
     c4, c5, c6 = st.columns(3)
-    top_k = c4.slider("Top-k (0 = off)", 0, 100, 0, 1)
-    top_p = c5.slider("Top-p (1 = off)", 0.05, 1.0, 1.0, 0.05)
-    bpm = c6.slider("Tempo (BPM)", 40, 220, int(defaults.tempo_bpm), 1)
+    bpm = c4.slider("Tempo (BPM)", 40, 220, int(defaults.tempo_bpm), 1)
+    program = c5.selectbox("Instrument", range(128), format_func=lambda p: f"{p}: {instrument_names()[p]}")
+    variations = c6.number_input("Takes at once", 1, C.MAX_VARIATIONS, 1, help="Seeds S, S+1, …")
+    with st.expander("Sampling", icon=":material/casino:"):
+        c1, c2, c3, c4 = st.columns(4)
+        top_k = c1.slider("Top-k (0 = off)", 0, 100, 0, 1)
+        top_p = c2.slider("Top-p (1 = off)", 0.05, 1.0, 1.0, 0.05)
+        penalty = c3.slider("Repetition penalty", 1.0, 5.0, 1.0, 0.1,
+                            help="Make pitches heard in the last few notes less likely.")
+        window = c4.slider("…over the last N notes", 1, 32, defaults.no_repeat_window)
+        beam = st.slider("Beam search width (1 = sample)", 1, 8, 1,
+                         help="Above 1: the most likely continuation instead of a random one (slower, calmer).")
+        seconds = st.slider("Stop after (seconds, 0 = by notes only)", 0, 600, 0, 5)
+    with st.expander("Musical constraints", icon=":material/piano:"):
+        c1, c2, c3 = st.columns(3)
+        scale = c1.selectbox("Scale", list(SCALES))
+        key = c2.selectbox("Key", range(12), format_func=lambda k: KEYS[k], disabled=False)
+        max_chord = c3.slider("Most notes at once (0 = any)", 0, 8, 0)
+        low, high = st.select_slider("Pitch range", options=list(range(21, 109)), value=(21, 108),
+                                     format_func=pitch_name)
+        density = st.slider("Note density", 0.25, 4.0, 1.0, 0.05, help="Above 1: busier. Below 1: sparser.")
+    with st.expander("Start from (primer)", icon=":material/play_circle:"):
+        transcriptions = state.transcriptions()
+        primer_source = st.radio(
+            "Primer", ["Silence", "A MIDI file", "A transcription", "A random dataset piece"], horizontal=True)
+        primer_file = st.file_uploader("MIDI primer", type=list(C.MIDI_EXTENSIONS))
+        primer_name = st.selectbox("Transcription", list(transcriptions) or ["(none yet)"])
     submitted = st.form_submit_button("Generate", type="primary", icon=":material/auto_awesome:")
 
+
+def settings(**overrides) -> GenerateConfig:
+    values = dict(
+        length=int(length), seconds=float(seconds), temperature=float(temperature), top_k=int(top_k),
+        top_p=float(top_p), repetition_penalty=float(penalty), no_repeat_window=int(window), beam_width=int(beam),
+        seed=int(seed), tempo_bpm=float(bpm), program=int(program), scale=scale, key=int(key), pitch_low=int(low),
+        pitch_high=int(high), density=float(density), max_chord=int(max_chord),
+    )
+    return GenerateConfig(**{**values, **overrides})
+
+
+def chosen_primer():
+    from neurotunes.errors import BadConfig
+
+    if primer_source == "A MIDI file":
+        if primer_file is None:
+            raise BadConfig("choose a MIDI file for the primer, or start from silence")
+        from neurotunes.midi_io import midi_to_score
+
+        return midi_to_score(primer_file.getvalue(), name=primer_file.name)
+    if primer_source == "A transcription":
+        if primer_name not in transcriptions:
+            raise BadConfig("transcribe something first (Transcribe page), or start from silence")
+        return transcriptions[primer_name].score
+    if primer_source == "A random dataset piece":
+        import numpy as np
+
+        built = st.session_state.get(state.BUILT_DATASET)
+        if built is not None:
+            pieces = list(built.train)
+        else:
+            from neurotunes.corpus import load_corpus
+
+            pieces = load_corpus("bach", limit=20)
+        piece = pieces[int(np.random.default_rng(int(seed)).integers(len(pieces)))]
+        # The opening few bars are enough to set key, texture and pace.
+        return piece.with_notes(n for n in piece.notes if n.start < 8 * piece.seconds_per_beat)
+    return None
+
+
+def make_takes(config: GenerateConfig, primer, parent: int | None = None, count: int = 1) -> None:
+    from dataclasses import replace
+
+    from neurotunes.generate import generate_traced
+
+    bundle = cache.current_bundle()
+    takes = state.takes()
+    bar = st.progress(0.0, text="Composing…")
+    for i in range(count):
+        cfg = replace(config, seed=config.seed + i)
+        result = generate_traced(bundle, cfg, primer=primer,
+                                 on_progress=lambda n, total: bar.progress(min(n / total, 1.0), text="Composing…"))
+        number = max((t.number for t in takes), default=0) + 1
+        takes.append(state.Take(number, result.score, bundle.name, cfg.to_dict(), result.trace, parent))
+    bar.empty()
+    st.session_state["gen_selected"] = takes[-1].number
+
+
 if submitted:
-    def run():
-        from neurotunes.generate import generate
-
-        bundle = cache.current_bundle()
-        config = GenerateConfig(
-            length=int(length), temperature=float(temperature), top_k=int(top_k), top_p=float(top_p),
-            seed=int(seed), tempo_bpm=float(bpm),
-        )
-        with st.spinner("Composing…"):
-            score = generate(bundle, config)
-        takes = state.takes()
-        takes.append(state.Take(len(takes) + 1, score, bundle.name, config.to_dict()))
-
-    guarded(run, what="Generation failed")
+    guarded(lambda: make_takes(settings(), chosen_primer(), count=int(variations)), what="Generation failed")
 
 takes = state.takes()
 if not takes:
     st.info("No takes yet: press **Generate** to hear the model.", icon=":material/music_note:")
-else:
-    take = takes[-1]
-    s = take.settings
-    st.subheader(f"Take {take.number}")
-    st.caption(f"{take.model_name} · temperature {s['temperature']} · seed {s['seed']} · {s['length']} notes")
-    show_score(take.score, key=f"take{take.number}", file_stem=f"neurotunes-take{take.number}-seed{s['seed']}",
-               primer_notes=int(take.score.metadata.get("primer_notes", 0)))
-    if len(takes) > 1:
-        with st.expander(f"Earlier takes ({len(takes) - 1})"):
-            for old in reversed(takes[:-1]):
-                st.write(f"Take {old.number}: temperature {old.settings['temperature']}, seed {old.settings['seed']}, "
-                         f"{len(old.score)} notes")
+    st.stop()
+
+numbers = [t.number for t in takes]
+selected = st.session_state.get("gen_selected", numbers[-1])
+if selected not in numbers:
+    selected = numbers[-1]
+st.divider()
+pick = st.radio("Takes", numbers[::-1], index=numbers[::-1].index(selected), horizontal=True,
+                format_func=lambda n: f"Take {n}", key="gen_pick")
+st.session_state["gen_selected"] = pick
+take = next(t for t in takes if t.number == pick)
+s = take.settings
+
+from neurotunes.metrics import repetition_stats  # noqa: E402  - light; only needed once there is a take
+
+st.subheader(f"Take {take.number}" + (f" (continues take {take.parent})" if take.parent else ""))
+st.caption(f"{take.model_name} · temperature {s['temperature']} · seed {s['seed']} · {s['length']} notes"
+           + (f" · beam {s['beam_width']}" if s["beam_width"] > 1 else "")
+           + (f" · {s['scale']} on {KEYS[s['key']]}" if s["scale"] != "chromatic" else ""))
+stats = repetition_stats(take.score)
+if stats["collapsed"]:
+    st.warning(f"This take collapsed: one pitch repeats {stats['longest_run']} times in a row or makes up "
+               f"{stats['top_pitch_share']:.0%} of the notes. Try a higher temperature or a repetition penalty.",
+               icon=":material/warning:")
+show_score(take.score, key=f"take{take.number}", file_stem=f"neurotunes-take{take.number}-seed{s['seed']}",
+           primer_notes=int(take.score.metadata.get("primer_notes", 0)))
+
+c1, c2, c3, _ = st.columns([1.2, 1.4, 1, 2])
+if c1.button("Continue this take", icon=":material/playlist_play:"):
+    guarded(lambda: make_takes(settings(seed=int(s["seed"]) + 1000), take.score, parent=take.number),
+            what="Continuing failed")
+    st.rerun()
+last = takes[-1]
+if c2.button("Undo last continuation", icon=":material/undo:", disabled=last.parent is None):
+    takes.remove(last)
+    st.session_state["gen_selected"] = last.parent
+    st.rerun()
+if c3.button("Delete take", icon=":material/delete:"):
+    takes.remove(take)
+    st.rerun()
+
+if take.trace:
+    with st.expander("Why this note? The model's top choices at each step", icon=":material/insights:"):
+        from neurotunes.plotting import choice_bars
+
+        step = st.slider("Step", 1, len(take.trace), 1, key=f"trace_step_{take.number}")
+        t = take.trace[step - 1]
+        st.plotly_chart(choice_bars(t.top_tokens, t.top_probs, chosen=t.token, title=f"Step {step}"),
+                        use_container_width=True, key=f"trace_{take.number}_{step}")
+
+if len(takes) > 1:
+    with st.expander(f"Compare with another take ({len(takes) - 1} more)", icon=":material/compare:"):
+        other_number = st.selectbox("Other take", [n for n in numbers if n != take.number],
+                                    format_func=lambda n: f"Take {n}")
+        other = next(t for t in takes if t.number == other_number)
+        show_score(other.score, key=f"cmp{other.number}", file_stem=f"neurotunes-take{other.number}")

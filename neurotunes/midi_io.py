@@ -168,3 +168,9 @@ def write_midi(score: Score, path: str | Path) -> Path:
     path = Path(path)
     path.write_bytes(score_to_midi(score))
     return path
+
+
+def gm_program_names() -> list[str]:
+    """The 128 General MIDI instrument names, program 0 first."""
+    pretty_midi = _pm()
+    return [pretty_midi.program_to_instrument_name(p) for p in range(128)]

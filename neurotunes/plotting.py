@@ -259,3 +259,26 @@ def training_curves(
                       paper_bgcolor=TRANSPARENT, plot_bgcolor=TRANSPARENT,
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.08, "xanchor": "right", "x": 1.0})
     return fig
+
+
+def choice_bars(tokens: list[str], probs: list[float], *, chosen: str, title: str) -> "go.Figure":
+    """The model's top choices at one step, the token it picked highlighted."""
+    import plotly.graph_objects as go
+
+    colors = [SECOND if t == chosen else ACCENT for t in tokens]
+    labels = [_token_label(t) for t in tokens]
+    fig = go.Figure(go.Bar(x=labels, y=probs, marker_color=colors, hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(tickformat=".0%")
+    return _compact_layout(fig, title=title, x_title="next token (orange: the one drawn)", y_title="probability")
+
+
+def _token_label(token: str) -> str:
+    kind, _, value = token.partition("_")
+    if kind == "NOTE":
+        return pitch_name(int(value))
+    if kind == "DUR":
+        return f"lasts {value}/16"
+    if kind == "SHIFT":
+        return f"wait {value}/16"
+    return token

@@ -188,3 +188,32 @@ def test_transcribe_presets_and_rerun_with_new_settings():
     assert [n.pitch for n in redone.notes][:4] == [60, 64, 67, 72]
     assert all(a.end <= b.start for a, b in zip(redone.notes, redone.notes[1:]))  # one note at a time
     assert any(m.label == "Estimated tempo" for m in at.metric)
+
+
+def test_generate_studio_continue_undo_variations_and_why():
+    at = _app().run()
+    at.slider[1].set_value(30)  # length
+    at.number_input[1].set_value(2)  # takes at once
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    takes = at.session_state[state.TAKES]
+    assert [t.settings["seed"] for t in takes] == [0, 1]
+    assert len(at.get("plotly_chart")) >= 2  # piano roll + the "why this note" chart
+    next(b for b in at.button if b.label == "Continue this take").click().run()
+    takes = at.session_state[state.TAKES]
+    assert len(takes) == 3 and takes[-1].parent == 2
+    assert takes[-1].score.metadata["primer_notes"] == len(takes[1].score)
+    next(b for b in at.button if b.label == "Undo last continuation").click().run()
+    assert len(at.session_state[state.TAKES]) == 2
+    next(b for b in at.button if b.label == "Delete take").click().run()
+    assert len(at.session_state[state.TAKES]) == 1
+
+
+def test_impossible_generate_settings_are_a_message():
+    at = _app().run()
+    at.select_slider[0].set_value((22, 23))  # A#0-B0 ...
+    at.selectbox[2].set_value("major pentatonic")  # ... and C major pentatonic: no note fits
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("widen the range" in e.value for e in at.error)
+    assert not at.session_state[state.TAKES]

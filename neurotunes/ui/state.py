@@ -38,6 +38,8 @@ class Take:
     score: Score
     model_name: str
     settings: dict[str, Any]
+    trace: list[Any] = field(default_factory=list)  # neurotunes.generate.StepTrace per generated token
+    parent: int | None = None  # the take this one continues
 
 
 def _get(key: str, factory):
