@@ -343,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--transpose", type=int, default=train_defaults.transpose_semitones,
                     help="augment with transpositions of -N..+N semitones")
     tr.add_argument("--validation", type=float, default=train_defaults.validation_fraction)
-    tr.add_argument("--max-steps", type=int, default=0, help="cap batches per epoch (0 = all)")
+    tr.add_argument("--max-steps", type=int, default=0,
+                    help="batches per epoch, cycling through the data (0 = one pass)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--name", default=None, help="model name shown in the app")
     tr.add_argument("-o", "--output", required=True, help="model bundle folder (or .zip) to write")

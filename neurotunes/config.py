@@ -86,7 +86,7 @@ class TrainConfig(_Config):
     transpose_semitones: int = 0  # augment with transpositions in -N..+N
     patience: int = 3  # early stopping on validation loss; 0 turns it off
     seed: int = 0
-    max_steps_per_epoch: int = 0  # 0 = the whole dataset
+    max_steps_per_epoch: int = 0  # batches per epoch, cycling through the data; 0 = one pass over it
     lr_schedule: str = "constant"  # "constant", "plateau" (halve when stuck) or "cosine"
     strategy: str = "default"  # "default" (one device) or "mirrored" (tf.distribute over every GPU)
 

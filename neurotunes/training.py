@@ -140,8 +140,8 @@ def train(
     )
     batches = math.ceil(len(x) / train_config.batch_size)
     steps = batches
-    if train_config.max_steps_per_epoch:
-        steps = min(batches, train_config.max_steps_per_epoch)
+    if train_config.max_steps_per_epoch:  # a fixed budget of batches, cycling through small data
+        steps = train_config.max_steps_per_epoch
         ds = ds.repeat()
     val_data = None
     if "vx" in arrays:

@@ -102,3 +102,14 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr[-3000:]
     assert "REPLICAS 2 True" in out.stdout, out.stdout
+
+
+def test_step_budget_is_exact_even_for_small_data():
+    """A fixed number of batches per epoch, cycling the data: equal budgets for unequal datasets."""
+    pieces = [make_score(pitches=tuple(60 + (i % 5) for i in range(40)), step=0.25, dur=0.25) for _ in range(2)]
+    ds = split_dataset(pieces, validation_fraction=0.0)
+    batches = []
+    train(ds, ModelConfig(units=8, layers=1, embedding_dim=4),
+          TrainConfig(epochs=2, batch_size=2, sequence_length=16, max_steps_per_epoch=7, patience=0),
+          on_progress=lambda p: batches.append(p.batch) if p.batch else None)
+    assert len(batches) == 14 and max(batches) == 7
