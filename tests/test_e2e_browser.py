@@ -6,6 +6,7 @@ track and checks that audio players and piano rolls appear.  Screenshots land in
 test-artifacts/.
 """
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -26,9 +27,29 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networkin
                 "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def _launch(playwright, *extra_args: str):
-    """Debian's Chromium, headless, with nothing phoning home (the machine has no network)."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=[*BROWSER_ARGS, *extra_args])
+@contextlib.contextmanager
+def browser_page(name: str, *extra_args: str, permissions: tuple[str, ...] = ()):
+    """A page in Debian's headless Chromium (nothing phoning home: the machine has no network).
+
+    On failure a screenshot lands in test-artifacts/failure-NAME.png.
+    """
+    from playwright.sync_api import expect, sync_playwright
+
+    assert os.path.exists(CHROMIUM), "Debian's chromium is required (bash run.sh test installs it)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*BROWSER_ARGS, *extra_args])
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=list(permissions))
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        expect.set_options(timeout=60_000)
+        try:
+            yield page
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / f"failure-{name}.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
 
 
 def _free_port() -> int:
@@ -69,29 +90,14 @@ def server():
 
 
 def test_upload_transcribe_generate_listen(server, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
-
     from neurotunes.render import score_to_wav
 
-    assert os.path.exists(CHROMIUM), "Debian's chromium is required (bash run.sh test installs it)"
-    ARTIFACTS.mkdir(exist_ok=True)
     wav = tmp_path / "my-melody.wav"
     wav.write_bytes(score_to_wav(make_score(pitches=(60, 64, 67, 72, 67, 64, 60), step=0.4, dur=0.35)))
     junk = tmp_path / "broken.mp3"
     junk.write_bytes(b"this is not audio")
-
-    with sync_playwright() as p:
-        browser = _launch(p)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(120_000)
-        expect.set_options(timeout=60_000)
-        try:
-            first_paint = _walk_through(page, server, wav, junk)
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+    with browser_page("loop") as page:
+        first_paint = _walk_through(page, server, wav, junk)
     assert first_paint < 30
 
 
@@ -134,41 +140,32 @@ def _walk_through(page, server, wav, junk) -> float:
 
 def test_microphone_recording_is_transcribed(server, tmp_path):
     """Chromium's fake microphone plays a rendered melody into st.audio_input; the page transcribes it."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from neurotunes.render import score_to_wav
 
     melody = tmp_path / "hum.wav"
     melody.write_bytes(score_to_wav(make_score(pitches=(60, 64, 67, 72, 67, 64, 60), step=0.4, dur=0.35),
                                     sample_rate=48_000))
-    with sync_playwright() as p:
-        browser = _launch(p, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                          f"--use-file-for-fake-audio-capture={melody}%noloop")
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, permissions=["microphone"])
-        page = context.new_page()
-        expect.set_options(timeout=60_000)
-        try:
-            page.goto(server + "/transcribe")
-            page.get_by_role("tab", name="Record").click()
-            page.get_by_role("button", name="Record").first.click()
-            page.wait_for_timeout(4_000)  # the melody lasts 3.2 s
-            page.get_by_role("button", name="Stop recording").first.click()
-            page.get_by_role("button", name="Transcribe recording").click()
-            expect(page.get_by_role("heading", name="recording-1.wav")).to_be_visible()
-            expect(page.get_by_test_id("stAudio")).to_have_count(2)
-            notes = page.get_by_test_id("stMetricValue").first.inner_text()
-            page.screenshot(path=str(ARTIFACTS / "microphone.png"), full_page=True)
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "failure-microphone.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+    fake_mic = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={melody}%noloop")
+    with browser_page("microphone", *fake_mic, permissions=("microphone",)) as page:
+        page.goto(server + "/transcribe")
+        page.get_by_role("tab", name="Record").click()
+        page.get_by_role("button", name="Record").first.click()
+        page.wait_for_timeout(4_000)  # the melody lasts 3.2 s
+        page.get_by_role("button", name="Stop recording").first.click()
+        page.get_by_role("button", name="Transcribe recording").click()
+        expect(page.get_by_role("heading", name="recording-1.wav")).to_be_visible()
+        expect(page.get_by_test_id("stAudio")).to_have_count(2)
+        notes = page.get_by_test_id("stMetricValue").first.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "microphone.png"), full_page=True)
     assert int(notes) >= 5
 
 
 def test_bad_uploads_get_messages_and_lose_nothing(server, tmp_path):
     """A junk model bundle and a broken MIDI among good files: clear messages, the good files still count."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from neurotunes.midi_io import score_to_midi
 
@@ -180,29 +177,20 @@ def test_bad_uploads_get_messages_and_lose_nothing(server, tmp_path):
     good.write_bytes(score_to_midi(make_score(pitches=tuple(range(60, 80)), step=0.25, dur=0.25)))
     tune = tmp_path / "tune.abc"
     tune.write_bytes(b"X:1\nT:Reel\nM:4/4\nL:1/8\nK:G\nGABc dedB|dedB dedB|c2ec B2dB|c2A2 A2BA|\n")
-    with sync_playwright() as p:
-        browser = _launch(p)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        expect.set_options(timeout=60_000)
-        try:
-            page.goto(server + "/train")
-            page.locator("input[type=file]").set_input_files(str(junk_bundle))
-            page.get_by_role("button", name="Load this model").click()
-            expect(page.get_by_text("Could not load model.zip")).to_be_visible()
-            expect(page.get_by_text("Bach chorales LSTM (shipped)")).to_be_visible()  # still the active model
+    with browser_page("uploads") as page:
+        page.goto(server + "/train")
+        page.locator("input[type=file]").set_input_files(str(junk_bundle))
+        page.get_by_role("button", name="Load this model").click()
+        expect(page.get_by_text("Could not load model.zip")).to_be_visible()
+        expect(page.get_by_text("Bach chorales LSTM (shipped)")).to_be_visible()  # still the active model
 
-            page.get_by_role("link", name="Dataset").click()
-            expect(page.get_by_role("heading", name="Dataset")).to_be_visible()
-            page.locator("input[type=file]").set_input_files([str(broken), str(good), str(tune)])
-            expect(page.get_by_text("tune.abc").first).to_be_visible()
-            page.get_by_role("button", name="Build dataset").click()
-            expect(page.get_by_text("Skipped 1 file(s)")).to_be_visible()
-            expect(page.get_by_text("broken.mid could not be read as MIDI")).to_be_visible()
-            expect(page.get_by_text("2 uploaded pieces")).to_be_visible()
-            expect(page.locator(".js-plotly-plot")).to_have_count(3)
-            page.screenshot(path=str(ARTIFACTS / "dataset.png"), full_page=True)
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "failure-uploads.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+        page.get_by_role("link", name="Dataset").click()
+        expect(page.get_by_role("heading", name="Dataset")).to_be_visible()
+        page.locator("input[type=file]").set_input_files([str(broken), str(good), str(tune)])
+        expect(page.get_by_text("tune.abc").first).to_be_visible()
+        page.get_by_role("button", name="Build dataset").click()
+        expect(page.get_by_text("Skipped 1 file(s)")).to_be_visible()
+        expect(page.get_by_text("broken.mid could not be read as MIDI")).to_be_visible()
+        expect(page.get_by_text("2 uploaded pieces")).to_be_visible()
+        expect(page.locator(".js-plotly-plot")).to_have_count(3)
+        page.screenshot(path=str(ARTIFACTS / "dataset.png"), full_page=True)
