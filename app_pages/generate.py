@@ -118,10 +118,28 @@ def make_takes(config: GenerateConfig, primer, parent: int | None = None, count:
         result = generate_traced(bundle, cfg, primer=primer,
                                  on_progress=lambda n, total: bar.progress(min(n / total, 1.0), text="Composing…"))
         number = max((t.number for t in takes), default=0) + 1
-        takes.append(state.Take(number, result.score, bundle.name, cfg.to_dict(), result.trace, parent))
+        takes.append(state.Take(number, result.score, bundle.name, cfg.to_dict(), result.trace, parent,
+                                model_key=state.active_model(), primed=primer is not None))
     bar.empty()
     st.session_state["gen_selected"] = takes[-1].number
 
+
+def open_shared_link(params: dict[str, str]) -> None:
+    """Regenerate the take a share link describes (validated: a tampered link is a message)."""
+    from neurotunes.errors import BadModel
+    from neurotunes.share import parse_share_params
+
+    model, model_hash, config = parse_share_params(params)
+    if cache.shipped_bundle(model).hash[: len(model_hash)] != model_hash:
+        raise BadModel("the link was made with another version of this model, so it cannot be reproduced here")
+    state.set_active_model(model)
+    make_takes(config, None)
+
+
+link = st.query_params.to_dict()
+if "model" in link and st.session_state.get("share_applied") != sorted(link.items()):
+    st.session_state["share_applied"] = sorted(link.items())  # once per link, not on every rerun
+    guarded(lambda: open_shared_link(link), what="Could not open the shared link")
 
 if submitted:
     guarded(lambda: make_takes(settings(), chosen_primer(), count=int(variations)), what="Generation failed")
@@ -155,6 +173,22 @@ if stats["collapsed"]:
                icon=":material/warning:")
 show_score(take.score, key=f"take{take.number}", file_stem=f"neurotunes-take{take.number}-seed{s['seed']}",
            primer_notes=int(take.score.metadata.get("primer_notes", 0)))
+
+if take.model_key in SHIPPED_MODELS and not take.primed:
+    from urllib.parse import urlencode
+
+    from neurotunes.share import share_params
+
+    params = share_params(take.model_key, cache.shipped_bundle(take.model_key).hash, GenerateConfig.from_dict(s))
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+        st.session_state["share_applied"] = sorted(params.items())
+    base = (st.context.url or "").split("?", 1)[0]
+    st.caption("Share link — opening it regenerates and plays this exact take:")
+    st.code(f"{base}?{urlencode(params)}", language=None)
+else:
+    st.caption("Takes from a primer or from a model trained in this session cannot be shared as a link; "
+               "download the MIDI instead (it carries its recipe).")
 
 c1, c2, c3, _ = st.columns([1.2, 1.4, 1, 2])
 if c1.button("Continue this take", icon=":material/playlist_play:"):

@@ -132,6 +132,14 @@ def _walk_through(page, server, wav, junk) -> float:
     expect(page.locator(".js-plotly-plot")).to_have_count(1)
     expect(page.get_by_role("button", name="MIDI")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "generate.png"), full_page=True)
+    # The share link, opened in a fresh page (a new session), regenerates the same take.
+    link = page.locator("code").filter(has_text="?model=default").first.inner_text().strip()
+    assert link.startswith(server), link
+    shared = page.context.new_page()
+    shared.goto(link)
+    expect(shared.get_by_role("heading", name="Take 1")).to_be_visible()
+    expect(shared.get_by_text("seed 0 · 200 notes")).to_be_visible()
+    shared.close()
     # Moving between pages lost nothing: the transcription is still there.
     page.get_by_role("link", name="Transcribe").click()
     expect(page.get_by_role("button", name="In dataset ✓")).to_be_visible()

@@ -40,6 +40,8 @@ class Take:
     settings: dict[str, Any]
     trace: list[Any] = field(default_factory=list)  # neurotunes.generate.StepTrace per generated token
     parent: int | None = None  # the take this one continues
+    model_key: str = ""  # a shipped model's name or a key of trained_models(), for share links
+    primed: bool = False  # started from a primer (cannot be shared as a link)
 
 
 def _get(key: str, factory):
