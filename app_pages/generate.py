@@ -190,6 +190,20 @@ else:
     st.caption("Takes from a primer or from a model trained in this session cannot be shared as a link; "
                "download the MIDI instead (it carries its recipe).")
 
+with st.form(f"save_{take.number}", border=False):
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    title = c1.text_input("Title", f"Take {take.number}", max_chars=100)
+    if c2.form_submit_button("Save to gallery", icon=":material/library_add:"):
+        def save():
+            from neurotunes import gallery
+
+            audio = cache.render_cached(take.score.to_json(), "mp3")
+            track_id = gallery.save_track(title, take.score, cache.midi_cached(take.score.to_json()), audio,
+                                          model=take.model_name)
+            st.success(f"Saved as track {track_id}; it is on the Gallery page.")
+
+        guarded(save, what="Could not save")
+
 c1, c2, c3, _ = st.columns([1.2, 1.4, 1, 2])
 if c1.button("Continue this take", icon=":material/playlist_play:"):
     guarded(lambda: make_takes(settings(seed=int(s["seed"]) + 1000), take.score, parent=take.number),
