@@ -212,3 +212,49 @@ def load_corpus(
     if not scores:
         raise DatasetError(f"no usable pieces in corpus {key!r}")
     return scores
+
+
+#: Pitches from here up go on the treble staff, below it on the bass staff.
+TREBLE_SPLIT = 60
+#: Notation snaps to this grid (sixteenths) so the engraving stays readable.
+NOTATION_STEPS_PER_QUARTER = 4
+
+
+def score_to_musicxml(score: Score, *, title: str = "NeuroTunes") -> bytes:
+    """A piano-style two-staff MusicXML file (treble from middle C up, bass below), on a 1/16 grid.
+
+    Raises
+    ------
+    DatasetError
+        The piece has no pitched notes.
+    """
+    music21 = _m21()
+    pitched = score.without_drums().quantized(NOTATION_STEPS_PER_QUARTER)
+    if not len(pitched):
+        raise DatasetError("nothing to engrave: the piece has no pitched notes")
+    spb = pitched.seconds_per_beat
+    parts = []
+    for name, keep, clef in (("upper", lambda p: p >= TREBLE_SPLIT, music21.clef.TrebleClef()),
+                             ("lower", lambda p: p < TREBLE_SPLIT, music21.clef.BassClef())):
+        part = music21.stream.PartStaff(id=name)
+        part.insert(0, clef)
+        part.insert(0, music21.meter.TimeSignature(f"{score.time_signature[0]}/{score.time_signature[1]}"))
+        for n in pitched.notes:
+            if keep(n.pitch):
+                m21_note = music21.note.Note(n.pitch, quarterLength=round(n.duration / spb * 4) / 4)
+                m21_note.volume.velocity = n.velocity
+                part.insert(round(n.start / spb * 4) / 4, m21_note)
+        if not part.notes:  # an empty staff still needs a whole-bar rest to engrave
+            part.insert(0, music21.note.Rest(quarterLength=score.time_signature[0] * 4 / score.time_signature[1]))
+        # Simultaneous notes become chords; overlaps are split and tied, as a copyist would.
+        parts.append(part.chordify() if part.notes else part)
+    piece = music21.stream.Score()
+    piece.insert(0, music21.metadata.Metadata(title=title))
+    piece.insert(0, music21.tempo.MetronomeMark(number=round(score.tempo_bpm)))
+    for part in parts:
+        piece.insert(0, part)
+    piece.insert(0, music21.layout.StaffGroup(parts, symbol="brace"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "score.musicxml"
+        piece.write("musicxml", fp=str(path))
+        return path.read_bytes()

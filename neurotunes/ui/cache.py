@@ -60,3 +60,13 @@ def analyze_cached(data: bytes, name: str, max_seconds: float, _on_progress=None
 
     basic_pitch_model()
     return analyze_audio(data, name=name, max_seconds=max_seconds, on_progress=_on_progress)
+
+
+@st.cache_data(show_spinner="Engraving…", max_entries=16)
+def sheet_music_cached(score_json: str, title: str) -> tuple[bytes, list[str]]:
+    """MusicXML and its SVG pages for a Score."""
+    from ..corpus import score_to_musicxml
+    from ..notation import musicxml_to_svg_pages
+
+    xml = score_to_musicxml(Score.from_json(score_json), title=title)
+    return xml, musicxml_to_svg_pages(xml)

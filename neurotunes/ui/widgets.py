@@ -65,3 +65,14 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
                     "WAV (44.1 kHz)", wav, file_name=f"{stem}.wav", mime="audio/wav",
                     key=f"{key}_dl_wav", icon=":material/download:", use_container_width=True,
                 )
+        show_sheet = st.toggle("Sheet music", key=f"{key}_sheet")
+    if show_sheet:
+        sheet = guarded(lambda: cache.sheet_music_cached(score_json, title or file_stem), what="Engraving failed")
+        if sheet is not None:
+            xml, pages = sheet
+            st.download_button("MusicXML", xml, file_name=f"{stem}.musicxml",
+                               mime="application/vnd.recordare.musicxml+xml", key=f"{key}_dl_xml",
+                               icon=":material/download:")
+            for page in pages:
+                # Verovio draws black on transparent: give it paper so it reads on the dark theme.
+                st.html(f"<div style='background:#fff;border-radius:6px;padding:6px;overflow-x:auto'>{page}</div>")

@@ -1,0 +1,59 @@
+"""Sheet music: Score -> two-staff MusicXML -> Verovio SVG, all offline."""
+
+import pytest
+
+from neurotunes.corpus import notation_to_scores, score_to_musicxml
+from neurotunes.errors import DatasetError
+from neurotunes.notation import musicxml_to_svg_pages
+from neurotunes.score import Note, Score
+from tests.conftest import make_score
+
+pytestmark = pytest.mark.slow
+
+
+def test_musicxml_keeps_pitches_and_rhythm_and_engraves():
+    # 120 BPM: 0.5 s = a quarter note.  A melody over a bass note, with a chord.
+    notes = [Note(start=i * 0.5, end=i * 0.5 + 0.5, pitch=p) for i, p in enumerate((72, 74, 76, 77))]
+    notes += [Note(start=0.0, end=2.0, pitch=48), Note(start=0.0, end=2.0, pitch=55)]
+    score = Score(notes=tuple(notes), tempo_bpm=120.0)
+    xml = score_to_musicxml(score, title="Test piece")
+    assert b"<score-partwise" in xml and b"Test piece" in xml
+    back = notation_to_scores(xml, name="back.musicxml")[0]
+    assert sorted(n.pitch for n in back.notes) == sorted(n.pitch for n in score.notes)
+    assert sorted(round(n.duration / back.seconds_per_beat, 3) for n in back.notes) == [1, 1, 1, 1, 4, 4]
+    pages = musicxml_to_svg_pages(xml)
+    assert len(pages) == 1 and pages[0].lstrip().startswith("<svg")
+
+
+def test_engraving_works_outside_the_main_thread():
+    """Streamlit runs pages in worker threads; Verovio's fonts must load there too."""
+    import threading
+
+    xml = score_to_musicxml(make_score())
+    result = []
+    worker = threading.Thread(target=lambda: result.append(musicxml_to_svg_pages(xml)))
+    worker.start()
+    worker.join()
+    assert result and result[0][0].lstrip().startswith("<svg")
+
+
+def test_empty_piece_cannot_be_engraved():
+    with pytest.raises(DatasetError, match="no pitched notes"):
+        score_to_musicxml(Score())
+
+
+def test_sheet_music_toggle_in_the_app():
+    from streamlit.testing.v1 import AppTest
+
+    from neurotunes.ui import state
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("app_pages/transcribe.py").run()
+    melody = make_score()
+    at.session_state[state.TRANSCRIPTIONS] = {"m.wav": state.Transcription("m.wav", b"RIFF", melody)}
+    at.run()
+    at.toggle(key="tr_m.wav_sheet").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(d.label == "MusicXML" for d in at.get("download_button"))
+    assert any("<svg" in h.proto.body for h in at.get("html"))
