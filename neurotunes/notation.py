@@ -36,4 +36,10 @@ def musicxml_to_svg_pages(musicxml: bytes, *, max_pages: int = MAX_PAGES) -> lis
     if not toolkit.loadData(musicxml.decode("utf-8", errors="replace")):
         raise RenderError("Verovio could not read this MusicXML")
     pages = min(toolkit.getPageCount(), max_pages)
-    return [toolkit.renderToSVG(page) for page in range(1, pages + 1)]
+    return [_on_paper(toolkit.renderToSVG(page)) for page in range(1, pages + 1)]
+
+
+def _on_paper(svg: str) -> str:
+    """Verovio draws black on transparent; a white sheet keeps it readable on a dark page."""
+    end = svg.find(">", svg.find("<svg"))
+    return svg[: end + 1] + '<rect width="100%" height="100%" fill="white"/>' + svg[end + 1 :]

@@ -74,5 +74,4 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
                                mime="application/vnd.recordare.musicxml+xml", key=f"{key}_dl_xml",
                                icon=":material/download:")
             for page in pages:
-                # Verovio draws black on transparent: give it paper so it reads on the dark theme.
-                st.html(f"<div style='background:#fff;border-radius:6px;padding:6px;overflow-x:auto'>{page}</div>")
+                st.image(page, use_container_width=True)
