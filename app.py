@@ -29,5 +29,9 @@ with st.sidebar:
         f"Transcriptions: {len(state.transcriptions())} · In dataset: {len(state.dataset())} · "
         f"Takes: {len(state.takes())}"
     )
+    with st.expander("Sound", icon=":material/speaker:"):
+        from neurotunes.ui.sound import sound_settings
+
+        sound_settings()
 
 nav.run()

@@ -197,7 +197,7 @@ with st.form(f"save_{take.number}", border=False):
         def save():
             from neurotunes import gallery
 
-            audio = cache.render_cached(take.score.to_json(), "mp3")
+            audio = cache.render_current(take.score.to_json(), "mp3")
             track_id = gallery.save_track(title, take.score, cache.midi_cached(take.score.to_json()), audio,
                                           model=take.model_name)
             st.success(f"Saved as track {track_id}; it is on the Gallery page.")

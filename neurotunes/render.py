@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import constants as C
 from .errors import BadConfig, RenderError
-from .score import Score
+from .score import Note, Score
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -551,4 +551,41 @@ def render_file(score: Score, path: str | Path, **kwargs: Any) -> Path:
         path.write_bytes(data)
     except OSError as exc:
         raise RenderError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+#: Uploaded soundfonts larger than this are refused.
+MAX_SOUNDFONT_MB = 200
+
+
+def install_soundfont(data: bytes, name: str, folder: Path) -> Path:
+    """Check an uploaded .sf2/.sf3 (size, header, and a real FluidSynth load) and keep it in ``folder``.
+
+    The file is stored under its content hash, so the same upload is kept once.
+
+    Raises
+    ------
+    RenderError
+        Too large, not a SoundFont, or FluidSynth cannot load it; the running process is unaffected.
+    """
+    import hashlib
+
+    if not data:
+        raise RenderError(f"{name} is empty")
+    if len(data) > MAX_SOUNDFONT_MB * 1024 * 1024:
+        raise RenderError(f"{name} is over {MAX_SOUNDFONT_MB} MB")
+    suffix = Path(name).suffix.lower()
+    if suffix not in SOUNDFONT_SUFFIXES:
+        raise RenderError(f"{name}: soundfonts are .sf2 or .sf3 files")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
+    if not path.exists():
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    try:
+        render_audio(Score(notes=(Note(start=0.0, end=0.1, pitch=60),)), soundfont=path, reverb=False)
+    except RenderError as exc:
+        path.unlink(missing_ok=True)
+        raise RenderError(f"{name} cannot be used: {exc}") from None
     return path

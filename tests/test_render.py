@@ -189,3 +189,40 @@ def test_notes_stop_and_overlapping_repeats_keep_sounding():
     body = rms(audio[int(0.1 * SR) : int(0.5 * SR)])
     assert rms(audio[int(0.8 * SR) : int(1.0 * SR)]) > 0.2 * body  # the 0.7 s note-off did not cut it
     assert rms(audio[-int(0.3 * SR) :]) < 0.01 * body  # released after 1.0 s: the tail dies away
+
+
+def test_install_soundfont_accepts_real_and_refuses_broken(tmp_path):
+    from neurotunes.render import _embedded_soundfont, install_soundfont, render_audio
+
+    good = _embedded_soundfont().read_bytes()
+    path = install_soundfont(good, "mine.sf2", tmp_path)
+    assert path.exists() and path.suffix == ".sf2"
+    assert install_soundfont(good, "again.sf2", tmp_path) == path  # stored once, by content
+    for data, name, message in ((b"RIFF\x00\x00\x00\x00sfbk" + b"\x00" * 64, "broken.sf2", "cannot be used"),
+                                (b"", "empty.sf2", "empty"), (good, "font.txt", ".sf2 or .sf3")):
+        with pytest.raises(RenderError, match=message):
+            install_soundfont(data, name, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # the broken one was not kept
+    score = Score(notes=(Note(start=0.0, end=0.3, pitch=64),))
+    assert render_audio(score, soundfont=path).shape[1] == 2  # the process still renders
+
+
+def test_sidebar_soundfont_choice_changes_the_audio():
+    from streamlit.testing.v1 import AppTest
+
+    from neurotunes.ui import state
+    from tests.conftest import ROOT, make_score
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.session_state[state.TAKES] = [state.Take(1, make_score(), "test", {"temperature": 1.0, "seed": 0,
+                                                                          "length": 8, "beam_width": 1,
+                                                                          "scale": "chromatic", "key": 0})]
+    at.run()
+    first = at.get("audio")[0].proto.url
+    fonts = at.sidebar.selectbox[0].options
+    assert any("TimGM6mb" in f for f in fonts)
+    at.sidebar.selectbox[0].set_value(next(f for f in at.sidebar.selectbox[0].options if "TimGM6mb" in f)).run()
+    at.sidebar.toggle[0].set_value(False).run()
+    assert not at.exception
+    assert at.session_state[state.SOUND].reverb is False
+    assert at.get("audio")[0].proto.url != first

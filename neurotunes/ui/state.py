@@ -20,6 +20,7 @@ ACTIVE_MODEL = "nt_active_model"  # "default" or a key of TRAINED_MODELS
 TAKES = "nt_takes"  # list of Take, newest last
 TRAIN_JOB = "nt_train_job"  # the TrainingJob of this session (running or finished)
 BUILT_DATASET = "nt_built_dataset"  # the Dataset built on the Dataset page
+SOUND = "nt_sound"  # SoundSettings: soundfont and reverb for every rendering
 
 DEFAULT_MODEL = "default"
 
@@ -42,6 +43,16 @@ class Take:
     parent: int | None = None  # the take this one continues
     model_key: str = ""  # a shipped model's name or a key of trained_models(), for share links
     primed: bool = False  # started from a primer (cannot be shared as a link)
+
+
+@dataclass
+class SoundSettings:
+    soundfont: str | None = None  # a path; None = the default (FluidR3_GM if installed, else TimGM6mb)
+    reverb: bool = True
+
+
+def sound() -> SoundSettings:
+    return _get(SOUND, SoundSettings)
 
 
 def _get(key: str, factory):

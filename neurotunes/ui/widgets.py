@@ -45,7 +45,7 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
         st.caption(
             f"{info['notes']} notes · {info['pitch_range']} · {info['duration_s']:.1f} s · {info['tempo_bpm']:g} BPM"
         )
-        mp3 = guarded(lambda: cache.render_cached(score_json, "mp3"), what="Rendering audio failed")
+        mp3 = guarded(lambda: cache.render_current(score_json, "mp3"), what="Rendering audio failed")
         if mp3 is not None:
             st.audio(mp3, format="audio/mpeg")
         stem = slug(file_stem)
@@ -59,7 +59,7 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
                 "MP3", mp3, file_name=f"{stem}.mp3", mime="audio/mpeg",
                 key=f"{key}_dl_mp3", icon=":material/download:", use_container_width=True,
             )
-            wav = guarded(lambda: cache.render_cached(score_json, "wav"), what="Rendering WAV failed")
+            wav = guarded(lambda: cache.render_current(score_json, "wav"), what="Rendering WAV failed")
             if wav is not None:
                 st.download_button(
                     "WAV (44.1 kHz)", wav, file_name=f"{stem}.wav", mime="audio/wav",
