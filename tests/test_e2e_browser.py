@@ -113,7 +113,7 @@ def _walk_through(page, server, wav, junk) -> float:
     # Transcribe: one good file and one broken one.
     page.goto(server + "/transcribe")
     expect(page.get_by_role("heading", name="Transcribe")).to_be_visible()
-    page.locator("input[type=file]").set_input_files([str(wav), str(junk)])
+    page.get_by_test_id("stMainBlockContainer").locator("input[type=file]").set_input_files([str(wav), str(junk)])
     expect(page.get_by_text("my-melody.wav").first).to_be_visible()
     page.get_by_role("button", name="Transcribe").click()
     expect(page.get_by_text("Could not transcribe broken.mp3")).to_be_visible()
@@ -187,14 +187,14 @@ def test_bad_uploads_get_messages_and_lose_nothing(server, tmp_path):
     tune.write_bytes(b"X:1\nT:Reel\nM:4/4\nL:1/8\nK:G\nGABc dedB|dedB dedB|c2ec B2dB|c2A2 A2BA|\n")
     with browser_page("uploads") as page:
         page.goto(server + "/train")
-        page.locator("input[type=file]").set_input_files(str(junk_bundle))
+        page.get_by_test_id("stMainBlockContainer").locator("input[type=file]").set_input_files(str(junk_bundle))
         page.get_by_role("button", name="Load this model").click()
         expect(page.get_by_text("Could not load model.zip")).to_be_visible()
         expect(page.get_by_text("Bach chorales LSTM (shipped)")).to_be_visible()  # still the active model
 
         page.get_by_role("link", name="Dataset").click()
-        expect(page.get_by_role("heading", name="Dataset")).to_be_visible()
-        page.locator("input[type=file]").set_input_files([str(broken), str(good), str(tune)])
+        expect(page.get_by_text("Gather the music a model learns from")).to_be_visible()
+        page.get_by_test_id("stMainBlockContainer").locator("input[type=file]").set_input_files([str(broken), str(good), str(tune)])
         expect(page.get_by_text("tune.abc").first).to_be_visible()
         page.get_by_role("button", name="Build dataset").click()
         expect(page.get_by_text("Skipped 1 file(s)")).to_be_visible()
