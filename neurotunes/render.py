@@ -555,7 +555,7 @@ def render_file(score: Score, path: str | Path, **kwargs: Any) -> Path:
 
 
 #: Uploaded soundfonts larger than this are refused.
-MAX_SOUNDFONT_MB = 200
+MAX_SOUNDFONT_MB = C.MAX_UPLOAD_MB  # the same cap as every upload (.streamlit/config.toml)
 
 
 def install_soundfont(data: bytes, name: str, folder: Path) -> Path:
