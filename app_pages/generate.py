@@ -5,12 +5,10 @@ import streamlit as st
 from neurotunes import constants as C
 from neurotunes.config import SCALES, GenerateConfig
 from neurotunes.constants import SHIPPED_MODELS
+from neurotunes.score import PITCH_CLASS_NAMES as KEYS
 from neurotunes.score import pitch_name
 from neurotunes.ui import cache, state
 from neurotunes.ui.widgets import guarded, show_score
-
-KEYS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-
 
 @st.cache_data(show_spinner=False)
 def instrument_names() -> list[str]:
@@ -52,7 +50,7 @@ with st.form("generate_form", border=True):
     with st.expander("Musical constraints", icon=":material/piano:"):
         c1, c2, c3 = st.columns(3)
         scale = c1.selectbox("Scale", list(SCALES))
-        key = c2.selectbox("Key", range(12), format_func=lambda k: KEYS[k], disabled=False)
+        key = c2.selectbox("Key", range(12), format_func=lambda k: KEYS[k])
         max_chord = c3.slider("Most notes at once (0 = any)", 0, 8, 0)
         low, high = st.select_slider("Pitch range", options=list(range(21, 109)), value=(21, 108),
                                      format_func=pitch_name)

@@ -90,6 +90,8 @@ def scores_from_files(files: Sequence[tuple[str, bytes]], errors: list[str] | No
                         scores += scores_from_file(member, zf.read(info))
                     except NeuroTunesError as exc:
                         errors.append(str(exc))
+                    # zipfile raises RuntimeError for encrypted members and NotImplementedError for
+                    # compression methods it lacks: both are a bad upload, not a bug of ours.
                     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
                         errors.append(f"{member}: unreadable in the archive ({exc})")
         except (zipfile.BadZipFile, OSError, EOFError) as exc:

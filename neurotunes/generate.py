@@ -29,7 +29,7 @@ from .encoding import (
     tokens_to_score,
 )
 from .errors import BadConfig
-from .score import Note, Score
+from .score import PITCH_CLASS_NAMES, Note, Score
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ class _Steering:
         if not any(self.allowed[i] for i in self.pitch_of):
             raise BadConfig(
                 f"no note the model knows fits the {config.scale} scale on "
-                f"{('C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B')[config.key]} within pitches "
+                f"{PITCH_CLASS_NAMES[config.key]} within pitches "
                 f"{config.pitch_low}-{config.pitch_high}; widen the range or choose another scale"
             )
         self.bias = np.zeros(len(vocab))

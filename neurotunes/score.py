@@ -16,12 +16,12 @@ from typing import Any, Iterable, Mapping
 from . import constants as C
 from .errors import BadScore
 
-_PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 def pitch_name(pitch: int) -> str:
     """Scientific pitch name, e.g. ``60 -> 'C4'``."""
-    return f"{_PITCH_NAMES[pitch % 12]}{pitch // 12 - 1}"
+    return f"{PITCH_CLASS_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 def pitch_from_name(name: str) -> int:
