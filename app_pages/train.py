@@ -89,9 +89,6 @@ def start(resume_from=None):
                                embedding_dim=int(embedding))
     train_config = TrainConfig(epochs=int(epochs), transpose_semitones=int(transpose), learning_rate=float(lr),
                                lr_schedule=schedule, patience=int(patience))
-    from neurotunes.training import prepare_arrays
-
-    prepare_arrays(dataset, train_config)  # fails fast, in the page, on a dataset too small to train on
     new_job = TrainingJob(dataset, model_config, train_config, name=name or "My model",
                           resume_from=resume_from, sample_every=int(sample_every))
     st.session_state[state.TRAIN_JOB] = new_job.start()

@@ -141,10 +141,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"epoch {p.epoch}/{p.epochs} loss {p.loss:.3f} acc {p.accuracy:.3f}{val}{eta}", file=sys.stderr)
 
     def checkpoint(epoch: int, bundle) -> None:
-        if args.checkpoint_dir:
-            bundle.save(Path(args.checkpoint_dir) / f"epoch-{epoch:03d}")
+        bundle.save(Path(args.checkpoint_dir) / f"epoch-{epoch:03d}")
 
-    result = train(dataset, model_config, train_config, on_progress=report, on_epoch=checkpoint,
+    result = train(dataset, model_config, train_config, on_progress=report,
+                   on_epoch=checkpoint if args.checkpoint_dir else None,
                    resume_from=resume, name=args.name or Path(args.output).name)
     if args.output.lower().endswith(".zip"):
         out = Path(args.output)

@@ -217,3 +217,17 @@ def test_impossible_generate_settings_are_a_message():
     assert not at.exception
     assert any("widen the range" in e.value for e in at.error)
     assert not at.session_state[state.TAKES]
+
+
+def test_a_dataset_too_small_to_train_on_is_reported_by_the_run():
+    """The check happens once, in the training run, and reaches the page as a message."""
+    from neurotunes.dataset import split_dataset
+
+    at = _page(_app().run(), "train")
+    at.session_state[state.BUILT_DATASET] = split_dataset([make_score(pitches=(60, 62))], validation_fraction=0)
+    at.run()
+    at.radio[0].set_value("The dataset from the Dataset page")
+    next(b for b in at.button if b.label == "Train").click().run()
+    at = _wait_for_job(at, timeout=60)
+    assert not at.exception
+    assert any("lower the sequence length" in e.value for e in at.error), [e.value for e in at.error]
