@@ -262,7 +262,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     soundfont = Path(args.soundfont) if args.soundfont else None
     if soundfont is not None and not soundfont.is_file():
         raise NeuroTunesError(f"soundfont {soundfont} does not exist")
-    out = render_file(score, args.output, soundfont=soundfont, program=args.program)
+    instruments = {}
+    for item in args.instrument:
+        track, sep, name = item.partition("=")
+        if not sep or not track.strip().isdigit():
+            raise NeuroTunesError(f"--instrument takes TRACK_PROGRAM=INSTRUMENT (e.g. 0=Violin), got {item!r}")
+        instruments[int(track)] = name
+    out = render_file(score, args.output, soundfont=soundfont, program=args.program, instruments=instruments,
+                      reverb=not args.no_reverb, chorus=args.chorus)
     print(f"wrote {out} ({score.duration:.1f} s of music)")
     return 0
 
@@ -379,8 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("midi", help="MIDI file")
     r.add_argument("-o", "--output", required=True, help=".wav or .mp3 file to write")
     r.add_argument("--soundfont", default=None, help=".sf2/.sf3 file (default: FluidR3_GM if installed)")
-    r.add_argument("--program", type=int, default=None, help="play every note with this GM program")
+    r.add_argument("--program", default=None,
+                   help="play every pitched note with this General MIDI instrument: a number or a name ('Violin')")
+    r.add_argument("--instrument", action="append", default=[], metavar="TRACK=INSTRUMENT",
+                   help="per track: notes on GM program TRACK play as INSTRUMENT (number or name), e.g. "
+                        "'0=Church Organ'; repeatable")
     r.add_argument("--bpm", type=float, default=None, help="change the tempo")
+    r.add_argument("--no-reverb", action="store_true", help="dry sound")
+    r.add_argument("--chorus", action="store_true", help="FluidSynth's chorus on")
     r.set_defaults(func=cmd_render)
     return p
 

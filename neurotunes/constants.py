@@ -29,7 +29,8 @@ MIDI_EXTENSIONS = ("mid", "midi")
 MAX_UPLOAD_MB = int(os.environ.get("NEUROTUNES_MAX_UPLOAD_MB", "50"))
 MAX_AUDIO_SECONDS = float(os.environ.get("NEUROTUNES_MAX_AUDIO_SECONDS", str(10 * 60)))
 RENDER_TAIL_SECONDS = 1.0  # let the last notes ring out
-RENDER_PEAK = 0.89  # normalize peaks to about -1 dBFS, never clip
+RENDER_PEAK = 0.89  # the ceiling: no sample above about -1 dBFS, never clip
+RENDER_LOUDNESS_DB = -18.0  # every rendering is brought to this gated RMS loudness (dBFS) when the ceiling allows
 
 # --- Transcription (Basic Pitch defaults) ---------------------------------
 BP_ONSET_THRESHOLD = 0.5

@@ -1,14 +1,21 @@
 """Score -> audio with FluidSynth (the only importer of ``fluidsynth``).
 
 Every call builds a fresh ``fluidsynth.Synth`` (a synth is never shared between
-threads or sessions), loads one SoundFont, schedules the notes itself and pulls
-the audio straight into a preallocated float32 buffer between events, so note
-timing is exact to the sample on our side (FluidSynth itself applies events at
-its 64-sample block boundaries, about 1.5 ms at 44.1 kHz).
+threads or sessions), schedules the notes itself and pulls the audio straight
+into a preallocated float32 buffer between events, so note timing is exact to
+the sample on our side (FluidSynth itself applies events at its 64-sample block
+boundaries, about 1.5 ms at 44.1 kHz).
 
-Audio is returned as ``float32`` arrays of shape ``(frames, 2)`` peak-normalised
-to :data:`~neurotunes.constants.RENDER_PEAK`; :func:`audio_to_wav` and
-:func:`audio_to_mp3` encode it to bytes with ``soundfile``.
+SoundFonts are loaded once per process: the first use of a file loads all its
+samples into a *keeper* synth that is never played and only holds them in
+FluidSynth's sample cache (shared by every synth of the process, keyed by file
+and modification time), so each render's own synth finds the samples there
+instead of reading the file again (FluidR3_GM: 0.1-0.4 s once, then about 25 ms).
+
+Audio is returned as ``float32`` arrays of shape ``(frames, 2)``, loudness
+normalised to :data:`~neurotunes.constants.RENDER_LOUDNESS_DB` (gated RMS) and
+never above the :data:`~neurotunes.constants.RENDER_PEAK` ceiling;
+:func:`audio_to_wav` and :func:`audio_to_mp3` encode it to bytes with ``soundfile``.
 """
 
 from __future__ import annotations
@@ -18,9 +25,13 @@ import importlib.util
 import io
 import logging
 import math
+import os
+import threading
 import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from . import constants as C
 from .errors import BadConfig, RenderError
@@ -56,6 +67,24 @@ _SFBK_MAGIC = b"sfbk"
 _RIFF_HEADER_BYTES = 12
 _SFBK_OFFSET = 8
 _FLUID_FAILED = -1
+_FLUID_BLOCK_FRAMES = 64  # FluidSynth applies events at these block boundaries
+_CC_CHORUS_SEND = 93
+_CHORUS_SEND_LEVEL = 64
+_TAIL_CHUNK_FRAMES = 4096  # after the last note, render in chunks until one is silent
+_SILENT_SAMPLE = 1e-6  # FluidSynth output (before normalisation) this small is 120 dB down: silence
+_MAX_SYNTH_THREADS = 4  # a long piece is rendered by this many synths side by side at most
+_PARALLEL_MIN_SECONDS = 8.0  # shorter pieces render in one synth: threads would cost more than they save
+_PARALLEL_MIN_NOTES = 32
+#: SoundFonts kept loaded per process (each holds its samples in memory: FluidR3_GM about 140 MB).
+MAX_LOADED_SOUNDFONTS = 3
+# Loudness gating after ITU-R BS.1770 (400 ms blocks, 75% overlap, a silence gate and a -10 dB relative
+# gate), applied to the plain mean square: no K-weighting filter, which would cost more than the render.
+# The silence gate sits 70 dB below the loudest block rather than at -70 dBFS, so the measure does not
+# depend on the level: normalising once lands on the target.
+_LOUDNESS_BLOCK_S = 0.4
+_LOUDNESS_HOP_S = 0.1
+_SILENCE_GATE_DB = -70.0
+_RELATIVE_GATE_DB = -10.0
 _FLUID_LOG_LEVELS = {  # FLUID_PANIC, FLUID_ERR, FLUID_WARN, FLUID_INFO, FLUID_DBG
     0: logging.CRITICAL,
     1: logging.ERROR,
@@ -251,6 +280,102 @@ def _write_frames(synth: Any, out: "np.ndarray", start: int, stop: int) -> None:
         start += count
 
 
+def _synth_threads() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, _MAX_SYNTH_THREADS))
+
+
+def _new_synth(sample_rate: int, channels: int = _CHANNELS_PER_PORT, *, reverb: bool = False,
+               chorus: bool = False) -> Any:
+    synth = _fluidsynth().Synth(
+        gain=_SYNTH_GAIN,
+        samplerate=sample_rate,
+        channels=channels,
+        **{
+            "synth.reverb.active": int(bool(reverb)),
+            "synth.chorus.active": int(bool(chorus)),
+            "synth.lock-memory": 0,  # never mlock a soundfont's samples
+            # Whole soundfont at load: with the keeper holding it, a render's load is a cache hit.
+            "synth.dynamic-sample-loading": 0,
+        },
+    )
+    if not synth.synth:
+        raise RenderError("FluidSynth could not create a synthesizer")
+    return synth
+
+
+class _SoundfontKeepers:
+    """Per process, the SoundFonts in use, each loaded into a synth that is never played.
+
+    FluidSynth shares a file's sample data between every synth that loads it
+    while one still holds it; the keeper is that holder.  Least recently used
+    files are let go beyond :data:`MAX_LOADED_SOUNDFONTS`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keepers: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
+
+    def hold(self, path: Path) -> float:
+        """Make sure ``path`` is loaded; returns the seconds spent loading (0 when it already was)."""
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            if key in self._keepers:
+                self._keepers.move_to_end(key)
+                return 0.0
+            began = time.perf_counter()
+            keeper = _new_synth(C.RENDER_SAMPLE_RATE)
+            if keeper.sfload(str(path)) == _FLUID_FAILED:
+                keeper.delete()
+                raise RenderError(f"FluidSynth could not load the SoundFont {path} (corrupt or not a SoundFont?)")
+            self._keepers[key] = keeper
+            while len(self._keepers) > MAX_LOADED_SOUNDFONTS:
+                _, old = self._keepers.popitem(last=False)
+                old.delete()
+            return time.perf_counter() - began
+
+    def loaded(self) -> list[str]:
+        with self._lock:
+            return [k[0] for k in self._keepers]
+
+
+_KEEPERS = _SoundfontKeepers()
+
+
+def load_soundfont(soundfont: str | Path | None = None) -> Path:
+    """Load a SoundFont once for this process (later renders with it skip reading the file).
+
+    Parameters
+    ----------
+    soundfont
+        Path of an ``.sf2``/``.sf3`` file; ``None`` loads :func:`default_soundfont`.
+
+    Returns
+    -------
+    Path
+        The loaded file.
+
+    Raises
+    ------
+    RenderError
+        Missing, not a SoundFont, or FluidSynth cannot load it (the process keeps running).
+    """
+    path = _checked_soundfont(soundfont)
+    seconds = _KEEPERS.hold(path)
+    if seconds:
+        log.info("loaded SoundFont %s in %.2f s", path.name, seconds)
+    return path
+
+
+def loaded_soundfonts() -> list[str]:
+    """Paths of the SoundFonts this process holds loaded, least recently used first."""
+    return _KEEPERS.loaded()
+
+
 def _assign_channels(groups: list[tuple[bool, int]]) -> tuple[dict[tuple[bool, int], int], int]:
     """Give each (is_drum, program) group its own channel; drums only on drum channels."""
     melodic = [g for g in groups if not g[0]]
@@ -286,8 +411,10 @@ def render_audio(
     *,
     soundfont: str | Path | None = None,
     sample_rate: int = C.RENDER_SAMPLE_RATE,
-    program: int | None = None,
+    program: int | str | None = None,
+    instruments: Mapping[int, int | str] | None = None,
     reverb: bool = True,
+    chorus: bool = False,
 ) -> "np.ndarray":
     """Synthesize a Score with FluidSynth.
 
@@ -302,18 +429,21 @@ def render_audio(
     sample_rate
         Output sample rate in Hz.
     program
-        General MIDI program (0-127) that replaces every pitched note's
-        program; drum notes keep their kit.  ``None`` keeps the score's programs.
-    reverb
-        Use FluidSynth's reverb (its chorus is always off).
+        General MIDI program (0-127) or instrument name (``"Violin"``) that
+        replaces every pitched note's program; drum notes keep their kit.
+        ``None`` keeps the score's programs.
+    instruments
+        Per track: ``{program in the score: new program or instrument name}``;
+        tracks not named keep theirs.  Applied after ``program``.
+    reverb, chorus
+        Use FluidSynth's reverb / chorus.
 
     Returns
     -------
     numpy.ndarray
         ``float32`` array of shape ``(frames, 2)``: the piece plus
-        :data:`~neurotunes.constants.RENDER_TAIL_SECONDS` of ring-out, peak
-        normalised to :data:`~neurotunes.constants.RENDER_PEAK` (a silent
-        render stays all zeros).
+        :data:`~neurotunes.constants.RENDER_TAIL_SECONDS` of ring-out, loudness
+        normalised by :func:`normalize_loudness` (a silent render stays all zeros).
 
     Raises
     ------
@@ -321,7 +451,7 @@ def render_audio(
         The score has no notes, the SoundFont is missing or cannot be loaded,
         or FluidSynth is unavailable.
     BadConfig
-        ``program`` or ``sample_rate`` is out of range.
+        ``program``, ``instruments`` or ``sample_rate`` is out of range or unknown.
     """
     import numpy as np
 
@@ -330,91 +460,220 @@ def render_audio(
     if not score.notes:
         raise RenderError("nothing to render: the piece has no notes")
     sample_rate = _check_sample_rate(sample_rate)
-    if program is not None and (
-        isinstance(program, bool) or not isinstance(program, int) or not 0 <= program <= C.MIDI_PROGRAM_MAX
-    ):
-        raise BadConfig(f"instrument program must be 0-{C.MIDI_PROGRAM_MAX}, got {program!r}")
-    path = _checked_soundfont(soundfont)
-    fluidsynth = _fluidsynth()
+    remap = {src: gm_program(dst) for src, dst in (instruments or {}).items()}
+    if program is not None:
+        program = gm_program(program)
+    path = load_soundfont(soundfont)
     began = time.perf_counter()
 
     def group_of(note: Any) -> tuple[bool, int]:
-        if note.is_drum or program is None:
-            return (note.is_drum, note.program)
-        return (False, program)
+        if note.is_drum:
+            return (True, note.program)
+        chosen = note.program if program is None else program
+        return (False, remap.get(note.program, chosen))
 
     groups = sorted({group_of(n) for n in score.notes})
     channels, n_channels = _assign_channels(groups)
 
-    # (frame, 0 = off / 1 = on, channel, pitch, velocity): offs sort before ons at one frame
-    events: list[tuple[int, int, int, int, int]] = []
-    last_frame = 0
-    for note in score.notes:
-        channel = channels[group_of(note)]
-        on = round(note.start * sample_rate)
-        off = max(round(note.end * sample_rate), on + 1)
-        events.append((on, 1, channel, note.pitch, note.velocity))
-        events.append((off, 0, channel, note.pitch, 0))
-        last_frame = max(last_frame, off)
-    events.sort()
-    total_frames = last_frame + round(C.RENDER_TAIL_SECONDS * sample_rate)
+    # (on frame, off frame, channel, pitch, velocity) per note, in onset order
+    spans = sorted(
+        (on, max(round(note.end * sample_rate), on + 1), channels[group_of(note)], note.pitch, note.velocity)
+        for note in score.notes
+        for on in (round(note.start * sample_rate),)
+    )
+    tail = round(C.RENDER_TAIL_SECONDS * sample_rate)
+    total_frames = max(span[1] for span in spans) + tail
+    parts = _split_by_onset(spans, _parallel_parts(score))
+    programs = {channel: group for group, channel in channels.items()}
+
+    def render_part(part: list[tuple[int, int, int, int, int]]) -> tuple[int, "np.ndarray"]:
+        first = part[0][0] // _FLUID_BLOCK_FRAMES * _FLUID_BLOCK_FRAMES  # same event timing as one synth
+        buffer = np.zeros((total_frames - first, _STEREO), dtype=np.float32)  # pages are touched as written
+        synth = _new_synth(sample_rate, n_channels, reverb=reverb, chorus=chorus)
+        try:
+            sfid = synth.sfload(str(path))  # a cache hit: the keeper holds this file's samples
+            if sfid == _FLUID_FAILED:
+                raise RenderError(f"FluidSynth could not load the SoundFont {path} (corrupt or not a SoundFont?)")
+            for channel in sorted({span[2] for span in part}):
+                _select(synth, channel, sfid, *programs[channel], path)
+                if chorus:  # General MIDI's chorus send (CC 93) starts at 0: nothing would reach the chorus
+                    synth.cc(channel, _CC_CHORUS_SEND, _CHORUS_SEND_LEVEL)
+            used = _play(synth, part, buffer, first)
+        finally:
+            synth.delete()
+        return first, buffer[:used]
+
+    if len(parts) == 1:
+        rendered = [render_part(parts[0])]
+    else:  # one synth per thread; ctypes releases the GIL while FluidSynth renders
+        with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="neurotunes-render") as pool:
+            rendered = list(pool.map(render_part, parts))
     audio = np.zeros((total_frames, _STEREO), dtype=np.float32)
-
-    synth = fluidsynth.Synth(
-        gain=_SYNTH_GAIN,
-        samplerate=sample_rate,
-        channels=n_channels,
-        **{
-            "synth.reverb.active": int(bool(reverb)),
-            "synth.chorus.active": 0,  # ~10% of synthesis time, barely audible on GM pieces
-            "synth.lock-memory": 0,  # do not mlock 150 MB of samples on every render
-            "synth.dynamic-sample-loading": 1,  # load only the presets used: 0.16 s -> 0.02 s for FluidR3
-        },
-    )
-    try:
-        if not synth.synth:
-            raise RenderError("FluidSynth could not create a synthesizer")
-        sfid = synth.sfload(str(path))
-        if sfid == _FLUID_FAILED:
-            raise RenderError(f"FluidSynth could not load the SoundFont {path} (corrupt or not a SoundFont?)")
-        loaded = time.perf_counter()
-        for (is_drum, prog), channel in channels.items():
-            _select(synth, channel, sfid, is_drum, prog, path)
-
-        sounding: dict[tuple[int, int], int] = {}  # overlapping same-key notes: release on the last off
-        cursor = 0
-        for frame, is_on, channel, pitch, velocity in events:
-            if frame > cursor:
-                _write_frames(synth, audio, cursor, frame)
-                cursor = frame
-            key = (channel, pitch)
-            if is_on:
-                sounding[key] = sounding.get(key, 0) + 1
-                synth.noteon(channel, pitch, velocity)
-            else:
-                sounding[key] -= 1
-                if sounding[key] == 0:
-                    del sounding[key]
-                    synth.noteoff(channel, pitch)
-        _write_frames(synth, audio, cursor, total_frames)
-    finally:
-        synth.delete()
-
-    peak = float(np.max(np.abs(audio)))
-    if not math.isfinite(peak):
-        raise RenderError("FluidSynth produced invalid samples (NaN or infinity)")
-    if peak > 0.0:
-        audio *= np.float32(C.RENDER_PEAK / peak)
-        np.clip(audio, -C.RENDER_PEAK, C.RENDER_PEAK, out=audio)  # float rounding only
-    log.debug(
-        "rendered %d notes, %.1f s with %s: load %.3f s, synth %.3f s",
-        len(score.notes),
-        total_frames / sample_rate,
-        path.name,
-        loaded - began,
-        time.perf_counter() - loaded,
-    )
+    for first, buffer in rendered:
+        audio[first : first + len(buffer)] += buffer
+    normalize_loudness(audio, sample_rate)
+    log.debug("rendered %d notes, %.1f s with %s in %d part(s): %.3f s", len(score.notes),
+              total_frames / sample_rate, path.name, len(parts), time.perf_counter() - began)
     return audio
+
+
+def _parallel_parts(score: Score) -> int:
+    """How many synths render a piece side by side: one per core for long, busy pieces."""
+    if score.duration < _PARALLEL_MIN_SECONDS or len(score.notes) < _PARALLEL_MIN_NOTES:
+        return 1
+    return _synth_threads()
+
+
+def _split_by_onset(spans: list[tuple[int, int, int, int, int]], parts: int) -> list[list[tuple[int, int, int, int, int]]]:
+    """Cut notes (in onset order) into ``parts`` runs of about equal size, never inside a chord.
+
+    Each run is rendered by its own synth from its first onset until its last
+    note has rung out; the runs' audio is summed.  FluidSynth's voices and its
+    reverb are linear, so the sum sounds as one synth playing everything.
+    """
+    cuts = [0]
+    for i in range(1, parts):
+        cut = max(i * len(spans) // parts, cuts[-1] + 1)
+        while cut < len(spans) and spans[cut][0] == spans[cut - 1][0]:
+            cut += 1
+        if cut >= len(spans):
+            break
+        cuts.append(cut)
+    cuts.append(len(spans))
+    return [spans[a:b] for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def _play(synth: Any, spans: list[tuple[int, int, int, int, int]], buffer: "np.ndarray", first: int) -> int:
+    """Play notes on ``synth`` into ``buffer``, whose frame 0 is frame ``first`` of the piece.
+
+    After the last note-off the synth keeps rendering until its release and
+    reverb tails have died away (or the buffer is full); returns the frames written.
+    """
+    import numpy as np
+
+    # (frame, 0 = off / 1 = on, channel, pitch, velocity): offs sort before ons at one frame
+    events = sorted(
+        event
+        for on, off, channel, pitch, velocity in spans
+        for event in ((on - first, 1, channel, pitch, velocity), (off - first, 0, channel, pitch, 0))
+    )
+    sounding: dict[tuple[int, int], int] = {}  # overlapping same-key notes: release on the last off
+    cursor = 0
+    for frame, is_on, channel, pitch, velocity in events:
+        if frame > cursor:
+            _write_frames(synth, buffer, cursor, frame)
+            cursor = frame
+        key = (channel, pitch)
+        if is_on:
+            sounding[key] = sounding.get(key, 0) + 1
+            synth.noteon(channel, pitch, velocity)
+        else:
+            sounding[key] -= 1
+            if sounding[key] == 0:
+                del sounding[key]
+                synth.noteoff(channel, pitch)
+    while cursor < len(buffer):
+        stop = min(cursor + _TAIL_CHUNK_FRAMES, len(buffer))
+        _write_frames(synth, buffer, cursor, stop)
+        quiet = not np.any(np.abs(buffer[cursor:stop]) > _SILENT_SAMPLE)
+        cursor = stop
+        if quiet:
+            break
+    return cursor
+
+
+def loudness_db(audio: "np.ndarray", sample_rate: int = C.RENDER_SAMPLE_RATE) -> float:
+    """Gated RMS loudness in dB relative to full scale (BS.1770 gating, no K-weighting).
+
+    The mean square over channels in 400 ms blocks (100 ms apart); blocks 70 dB
+    below the loudest, then those 10 dB below the mean of the rest, are left out,
+    so rests and ring-out do not make a sparse piece look quiet.  ``-inf`` for silence.
+    """
+    import numpy as np
+
+    data = np.asarray(audio, dtype=np.float32)
+    frames = data.reshape(len(data), -1)
+    power = np.einsum("ij,ij->i", frames, frames) / frames.shape[1]  # no float64 copy of the audio
+    hop = max(1, round(_LOUDNESS_HOP_S * sample_rate))
+    hops_per_block = max(1, round(_LOUDNESS_BLOCK_S / _LOUDNESS_HOP_S))
+    n_hops = len(power) // hop
+    if n_hops < hops_per_block:
+        blocks = np.array([power.mean(dtype=np.float64)]) if len(power) else np.zeros(0)
+    else:
+        per_hop = power[: n_hops * hop].reshape(n_hops, hop).sum(axis=1, dtype=np.float64)
+        window = np.convolve(per_hop, np.ones(hops_per_block), mode="valid")
+        blocks = window / (hop * hops_per_block)
+    if not blocks.size or blocks.max() <= 0.0:
+        return float("-inf")
+    blocks = blocks[blocks > blocks.max() * 10 ** (_SILENCE_GATE_DB / 10)]
+    blocks = blocks[blocks > blocks.mean() * 10 ** (_RELATIVE_GATE_DB / 10)]
+    return float(10 * np.log10(blocks.mean()))
+
+
+def normalize_loudness(
+    audio: "np.ndarray",
+    sample_rate: int = C.RENDER_SAMPLE_RATE,
+    *,
+    target_db: float = C.RENDER_LOUDNESS_DB,
+    peak: float = C.RENDER_PEAK,
+) -> float:
+    """Scale ``audio`` in place to ``target_db`` gated loudness, never letting a sample pass ``peak``.
+
+    Quiet pieces are raised and loud ones lowered to the same loudness; where the
+    target would push a sample over the ceiling, the gain stops at the ceiling
+    instead (no clipping, no limiter colouring the sound).  Silence stays zeros.
+
+    Returns
+    -------
+    float
+        The gain applied (1.0 for silence).
+
+    Raises
+    ------
+    RenderError
+        The audio holds NaN or infinite samples.
+    """
+    import numpy as np
+
+    top = max(float(audio.max()), -float(audio.min())) if audio.size else 0.0
+    if not math.isfinite(top):
+        raise RenderError("FluidSynth produced invalid samples (NaN or infinity)")
+    level = loudness_db(audio, sample_rate)
+    if top == 0.0 or not math.isfinite(level):
+        return 1.0
+    gain = min(10 ** ((target_db - level) / 20), peak / top)
+    audio *= np.float32(gain)  # at most peak (to float rounding): the gain stops at the ceiling
+    return gain
+
+
+@functools.cache
+def _gm_names() -> dict[str, int]:
+    from .midi_io import gm_program_names
+
+    return {name.lower(): i for i, name in enumerate(gm_program_names())}
+
+
+def gm_program(instrument: int | str) -> int:
+    """A General MIDI program number from a number (0-127) or an instrument name (``"Violin"``, any case).
+
+    Raises
+    ------
+    BadConfig
+        Out of range, or no General MIDI instrument has that name.
+    """
+    if isinstance(instrument, str):
+        text = instrument.strip()
+        if text.isdigit():
+            instrument = int(text)
+        else:
+            try:
+                return _gm_names()[text.lower()]
+            except KeyError:
+                raise BadConfig(f"no General MIDI instrument is called {instrument!r} "
+                                "(e.g. 'Acoustic Grand Piano', 'Violin', 'Flute')") from None
+    if isinstance(instrument, bool) or not isinstance(instrument, int) or not 0 <= instrument <= C.MIDI_PROGRAM_MAX:
+        raise BadConfig(f"instrument program must be 0-{C.MIDI_PROGRAM_MAX}, got {instrument!r}")
+    return instrument
 
 
 def _encode(audio: "np.ndarray", sample_rate: int, fmt: str, subtype: str) -> bytes:
@@ -489,7 +748,8 @@ def score_to_wav(score: Score, **kwargs: Any) -> bytes:
     score
         The piece.
     **kwargs
-        Passed to :func:`render_audio` (``soundfont``, ``sample_rate``, ``program``, ``reverb``).
+        Passed to :func:`render_audio` (``soundfont``, ``sample_rate``, ``program``, ``instruments``,
+        ``reverb``, ``chorus``).
 
     Returns
     -------
@@ -508,7 +768,8 @@ def score_to_mp3(score: Score, **kwargs: Any) -> bytes:
     score
         The piece.
     **kwargs
-        Passed to :func:`render_audio` (``soundfont``, ``sample_rate``, ``program``, ``reverb``).
+        Passed to :func:`render_audio` (``soundfont``, ``sample_rate``, ``program``, ``instruments``,
+        ``reverb``, ``chorus``).
 
     Returns
     -------
@@ -585,7 +846,7 @@ def install_soundfont(data: bytes, name: str, folder: Path) -> Path:
         tmp.replace(path)
     try:
         render_audio(Score(notes=(Note(start=0.0, end=0.1, pitch=60),)), soundfont=path, reverb=False)
-    except RenderError as exc:
+    except (RenderError, OSError) as exc:
         path.unlink(missing_ok=True)
         raise RenderError(f"{name} cannot be used: {exc}") from None
     return path

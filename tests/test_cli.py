@@ -43,6 +43,10 @@ def test_generate_default_then_render(tmp_path):
     assert audio.shape[0] / rate >= score.duration
     assert abs(audio).max() > 0.1  # audible
     assert run("render", mid, "-o", mp3, "--program", "40", "--bpm", "80").returncode == 0
+    proc = run("render", mid, "-o", tmp_path / "organ.wav", "--instrument", "0=Church Organ", "--chorus", "--no-reverb")
+    assert proc.returncode == 0, proc.stderr
+    organ, _ = sf.read(tmp_path / "organ.wav")
+    assert organ.shape != audio.shape or abs(organ - audio).mean() > 0.01  # another instrument, not the piano
     # The recipe inside the MIDI regenerates the identical notes.
     proc = run("generate", "--recipe", mid, "-o", tmp_path / "again.mid")
     assert proc.returncode == 0, proc.stderr
@@ -115,6 +119,9 @@ def test_train_tiny_from_midi_folder_then_generate(tmp_path):
         ("render", "missing.mid", "-o", "x.wav"),
         ("render", "bad.mid", "-o", "x.wav"),
         ("render", "good.mid", "-o", "x.ogg"),
+        ("render", "good.mid", "-o", "x.wav", "--program", "Kazoo"),
+        ("render", "good.mid", "-o", "x.wav", "--instrument", "Violin"),
+        ("render", "good.mid", "-o", "x.wav", "--soundfont", "junk.sf2"),
         ("transcribe", "bad.mid", "-o", "x.mid"),
         ("transcribe", "empty.wav", "-o", "x.mid"),
         ("train", "--midi", "nowhere", "-o", "m"),
@@ -123,5 +130,6 @@ def test_train_tiny_from_midi_folder_then_generate(tmp_path):
 def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, args):
     (tmp_path / "bad.mid").write_bytes(b"MThd\x00\x00")
     (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "junk.sf2").write_bytes(b"RIFF\x00\x00\x00\x00sfbk" + b"\x00" * 64)
     write_midi(make_score(), tmp_path / "good.mid")
     assert_one_line_error(run(*args, cwd=tmp_path))

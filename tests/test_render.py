@@ -10,7 +10,7 @@ import soundfile as sf
 
 from neurotunes import constants as C
 from neurotunes import render
-from neurotunes.errors import RenderError
+from neurotunes.errors import BadConfig, RenderError
 from neurotunes.score import Note, Score
 
 SR = C.RENDER_SAMPLE_RATE
@@ -226,3 +226,105 @@ def test_sidebar_soundfont_choice_changes_the_audio():
     assert not at.exception
     assert at.session_state[state.SOUND].reverb is False
     assert at.get("audio")[0].proto.url != first
+
+
+def busy_piece(seconds: float = 20.0, velocity: int = 90, hold: float = 0.45) -> Score:
+    """Four-note chords every half second with a moving top line: long and busy enough to render in parts."""
+    notes = []
+    for i in range(int(seconds * 2)):
+        t = i * 0.5
+        for pitch in (48, 55, 64, 72 + (i * 5) % 12):
+            notes.append(Note(start=t, end=t + hold, pitch=pitch, velocity=velocity))
+    return Score(notes=tuple(notes))
+
+
+def test_parallel_parts_sound_like_one_synth(monkeypatch):
+    piece = busy_piece()
+    for reverb in (False, True):
+        monkeypatch.setattr(render, "_parallel_parts", lambda score: 1)
+        whole = render.render_audio(piece, soundfont=EMBEDDED, reverb=reverb)
+        for parts in (2, 3):
+            monkeypatch.setattr(render, "_parallel_parts", lambda score, n=parts: n)
+            split = render.render_audio(piece, soundfont=EMBEDDED, reverb=reverb)
+            assert split.shape == whole.shape
+            first_cut = round(piece.duration / parts) - 1.0  # seconds, safely before the first cut
+            # Up to the first cut it is the same synthesis, to float rounding.
+            assert np.max(np.abs(split[: int(first_cut * SR)] - whole[: int(first_cut * SR)])) < 1e-4
+            # After it, a new strike of a key still ringing from the previous part does not release the
+            # old voice as one synth would (and the reverb's modulation runs on its own clock): small
+            # differences, 30 dB below the music.
+            assert rms(split - whole) < 0.03 * rms(whole)
+
+
+def test_split_never_cuts_a_chord():
+    spans = [(frame, frame + 10, 0, pitch, 90) for frame in (0, 0, 0, 100, 100, 200) for pitch in (60,)]
+    parts = render._split_by_onset(spans, 4)
+    assert [len(p) for p in parts] == [3, 2, 1]
+    assert sum(parts, []) == spans
+
+
+def test_loudness_is_normalized_without_clipping():
+    quiet = render.render_audio(busy_piece(10, velocity=25), soundfont=EMBEDDED)
+    loud = render.render_audio(busy_piece(10, velocity=120), soundfont=EMBEDDED)
+    single = render.render_audio(Score(notes=(Note(start=0.0, end=2.0, pitch=72, velocity=30),)), soundfont=EMBEDDED)
+    for audio in (quiet, loud, single):
+        assert float(np.max(np.abs(audio))) <= C.RENDER_PEAK + 1e-6
+    levels = [render.loudness_db(a) for a in (quiet, loud, single)]
+    # Each reaches the target unless the ceiling stopped it first, then it sits at the ceiling.
+    for audio, level in zip((quiet, loud, single), levels):
+        at_ceiling = float(np.max(np.abs(audio))) > C.RENDER_PEAK - 1e-3
+        assert abs(level - C.RENDER_LOUDNESS_DB) < 0.5 or (at_ceiling and level < C.RENDER_LOUDNESS_DB)
+    assert abs(levels[0] - levels[1]) < 3.0  # velocity 25 and 120 end up about equally loud
+    silence = np.zeros((SR, 2), dtype=np.float32)
+    assert render.normalize_loudness(silence) == 1.0 and not silence.any()
+    with pytest.raises(RenderError, match="invalid samples"):
+        render.normalize_loudness(np.full((SR, 2), np.nan, dtype=np.float32))
+
+
+def test_instruments_by_general_midi_name_per_track():
+    assert render.gm_program("Violin") == 40 and render.gm_program("acoustic grand piano") == 0
+    assert render.gm_program("41") == 41 and render.gm_program(127) == 127
+    for bad in ("Kazoo", 128, -1, True):
+        with pytest.raises(BadConfig):
+            render.gm_program(bad)
+    two_tracks = Score(notes=(Note(start=0.0, end=1.0, pitch=60, program=0),
+                              Note(start=0.0, end=1.0, pitch=67, program=24)))
+    original = render.render_audio(two_tracks, soundfont=EMBEDDED)
+    by_name = render.render_audio(two_tracks, soundfont=EMBEDDED, instruments={24: "Flute"})
+    by_number = render.render_audio(Score(notes=(Note(start=0.0, end=1.0, pitch=60, program=0),
+                                                 Note(start=0.0, end=1.0, pitch=67, program=73))),
+                                    soundfont=EMBEDDED)
+    assert np.mean(np.abs(by_name - original)) > 0.01
+    np.testing.assert_allclose(by_name, by_number, atol=1e-6)  # track 24 became the flute (73), track 0 stayed
+    with pytest.raises(BadConfig, match="Kazoo"):
+        render.render_audio(two_tracks, soundfont=EMBEDDED, instruments={0: "Kazoo"})
+
+
+def test_chorus_switch_changes_the_sound():
+    dry = render.render_audio(c_major_scale(), soundfont=EMBEDDED, reverb=False)
+    chorus = render.render_audio(c_major_scale(), soundfont=EMBEDDED, reverb=False, chorus=True)
+    assert dry.shape == chorus.shape and np.mean(np.abs(dry - chorus)) > 1e-3
+
+
+def test_soundfont_is_loaded_once_per_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "MAX_LOADED_SOUNDFONTS", 2)
+    copies = []
+    for i in range(3):
+        copy = tmp_path / f"copy{i}.sf2"
+        copy.write_bytes(EMBEDDED.read_bytes())
+        copies.append(copy)
+    render.load_soundfont(copies[0])
+    assert str(copies[0].resolve()) in render.loaded_soundfonts()
+    assert render._KEEPERS.hold(copies[0]) == 0.0  # already loaded: nothing read again
+    render.render_audio(c_major_scale(), soundfont=copies[1])  # rendering loads it too
+    render.load_soundfont(copies[2])
+    loaded = render.loaded_soundfonts()
+    assert str(copies[0].resolve()) not in loaded  # least recently used let go beyond the cap
+    assert loaded[-2:] == [str(copies[1].resolve()), str(copies[2].resolve())]
+    # a truncated soundfont: the header passes, FluidSynth refuses it, nothing is kept, rendering goes on
+    truncated = tmp_path / "truncated.sf2"
+    truncated.write_bytes(EMBEDDED.read_bytes()[: 200_000])
+    with pytest.raises(RenderError, match="truncated.sf2"):
+        render.load_soundfont(truncated)
+    assert str(truncated.resolve()) not in render.loaded_soundfonts()
+    assert rms(render.render_audio(c_major_scale(), soundfont=copies[2])) > 0.01
