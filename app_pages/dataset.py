@@ -98,7 +98,7 @@ else:
     hists = dataset.histograms()
     steps = dataset.encoding.steps_per_quarter
     a, b = st.columns(2)
-    a.plotly_chart(pitch_histogram(hists["pitch"]), use_container_width=True)
+    a.plotly_chart(pitch_histogram(hists["pitch"]), width="stretch")
     b.plotly_chart(histogram_bars(hists["duration_steps"], title="Durations", x_title="quarter notes",
-                                  label=lambda d: f"{d / steps:g}"), use_container_width=True)
-    st.plotly_chart(histogram_bars(hists["key"], title="Keys", x_title="key"), use_container_width=True)
+                                  label=lambda d: f"{d / steps:g}"), width="stretch")
+    st.plotly_chart(histogram_bars(hists["key"], title="Keys", x_title="key"), width="stretch")

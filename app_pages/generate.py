@@ -169,7 +169,8 @@ if stats["collapsed"]:
     st.warning(f"This take collapsed: one pitch repeats {stats['longest_run']} times in a row or makes up "
                f"{stats['top_pitch_share']:.0%} of the notes. Try a higher temperature or a repetition penalty.",
                icon=":material/warning:")
-show_score(take.score, key=f"take{take.number}", file_stem=f"neurotunes-take{take.number}-seed{s['seed']}",
+show_score(take.score, key=f"take{take.number}", playback_controls=False,
+           file_stem=f"neurotunes-{take.model_name}-take{take.number}-seed{s['seed']}-temp{s['temperature']}",
            primer_notes=int(take.score.metadata.get("primer_notes", 0)))
 
 if take.model_key in SHIPPED_MODELS and not take.primed:
@@ -223,11 +224,12 @@ if take.trace:
         step = st.slider("Step", 1, len(take.trace), 1, key=f"trace_step_{take.number}")
         t = take.trace[step - 1]
         st.plotly_chart(choice_bars(t.top_tokens, t.top_probs, chosen=t.token, title=f"Step {step}"),
-                        use_container_width=True, key=f"trace_{take.number}_{step}")
+                        width="stretch", key=f"trace_{take.number}_{step}")
 
 if len(takes) > 1:
     with st.expander(f"Compare with another take ({len(takes) - 1} more)", icon=":material/compare:"):
         other_number = st.selectbox("Other take", [n for n in numbers if n != take.number],
                                     format_func=lambda n: f"Take {n}")
         other = next(t for t in takes if t.number == other_number)
-        show_score(other.score, key=f"cmp{other.number}", file_stem=f"neurotunes-take{other.number}")
+        show_score(other.score, key=f"cmp{other.number}", playback_controls=False,
+                   file_stem=f"neurotunes-{other.model_name}-take{other.number}-seed{other.settings['seed']}")

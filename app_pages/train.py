@@ -147,7 +147,7 @@ if job is not None:
                        + " The Generate page now uses this model.")
         if snap["history"] or snap["batch_losses"]:
             st.plotly_chart(training_curves(snap["history"], batch_losses=snap["batch_losses"]),
-                            use_container_width=True, key="train_curves")
+                            width="stretch", key="train_curves")
         if snap["samples"]:
             epoch, sample = snap["samples"][-1]
             st.caption(f"What the model plays after epoch {epoch}")

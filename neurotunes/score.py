@@ -183,6 +183,12 @@ class Score:
     def with_program(self, program: int) -> "Score":
         return self.with_notes(replace(n, program=program) for n in self.notes)
 
+    def with_instruments(self, programs: Mapping[int, int]) -> "Score":
+        """Give tracks other instruments: ``{program now: new program}``; drums and unnamed tracks keep theirs."""
+        return self.with_notes(
+            n if n.is_drum else replace(n, program=programs.get(n.program, n.program)) for n in self.notes
+        )
+
     def with_tempo(self, tempo_bpm: float) -> "Score":
         """Play the same beats at another tempo (times are rescaled)."""
         factor = self.tempo_bpm / float(tempo_bpm)

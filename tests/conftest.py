@@ -33,6 +33,11 @@ def make_zip(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def play_along_players(at) -> list[str]:
+    """The HTML of every play-along player (audio + piano roll with a playhead) on an AppTest page."""
+    return [e.proto.srcdoc for e in at.get("iframe") if '<audio id="audio"' in e.proto.srcdoc]
+
+
 @pytest.fixture
 def scale() -> Score:
     return make_score()

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from neurotunes.ui import state
-from tests.conftest import ROOT, make_score
+from tests.conftest import ROOT, make_score, play_along_players
 
 pytestmark = pytest.mark.slow
 APP = str(ROOT / "app.py")
@@ -37,9 +37,17 @@ def test_generate_makes_a_playable_take():
     assert not at.error, [e.value for e in at.error]
     takes = at.session_state[state.TAKES]
     assert len(takes) == 1 and len(takes[0].score) == 40
-    assert at.get("audio"), "no audio player"
+    players = play_along_players(at)
+    assert len(players) == 1, "no play-along player"
+    assert "data:audio/mpeg;base64," in players[0] and '"unit":"seconds"' in players[0]
     assert at.get("plotly_chart"), "no piano roll"
     assert len(at.get("download_button")) == 3  # MIDI, MP3, WAV
+    names = [b.proto.label for b in at.get("download_button")]
+    assert names == ["MIDI", "MP3", "WAV (44.1 kHz)"]
+    # Time in beats: both rolls follow.
+    at.get("button_group")[0].set_value("beats").run()
+    assert '"unit":"beats"' in play_along_players(at)[0]
+    assert at.get("plotly_chart")[0].proto.spec and '"beats"' in at.get("plotly_chart")[0].proto.spec
     # A second take with another seed keeps the first.
     at.number_input[0].set_value(9)
     at.button[0].click().run()
@@ -58,7 +66,14 @@ def test_transcribe_page_shows_results_and_accepts_into_dataset():
     at.session_state[state.TRANSCRIPTIONS] = {"a.wav": state.Transcription("a.wav", score_to_wav(score), score)}
     at.run()
     assert not at.exception
-    assert len(at.get("audio")) == 2  # original and rendering side by side (A/B)
+    assert len(at.get("audio")) == 1 and len(play_along_players(at)) == 1  # original and rendering (A/B)
+    # Another instrument and tempo for the track: the audio and the downloads follow.
+    before = play_along_players(at)[0]
+    next(s for s in at.selectbox if s.label.startswith("Track 1")).set_value(40)
+    next(s for s in at.slider if s.label == "Tempo (BPM)").set_value(60).run()
+    assert not at.exception
+    assert play_along_players(at)[0] != before
+    assert any("60 BPM" in c.value for c in at.caption)
     add = next(b for b in at.button if b.label == "Add to my dataset")
     add.click().run()
     assert "a.wav" in at.session_state[state.DATASET]

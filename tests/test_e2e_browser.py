@@ -117,7 +117,9 @@ def _walk_through(page, server, wav, junk) -> float:
     expect(page.get_by_text("my-melody.wav").first).to_be_visible()
     page.get_by_role("button", name="Transcribe").click()
     expect(page.get_by_text("Could not transcribe broken.mp3")).to_be_visible()
-    expect(page.get_by_test_id("stAudio")).to_have_count(2)  # original + rendering of the transcription
+    expect(page.get_by_test_id("stAudio")).to_have_count(1)  # the original, served and decodable ...
+    page.wait_for_function("() => { const a = document.querySelector('audio'); return a && a.readyState >= 1; }")
+    expect(page.frame_locator("iframe").first.locator("canvas#notes")).to_be_visible()  # ... and its rendering
     expect(page.locator(".js-plotly-plot")).to_have_count(1)
     page.screenshot(path=str(ARTIFACTS / "transcribe.png"), full_page=True)
     page.get_by_role("button", name="Add to my dataset").click()
@@ -128,9 +130,15 @@ def _walk_through(page, server, wav, junk) -> float:
     expect(page.get_by_role("heading", name="Generate")).to_be_visible()
     page.get_by_role("button", name="Generate").click()
     expect(page.get_by_role("heading", name="Take 1")).to_be_visible()
-    expect(page.get_by_test_id("stAudio")).to_have_count(1)
-    expect(page.locator(".js-plotly-plot")).to_have_count(1)
-    expect(page.get_by_role("button", name="MIDI")).to_be_visible()
+    _play_along(page)
+    page.get_by_role("tab", name="Zoom and inspect").click()
+    roll = page.get_by_role("tabpanel").locator(".js-plotly-plot")
+    expect(roll).to_be_visible()
+    assert roll.bounding_box()["width"] > 400  # drawn at full width although it sat in a hidden tab
+    page.get_by_role("tab", name="Play along").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="MIDI").click()
+    assert download.value.suggested_filename == "neurotunes-Bach-chorales-LSTM-take1-seed0-temp1.0.mid"
     page.screenshot(path=str(ARTIFACTS / "generate.png"), full_page=True)
     # The share link, opened in a fresh page (a new session), regenerates the same take.
     link = page.locator("code").filter(has_text="?model=default").first.inner_text().strip()
@@ -144,6 +152,33 @@ def _walk_through(page, server, wav, junk) -> float:
     page.get_by_role("link", name="Transcribe").click()
     expect(page.get_by_role("button", name="In dataset ✓")).to_be_visible()
     return first_paint
+
+
+def _play_along(page) -> None:
+    """The play-along player: its playhead follows the audio, a click on the roll seeks, hover names a note."""
+    from playwright.sync_api import expect
+
+    player = page.frame_locator("iframe").first
+    expect(player.locator("canvas#notes")).to_be_visible()
+    frame = next(f for f in page.frames if f.url.startswith("about:srcdoc"))
+    expect(player.locator("audio")).to_have_js_property("readyState", 4)  # the inline MP3 decoded
+    wrap = player.locator("#wrap")
+    wrap.scroll_into_view_if_needed()
+    box = wrap.bounding_box()
+    # Click half-way along the roll: the audio jumps there and plays; the playhead follows its clock.
+    page.mouse.click(box["x"] + 46 + (box["width"] - 54) / 2, box["y"] + box["height"] / 2)
+    duration = frame.evaluate("document.getElementById('audio').duration")
+    page.wait_for_timeout(1500)
+    now = frame.evaluate("document.getElementById('audio').currentTime")
+    assert duration / 2 - 1 < now < duration / 2 + 3
+    head = float(frame.evaluate("document.getElementById('wrap').dataset.playhead"))
+    assert abs(head - frame.evaluate("document.getElementById('audio').currentTime")) < 0.5
+    frame.evaluate("document.getElementById('audio').pause()")
+    # Hover over the first note: it answers with its name.
+    x, y = frame.evaluate("window.neurotunesRoll.at(0)")
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    expect(player.locator("#tip")).to_contain_text("velocity")
+    page.screenshot(path=str(ARTIFACTS / "play-along.png"))
 
 
 def test_microphone_recording_is_transcribed(server, tmp_path):
@@ -165,7 +200,8 @@ def test_microphone_recording_is_transcribed(server, tmp_path):
         page.get_by_role("button", name="Stop recording").first.click()
         page.get_by_role("button", name="Transcribe recording").click()
         expect(page.get_by_role("heading", name="recording-1.wav")).to_be_visible()
-        expect(page.get_by_test_id("stAudio")).to_have_count(2)
+        expect(page.get_by_test_id("stAudio")).to_have_count(1)
+        expect(page.frame_locator("iframe").first.locator("canvas#notes")).to_be_visible()
         notes = page.get_by_test_id("stMetricValue").first.inner_text()
         page.screenshot(path=str(ARTIFACTS / "microphone.png"), full_page=True)
     assert int(notes) >= 5

@@ -211,21 +211,25 @@ def test_sidebar_soundfont_choice_changes_the_audio():
     from streamlit.testing.v1 import AppTest
 
     from neurotunes.ui import state
-    from tests.conftest import ROOT, make_score
+    from tests.conftest import ROOT, make_score, play_along_players
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.session_state[state.TAKES] = [state.Take(1, make_score(), "test", {"temperature": 1.0, "seed": 0,
                                                                           "length": 8, "beam_width": 1,
                                                                           "scale": "chromatic", "key": 0})]
     at.run()
-    first = at.get("audio")[0].proto.url
+    first = play_along_players(at)[0]
     fonts = at.sidebar.selectbox[0].options
     assert any("TimGM6mb" in f for f in fonts)
     at.sidebar.selectbox[0].set_value(next(f for f in at.sidebar.selectbox[0].options if "TimGM6mb" in f)).run()
     at.sidebar.toggle[0].set_value(False).run()
     assert not at.exception
     assert at.session_state[state.SOUND].reverb is False
-    assert at.get("audio")[0].proto.url != first
+    second = play_along_players(at)[0]
+    assert second != first
+    at.sidebar.toggle[1].set_value(True).run()  # chorus
+    assert at.session_state[state.SOUND].chorus is True
+    assert play_along_players(at)[0] not in (first, second)
 
 
 def busy_piece(seconds: float = 20.0, velocity: int = 90, hold: float = 0.45) -> Score:

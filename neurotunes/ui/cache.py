@@ -38,18 +38,20 @@ def basic_pitch_model():
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def render_cached(score_json: str, fmt: str = "mp3", soundfont: str | None = None, reverb: bool = True) -> bytes:
+def render_cached(score_json: str, fmt: str = "mp3", soundfont: str | None = None, reverb: bool = True,
+                  chorus: bool = False) -> bytes:
     """Rendered audio of a Score (keyed by its JSON and the sound settings), as MP3 or WAV bytes."""
     from ..render import score_to_mp3, score_to_wav
 
     score = Score.from_json(score_json)
     encode = score_to_mp3 if fmt == "mp3" else score_to_wav
-    return encode(score, soundfont=soundfont, reverb=reverb)
+    return encode(score, soundfont=soundfont, reverb=reverb, chorus=chorus)
 
 
 def render_current(score_json: str, fmt: str = "mp3") -> bytes:
-    """Render with the soundfont and reverb chosen in the sidebar."""
-    return render_cached(score_json, fmt, state.sound().soundfont, state.sound().reverb)
+    """Render with the soundfont, reverb and chorus chosen in the sidebar."""
+    sound = state.sound()
+    return render_cached(score_json, fmt, sound.soundfont, sound.reverb, sound.chorus)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

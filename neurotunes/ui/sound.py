@@ -28,7 +28,9 @@ def sound_settings() -> None:
     if options:
         settings.soundfont = st.selectbox("Soundfont", options, index=options.index(current),
                                           format_func=lambda p: labels.get(p, p))
-    settings.reverb = st.toggle("Reverb", value=settings.reverb)
+    c1, c2 = st.columns(2)
+    settings.reverb = c1.toggle("Reverb", value=settings.reverb)
+    settings.chorus = c2.toggle("Chorus", value=settings.chorus)
     upload = st.file_uploader("Your own .sf2 / .sf3", type=["sf2", "sf3"], key="sf_upload")
     if upload is not None and upload.name not in uploaded:
         from ..render import install_soundfont

@@ -49,6 +49,7 @@ class Take:
 class SoundSettings:
     soundfont: str | None = None  # a path; None = the default (FluidR3_GM if installed, else TimGM6mb)
     reverb: bool = True
+    chorus: bool = False
 
 
 def sound() -> SoundSettings:

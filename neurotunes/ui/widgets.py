@@ -30,40 +30,56 @@ def guarded(action: Callable[[], T], *, what: str) -> T | None:
     return None
 
 
-def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0, title: str | None = None) -> None:
-    """Piano roll beside an audio player, with MIDI / WAV (and MP3) downloads."""
-    from ..plotting import piano_roll
+def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0, title: str | None = None,
+               playback_controls: bool = True) -> None:
+    """The piece to hear and see: audio with a play-along piano roll, a zoomable Plotly roll, downloads.
 
-    score_json = score.to_json()
+    With ``playback_controls`` the user can give each track another General MIDI
+    instrument and change the tempo; the audio, rolls and downloads follow.
+    """
+    from ..plotting import TIME_UNITS, piano_roll
+    from .player import play_along
+
     roll, side = st.columns([3, 2], vertical_alignment="top")
-    with roll:
-        st.plotly_chart(
-            piano_roll(score, title=title, primer_notes=primer_notes), use_container_width=True, key=f"{key}_roll"
-        )
     with side:
+        if playback_controls:
+            score, changed = _playback_settings(score, key)
+            if changed:
+                file_stem = f"{file_stem}-{changed}"
         info = score.summary()
         st.caption(
             f"{info['notes']} notes · {info['pitch_range']} · {info['duration_s']:.1f} s · {info['tempo_bpm']:g} BPM"
         )
-        mp3 = guarded(lambda: cache.render_current(score_json, "mp3"), what="Rendering audio failed")
-        if mp3 is not None:
-            st.audio(mp3, format="audio/mpeg")
+        unit = st.segmented_control("Time in", TIME_UNITS, default=TIME_UNITS[0], key=f"{key}_unit") or TIME_UNITS[0]
+    score_json = score.to_json()
+    mp3 = guarded(lambda: cache.render_current(score_json, "mp3"), what="Rendering audio failed")
+    with roll:
+        play_tab, inspect_tab = st.tabs(["Play along", "Zoom and inspect"])
+        with play_tab:
+            if mp3 is not None:
+                play_along(score, mp3, primer_notes=primer_notes, time_unit=unit)
+            else:
+                st.caption("No audio: the piano roll is under **Zoom and inspect**.")
+        with inspect_tab:
+            st.plotly_chart(piano_roll(score, title=title, primer_notes=primer_notes, time_unit=unit),
+                            width="stretch", key=f"{key}_roll")
+    with side:
         stem = slug(file_stem)
         c1, c2 = st.columns(2)
         c1.download_button(
             "MIDI", cache.midi_cached(score_json), file_name=f"{stem}.mid", mime="audio/midi",
-            key=f"{key}_dl_mid", icon=":material/download:", use_container_width=True,
+            key=f"{key}_dl_mid", icon=":material/download:", width="stretch",
         )
         if mp3 is not None:
             c2.download_button(
                 "MP3", mp3, file_name=f"{stem}.mp3", mime="audio/mpeg",
-                key=f"{key}_dl_mp3", icon=":material/download:", use_container_width=True,
+                key=f"{key}_dl_mp3", icon=":material/download:", width="stretch",
             )
             wav = guarded(lambda: cache.render_current(score_json, "wav"), what="Rendering WAV failed")
             if wav is not None:
                 st.download_button(
                     "WAV (44.1 kHz)", wav, file_name=f"{stem}.wav", mime="audio/wav",
-                    key=f"{key}_dl_wav", icon=":material/download:", use_container_width=True,
+                    key=f"{key}_dl_wav", icon=":material/download:", width="stretch",
                 )
         show_sheet = st.toggle("Sheet music", key=f"{key}_sheet")
     if show_sheet:
@@ -74,4 +90,30 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
                                mime="application/vnd.recordare.musicxml+xml", key=f"{key}_dl_xml",
                                icon=":material/download:")
             for page in pages:
-                st.image(page, use_container_width=True)
+                st.image(page, width="stretch")
+
+
+def _playback_settings(score: Score, key: str) -> tuple[Score, str]:
+    """Instruments per track and tempo, in a popover; returns the changed Score and a file-name suffix."""
+    from .. import constants as C
+    from ..midi_io import gm_program_names
+
+    names = gm_program_names()
+    tracks = sorted({n.program for n in score.notes if not n.is_drum})
+    changes: dict[int, int] = {}
+    with st.popover("Instruments and tempo", icon=":material/tune:", width="stretch"):
+        for i, program in enumerate(tracks):
+            chosen = st.selectbox(f"Track {i + 1} (written for {names[program]})", range(C.MIDI_PROGRAM_MAX + 1),
+                                  index=program, format_func=lambda p: f"{p}: {names[p]}", key=f"{key}_inst_{program}")
+            if chosen != program:
+                changes[program] = chosen
+        written = int(round(score.tempo_bpm))
+        bpm = st.slider("Tempo (BPM)", int(C.MIN_TEMPO_BPM), int(C.MAX_TEMPO_BPM), written, key=f"{key}_bpm")
+    suffix = []
+    if changes:
+        score = score.with_instruments(changes)
+        suffix += [slug(names[p]) for p in sorted(set(changes.values()))]
+    if bpm != written:
+        score = score.with_tempo(bpm)
+        suffix.append(f"{bpm}bpm")
+    return score, "-".join(suffix).lower()
