@@ -27,6 +27,7 @@ if choice != current:
     state.set_active_model(choice)
 
 defaults = GenerateConfig()
+key_normalized = guarded(lambda: cache.current_bundle().key_normalized, what="Could not load the model") or False
 with st.form("generate_form", border=True):
     c1, c2, c3 = st.columns(3)
     temperature = c1.slider("Temperature", 0.1, 2.0, 1.0, 0.05,
@@ -52,6 +53,9 @@ with st.form("generate_form", border=True):
         scale = c1.selectbox("Scale", list(SCALES))
         key = c2.selectbox("Key", range(12), format_func=lambda k: KEYS[k])
         max_chord = c3.slider("Most notes at once (0 = any)", 0, 8, 0)
+        transpose = st.slider("Transpose (semitones)", -12, 12, 0, help=(
+            "Move the result up or down. " + ("This model writes in C major / A minor (it learned every piece "
+                                              "moved there): +2 gives D major / B minor." if key_normalized else "")))
         low, high = st.select_slider("Pitch range", options=list(range(21, 109)), value=(21, 108),
                                      format_func=pitch_name)
         density = st.slider("Note density", 0.25, 4.0, 1.0, 0.05, help="Above 1: busier. Below 1: sparser.")
@@ -69,7 +73,7 @@ def settings(**overrides) -> GenerateConfig:
         length=int(length), seconds=float(seconds), temperature=float(temperature), top_k=int(top_k),
         top_p=float(top_p), repetition_penalty=float(penalty), no_repeat_window=int(window), beam_width=int(beam),
         seed=int(seed), tempo_bpm=float(bpm), program=int(program), scale=scale, key=int(key), pitch_low=int(low),
-        pitch_high=int(high), density=float(density), max_chord=int(max_chord),
+        pitch_high=int(high), density=float(density), max_chord=int(max_chord), transpose=int(transpose),
     )
     return GenerateConfig(**{**values, **overrides})
 
@@ -163,7 +167,8 @@ from neurotunes.metrics import repetition_stats  # noqa: E402  - light; only nee
 st.subheader(f"Take {take.number}" + (f" (continues take {take.parent})" if take.parent else ""))
 st.caption(f"{take.model_name} · temperature {s['temperature']} · seed {s['seed']} · {s['length']} notes"
            + (f" · beam {s['beam_width']}" if s["beam_width"] > 1 else "")
-           + (f" · {s['scale']} on {KEYS[s['key']]}" if s["scale"] != "chromatic" else ""))
+           + (f" · {s['scale']} on {KEYS[s['key']]}" if s["scale"] != "chromatic" else "")
+           + (f" · transposed {s['transpose']:+d}" if s.get("transpose") else ""))
 stats = repetition_stats(take.score)
 if stats["collapsed"]:
     st.warning(f"This take collapsed: one pitch repeats {stats['longest_run']} times in a row or makes up "

@@ -55,6 +55,11 @@ class ModelBundle:
     def name(self) -> str:
         return str(self.info.get("name", "model"))
 
+    @property
+    def key_normalized(self) -> bool:
+        """Trained on pieces moved to C major / A minor: it writes in those keys (and expects primers there)."""
+        return bool(self.info.get("dataset", {}).get("key_normalized", False))
+
     def config_dict(self) -> dict[str, Any]:
         return {"model": self.model.to_dict(), "encoding": self.encoding.to_dict(), "info": dict(self.info)}
 

@@ -232,6 +232,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             beam_width=args.beam, seed=args.seed, tempo_bpm=args.bpm, program=args.program, scale=args.scale,
             key=args.key, pitch_low=args.pitch_low, pitch_high=args.pitch_high, density=args.density,
             max_chord=args.max_chord,
+            transpose=args.transpose,
         )
     bar = _progress_bar("generating")
     if args.variations > 1:
@@ -378,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--pitch-high", type=int, default=127)
     g.add_argument("--density", type=float, default=1.0, help="above 1 denser, below 1 sparser")
     g.add_argument("--max-chord", type=int, default=0, help="most notes starting together (0 = any)")
+    g.add_argument("--transpose", type=int, default=0,
+                   help="move the result by N semitones (-12..12); key-normalised models write in C major/A minor")
     g.add_argument("--primer", default=None, help="MIDI file to continue")
     g.add_argument("-o", "--output", required=True, help="MIDI file to write")
     g.set_defaults(func=cmd_generate)

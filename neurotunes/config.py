@@ -127,6 +127,7 @@ class GenerateConfig(_Config):
     pitch_high: int = 127
     density: float = 1.0  # above 1: more notes per beat; below 1: sparser
     max_chord: int = 0  # most notes starting together (0 = no limit)
+    transpose: int = 0  # semitones to move the result (a key-normalised model writes in C major / A minor)
 
     def __post_init__(self) -> None:
         self._check_range("length", 1, C.MAX_GENERATE_NOTES, integer=True)
@@ -150,6 +151,7 @@ class GenerateConfig(_Config):
             raise BadConfig(f"the lowest pitch ({self.pitch_low}) is above the highest ({self.pitch_high})")
         self._check_range("density", 0.1, 10.0)
         self._check_range("max_chord", 0, 16, integer=True)
+        self._check_range("transpose", -12, 12, integer=True)
 
     def allowed_pitches(self) -> set[int]:
         """Pitches the scale lock and the range allow."""

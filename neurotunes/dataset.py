@@ -107,6 +107,7 @@ class Dataset:
     validation: tuple[Score, ...]
     encoding: EncodingConfig = field(default_factory=EncodingConfig)
     description: str = ""
+    key_normalized: bool = False  # every piece was moved to C major / A minor
 
     def stats(self) -> dict[str, Any]:
         """Counts for the model's config (JSON values only)."""
@@ -119,6 +120,7 @@ class Dataset:
             "tokens": int(sum(tokens)),
             "vocabulary_size": len(vocab),
             "description": self.description,
+            "key_normalized": self.key_normalized,
         }
 
     def histograms(self) -> dict[str, dict[Any, int]]:
@@ -171,23 +173,35 @@ def split_dataset(
         n_val = min(max(n_val, 1), len(scores) - 1)
     val = tuple(scores[i] for i in sorted(order[:n_val]))
     train = tuple(scores[i] for i in sorted(order[n_val:]))
-    return Dataset(train=train, validation=val, encoding=encoding or EncodingConfig(), description=description)
+    return Dataset(train=train, validation=val, encoding=encoding or EncodingConfig(), description=description,
+                   key_normalized=key_normalization)
 
 
-def normalize_key(score: Score) -> Score:
-    """Transpose to C major or A minor (by the smaller shift), using the piece's key or an estimate."""
-    from .metrics import estimate_key, key_name, parse_key_name
+def key_shift(score: Score) -> tuple[int, tuple[int, str] | None]:
+    """Semitones (-5..+6) that move a piece to C major or A minor, and the key it is in now.
+
+    The key is the piece's own (from its file) or, failing that, estimated; a
+    piece without notes gives ``(0, None)``.
+    """
+    from .metrics import estimate_key, parse_key_name
 
     key = parse_key_name(score.key) if score.key else None
     key = key or estimate_key(score)
     if key is None:
-        return score
+        return 0, None
     tonic, mode = key
-    target = 0 if mode == "major" else 9
-    shift = (target - tonic) % 12
-    if shift > 6:
-        shift -= 12
-    return score.transpose(shift).replace(key=key_name((target, mode)))
+    shift = ((0 if mode == "major" else 9) - tonic) % 12
+    return (shift - 12 if shift > 6 else shift), key
+
+
+def normalize_key(score: Score) -> Score:
+    """Transpose to C major or A minor (by the smaller shift), using the piece's key or an estimate."""
+    from .metrics import key_name
+
+    shift, key = key_shift(score)
+    if key is None:
+        return score
+    return score.transpose(shift).replace(key=key_name(((key[0] + shift) % 12, key[1])))
 
 
 def normalize_tempo(score: Score) -> Score:

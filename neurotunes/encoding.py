@@ -225,6 +225,17 @@ def count_notes(tokens: Iterable[str], enc: EncodingConfig | None = None) -> int
     return sum(1 for t in tokens if t.startswith("NOTE_"))
 
 
+def transpose_token(token: str, enc: EncodingConfig, semitones: int) -> str:
+    """The token for the same event ``semitones`` higher (rhythm tokens and BOS are unchanged)."""
+    if enc.name == "classic":
+        if token == BOS:
+            return token
+        if token[:1].isdigit():
+            return ".".join(str(pc) for pc in normal_order(int(pc) + semitones for pc in token.split(".")))
+        return pitch_name(pitch_from_name(token) + semitones)
+    return f"NOTE_{int(token[5:]) + semitones}" if token.startswith("NOTE_") else token
+
+
 def completes_note(token: str, enc: EncodingConfig) -> bool:
     """True when ``token`` finishes a note (event: its DUR; classic: any note or chord token)."""
     return token != BOS if enc.name == "classic" else token.startswith("DUR_")

@@ -27,6 +27,7 @@ from .encoding import (
     completes_note,
     score_to_tokens,
     tokens_to_score,
+    transpose_token,
 )
 from .errors import BadConfig
 from .score import PITCH_CLASS_NAMES, Note, Score
@@ -421,15 +422,31 @@ class _Run:
 
 
 def _generate(bundle, config: GenerateConfig, primer: Score | None, on_progress, trace_top: int) -> Generation:
+    """Generate in the model's own key space, then move the result where the user wants it.
+
+    A key-normalised model (trained in C major / A minor) gets its primer moved
+    there first and moved back afterwards, so a primer keeps its key.  The
+    ``transpose`` setting moves the whole result; the scale lock and the pitch
+    range are the user's, so they are mapped into the model's space before sampling.
+    """
     enc, vocab = bundle.encoding, bundle.vocab
-    run = _Run(bundle, config)
-    prefix = [BOS]
-    primer_notes: list[Note] = []
     if primer is not None:
         primer = primer.without_drums()
         if not len(primer):
             raise BadConfig("the primer has no pitched notes to continue from")
-        primer_on_grid = primer.with_tempo(config.tempo_bpm) if primer.tempo_bpm != config.tempo_bpm else primer
+    into_model = 0
+    if primer is not None and bundle.key_normalized:
+        from .dataset import key_shift
+
+        into_model = key_shift(primer)[0]
+    out_shift = config.transpose - into_model  # model space -> what the user hears
+    model_config = _in_model_space(config, out_shift)
+    run = _Run(bundle, model_config)
+    prefix = [BOS]
+    primer_notes: list[Note] = []
+    if primer is not None:
+        moved = primer.transpose(into_model) if into_model else primer
+        primer_on_grid = moved.with_tempo(config.tempo_bpm) if moved.tempo_bpm != config.tempo_bpm else moved
         prefix = score_to_tokens(primer_on_grid, enc)
         primer_notes = list(tokens_to_score(prefix, enc, tempo_bpm=config.tempo_bpm, program=config.program).notes)
     ids = list(vocab.encode(prefix, skip_unknown=True))  # a primer chord the model never saw is left out
@@ -449,6 +466,10 @@ def _generate(bundle, config: GenerateConfig, primer: Score | None, on_progress,
 
     tokens = prefix + vocab.decode(generated)
     score = tokens_to_score(tokens, enc, tempo_bpm=config.tempo_bpm, program=config.program)
+    if out_shift:
+        score = score.transpose(out_shift)
+        trace = [StepTrace(transpose_token(t.token, enc, out_shift),
+                           [transpose_token(x, enc, out_shift) for x in t.top_tokens], t.top_probs) for t in trace]
     notes_out = _accent(score.notes, config.tempo_bpm, enc.steps_per_quarter)
     score = score.replace(
         notes=notes_out,
@@ -460,6 +481,18 @@ def _generate(bundle, config: GenerateConfig, primer: Score | None, on_progress,
         },
     )
     return Generation(score=score, trace=trace)
+
+
+def _in_model_space(config: GenerateConfig, out_shift: int) -> GenerateConfig:
+    """The scale lock and pitch range as the model must see them when its output moves by ``out_shift``."""
+    if not out_shift:
+        return config
+    low, high = config.pitch_low - out_shift, config.pitch_high - out_shift
+    if high < C.MIDI_PITCH_MIN or low > C.MIDI_PITCH_MAX:
+        raise BadConfig(f"moving the music by {out_shift:+d} semitones leaves no pitch inside "
+                        f"{config.pitch_low}-{config.pitch_high}; narrow the transposition or widen the range")
+    return replace(config, key=(config.key - out_shift) % 12, pitch_low=max(low, C.MIDI_PITCH_MIN),
+                   pitch_high=min(high, C.MIDI_PITCH_MAX))
 
 
 def _sample(run: _Run, rng: np.random.Generator, on_progress, trace_top: int):

@@ -188,3 +188,52 @@ def test_variations_and_trace(default_bundle):
     step = traced.trace[0]
     assert len(step.top_tokens) == 10 and step.top_probs == sorted(step.top_probs, reverse=True)
     assert 0 < sum(step.top_probs) <= 1.0 + 1e-9
+
+
+def test_transpose_moves_the_same_take(tiny_bundle):
+    bundle, _ = tiny_bundle
+    here = generate(bundle, GenerateConfig(length=30, seed=2))
+    up = generate(bundle, GenerateConfig(length=30, seed=2, transpose=3))
+    assert [(n.pitch + 3, n.start, n.end) for n in here.notes] == [(n.pitch, n.start, n.end) for n in up.notes]
+    for bad in (13, -13):
+        with pytest.raises(BadConfig, match="transpose"):
+            GenerateConfig(transpose=bad)
+    with pytest.raises(BadConfig, match="leaves no pitch"):
+        generate(bundle, GenerateConfig(length=5, pitch_low=0, pitch_high=5, transpose=12))
+
+
+def test_key_normalized_model_keeps_the_primer_key(tiny_bundle):
+    """A model trained in C major / A minor continues a D major primer in D major: the primer goes to C
+    for the model and the whole take comes back up, exactly as if the primer had been in C."""
+    from dataclasses import replace
+
+    from neurotunes.generate import generate_traced
+
+    bundle, _ = tiny_bundle
+    normalized = replace(bundle, info={**bundle.info, "dataset": {**bundle.info.get("dataset", {}),
+                                                                  "key_normalized": True}})
+    assert normalized.key_normalized and not bundle.key_normalized
+    in_c = make_score(pitches=(60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60), step=0.25, dur=0.25, tempo=100.0)
+    in_d = in_c.transpose(2).replace(key="D major")
+    config = GenerateConfig(length=30, seed=4, tempo_bpm=100.0, scale="major", key=2)
+    take = generate_traced(normalized, config, primer=in_d)
+    reference = generate(bundle, replace(config, key=0), primer=in_c.replace(key="C major"))
+    assert [(n.pitch, n.start) for n in take.score.notes] == [(n.pitch + 2, n.start) for n in reference.notes]
+    primer_count = take.score.metadata["primer_notes"]
+    assert [n.pitch for n in take.score.notes[:primer_count]] == [n.pitch for n in in_d.notes]
+    assert all((n.pitch - 2) % 12 in (0, 2, 4, 5, 7, 9, 11) for n in take.score.notes[primer_count:])  # D major
+    # "Why this note" names the notes as heard (in D), not as the model saw them (in C).
+    generated = [n.pitch for n in take.score.notes[primer_count:]]
+    traced = [int(t.token[5:]) for t in take.trace if t.token.startswith("NOTE_")]
+    assert sorted(traced) == sorted(generated)
+
+
+def test_tokens_transpose_in_both_encodings():
+    from neurotunes.encoding import EncodingConfig, transpose_token
+
+    event, classic = EncodingConfig(), EncodingConfig(name="classic")
+    assert transpose_token("NOTE_60", event, 2) == "NOTE_62"
+    assert transpose_token("SHIFT_4", event, 2) == "SHIFT_4" and transpose_token("DUR_2", event, -1) == "DUR_2"
+    assert transpose_token("C4", classic, -1) == "B3"
+    assert transpose_token("0.4.7", classic, 2) == "2.6.9"
+    assert transpose_token("BOS", classic, 5) == "BOS"
