@@ -275,6 +275,76 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- evaluate -----------------------------------------------------------
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .bundle import load_bundle
+    from .config import GenerateConfig
+    from .evaluate import REFERENCE_SETS, check_sample_count, evaluate_models, reference_set
+    from .metrics import DISTRIBUTION_FEATURES, FEATURE_LABELS
+
+    check_sample_count(args.samples)
+    if args.reference in REFERENCE_SETS:
+        reference = reference_set(args.reference)
+        reference_name = REFERENCE_SETS[args.reference][0]
+    else:
+        reference, reference_name = _reference_files(args.reference), args.reference
+    models = {}
+    for spec in args.model or ["default"]:
+        bundle = load_bundle(spec)
+        models[spec if spec not in models else f"{spec} ({len(models) + 1})"] = bundle
+    config = GenerateConfig(length=args.notes, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+    total = args.samples * len(models)
+    bar = _progress_bar("evaluate")
+    finished: dict[str, int] = {}
+
+    def progress(name: str, done: int, _: int) -> None:
+        finished[name] = done
+        bar(sum(finished.values()) / total)
+
+    result = evaluate_models(models, reference, reference_name=reference_name, samples=args.samples, config=config,
+                             on_progress=progress)
+    report = result.to_dict()
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(f"reference: {reference_name} ({len(result.reference_features)} pieces); "
+              f"{args.samples} samples of {args.notes} notes per model")
+        for model in result.models:
+            print(f"\n{model.name}" + (f": {model.error}" if model.error else ""))
+            if model.error:
+                continue
+            m = model.model
+            print(f"  NLL {m['nll_per_note']:.3f} nats/note, perplexity {m['perplexity_per_token']:.2f} per token, "
+                  f"next-note pitch accuracy {m['pitch_accuracy']:.3f}")
+            print(f"  {'metric':42s} {'overlap':>8s} {'KL':>8s} {'mean':>8s} {'real':>8s}")
+            for row in model.comparisons:
+                means = "" if row.mean is None else f" {row.mean:8.3f} {row.reference_mean:8.3f}"
+                print(f"  {FEATURE_LABELS[row.feature]:42s} {row.overlap:8.3f} {row.kl_divergence:8.3f}{means}")
+            ours, real = report["models"][result.models.index(model)]["means"], report["reference"]["means"]
+            for key in ("harmonic_progression", "longest_run", "top_pitch_share"):
+                if key in ours and key in real:
+                    print(f"  {FEATURE_LABELS[key]:42s} {'':8s} {'':8s} {ours[key]:8.3f} {real[key]:8.3f}")
+        print(f"\noverlap: 1 = as close to the reference as its own pieces are to each other; "
+              f"{len(DISTRIBUTION_FEATURES)} metrics after Yang & Lerch (2018)")
+    return EXIT_PARTIAL if any(m.error for m in result.models) else 0
+
+
+def _reference_files(spec: str):
+    from .dataset import scores_from_files
+
+    path = Path(spec)
+    if not path.exists():
+        raise NeuroTunesError(f"{spec} is neither a reference set (bach, fiddle) nor a file or folder")
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    errors: list[str] = []
+    scores = scores_from_files([(p.name, p.read_bytes()) for p in files], errors)
+    for message in errors:
+        print(f"neurotunes: skipped {message}", file=sys.stderr)
+    return scores
+
+
 # --- parser -------------------------------------------------------------
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -385,6 +455,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=True, help="MIDI file to write")
     g.set_defaults(func=cmd_generate)
 
+    e = sub.add_parser("evaluate", help="generate samples and compare them with real music (and score the model)")
+    e.add_argument("--model", action="append", help="shipped name (default, fiddle) or bundle folder/.zip; repeatable")
+    e.add_argument("--reference", default="bach",
+                   help="bach or fiddle (pieces held out from the shipped models' training), or MIDI/MusicXML/ABC "
+                        "files: a file, a folder or a .zip")
+    e.add_argument("--samples", type=int, default=20, help="pieces generated per model")
+    e.add_argument("--notes", type=int, default=200, help="notes per piece")
+    e.add_argument("--temperature", type=float, default=gen_defaults.temperature)
+    e.add_argument("--top-p", type=float, default=gen_defaults.top_p)
+    e.add_argument("--seed", type=int, default=0, help="first seed; sample i uses seed + i")
+    e.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    e.set_defaults(func=cmd_evaluate)
+
     r = sub.add_parser("render", help="MIDI -> WAV or MP3 with FluidSynth")
     r.add_argument("midi", help="MIDI file")
     r.add_argument("-o", "--output", required=True, help=".wav or .mp3 file to write")
@@ -412,6 +495,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NeuroTunesError as exc:
         print(f"neurotunes: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): nothing left to say
+        return 0
     except OSError as exc:
         print(f"neurotunes: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return EXIT_BAD_INPUT

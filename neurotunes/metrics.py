@@ -1,14 +1,36 @@
 """Musical and model metrics.
 
+Per piece (:func:`piece_features`): pitch-class histogram (relative to the
+estimated tonic), pitch range, interval histogram, inter-onset-interval
+histogram, note density, polyphony, in-scale ratio, on-grid ratio (rhythmic
+consistency), collapse figures and harmonic progression (the share of chords
+music21's roman-numeral analysis reads as diatonic triads or sevenths in the key).
+
+Per set (:func:`compare_sets`): the method of Yang & Lerch (2018), "On the
+evaluation of generative models in music": for each feature, the distances
+between the real pieces (intra-set) and between generated and real pieces
+(inter-set) are smoothed into densities; their overlapping area (1 = the
+generated pieces sit among the real ones as the real ones sit among
+themselves) and the KL divergence of intra from inter tell how close the two
+sets are.
+
+Per model (:func:`model_metrics`): validation NLL per note, perplexity and
+next-note pitch accuracy.
+
 Key estimation follows Krumhansl & Kessler's key profiles (the method behind
 music21's ``analyze('key')``), computed on duration-weighted pitch classes so it
-needs nothing heavier than NumPy.
+needs nothing heavier than NumPy (a test checks it against music21).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
 import numpy as np
 
+from .errors import BadConfig
 from .score import Score
 
 # Krumhansl-Kessler probe-tone profiles, tonic first.
@@ -30,8 +52,8 @@ def pitch_class_histogram(score: Score, *, weighted: bool = True) -> np.ndarray:
 def estimate_key(score: Score) -> tuple[int, str] | None:
     """Most likely key as ``(tonic pitch class, "major" | "minor")``; None for an empty piece."""
     hist = pitch_class_histogram(score)
-    if not hist.any():
-        return None
+    if not hist.any() or np.ptp(hist) == 0:
+        return None  # no notes, or every pitch class equally present: no key to find
     best, best_r = None, -np.inf
     for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)):
         for tonic in range(12):
@@ -146,3 +168,250 @@ def repetition_stats(score: Score) -> dict[str, float | int | bool]:
         "distinct_pitches": int((counts > 0).sum()),
         "collapsed": longest >= COLLAPSE_RUN or share > COLLAPSE_SHARE,
     }
+
+
+# --- per-piece features ------------------------------------------------------
+#: Scale steps above the tonic counted as "in the key": the major scale; for minor, natural, harmonic
+#: and melodic minor together (a raised sixth or seventh is at home in a minor key).
+MAJOR_STEPS = frozenset({0, 2, 4, 5, 7, 9, 11})
+MINOR_STEPS = frozenset({0, 2, 3, 5, 7, 8, 9, 10, 11})
+INTERVAL_LIMIT = 12  # interval histogram: -12..+12 semitones, larger leaps folded into the end bins
+IOI_STEP_BEATS = 0.25  # inter-onset intervals binned on the 1/16 grid ...
+IOI_MAX_BEATS = 4.0  # ... up to a whole 4/4 bar; longer gaps share the last bin
+GRID_BEATS = 1.0  # on-grid ratio: onsets on the beat (quarter notes): where a metre puts its weight
+GRID_TOLERANCE_BEATS = 1 / 32
+MIN_CHORD_PITCH_CLASSES = 3
+
+#: The eight features compared between sets (issue 8's distribution metrics), in display order.
+DISTRIBUTION_FEATURES = ("pitch_class_histogram", "pitch_range", "interval_histogram", "ioi_histogram",
+                         "note_density", "polyphony", "in_scale_ratio", "on_grid_ratio")
+FEATURE_LABELS = {
+    "pitch_class_histogram": "pitch-class histogram (from the tonic)",
+    "pitch_range": "pitch range (semitones)",
+    "interval_histogram": "melodic interval histogram",
+    "ioi_histogram": "inter-onset interval histogram",
+    "note_density": "note density (notes per beat)",
+    "polyphony": "polyphony (notes sounding together)",
+    "in_scale_ratio": "in-scale ratio",
+    "on_grid_ratio": "on-beat ratio (rhythmic consistency)",
+    "harmonic_progression": "diatonic chord share (harmony)",
+    "longest_run": "longest run of one pitch",
+    "top_pitch_share": "share of the commonest pitch",
+}
+
+
+def _onsets(score: Score) -> list[tuple[float, list[int]]]:
+    """Distinct onset times (seconds) with the pitches starting there, in time order."""
+    groups: dict[float, list[int]] = {}
+    for n in score.notes:
+        if not n.is_drum:
+            groups.setdefault(round(n.start, 6), []).append(n.pitch)
+    return sorted(groups.items())
+
+
+def tonic_relative_histogram(score: Score) -> np.ndarray:
+    """Duration-weighted pitch-class histogram rotated so index 0 is the estimated tonic.
+
+    Pieces in different keys compare by function (tonic, dominant, ...), not by
+    absolute pitch class; a model trained in C and a chorale in E-flat are judged alike.
+    """
+    hist = pitch_class_histogram(score)
+    key = estimate_key(score)
+    return np.roll(hist, -key[0]) if key else hist
+
+
+def interval_histogram(score: Score) -> np.ndarray:
+    """Share of each melodic interval (-12..+12 semitones) between successive onsets of the top line."""
+    tops = [max(pitches) for _, pitches in _onsets(score)]
+    hist = np.zeros(2 * INTERVAL_LIMIT + 1)
+    for a, b in zip(tops, tops[1:]):
+        hist[int(np.clip(b - a, -INTERVAL_LIMIT, INTERVAL_LIMIT)) + INTERVAL_LIMIT] += 1
+    total = hist.sum()
+    return hist / total if total else hist
+
+
+def ioi_histogram(score: Score) -> np.ndarray:
+    """Share of each inter-onset interval in beats, on the 1/16 grid up to a bar (longer ones in the last bin)."""
+    times = [t / score.seconds_per_beat for t, _ in _onsets(score)]
+    bins = int(IOI_MAX_BEATS / IOI_STEP_BEATS)
+    hist = np.zeros(bins)
+    for a, b in zip(times, times[1:]):
+        hist[int(np.clip(round((b - a) / IOI_STEP_BEATS), 1, bins)) - 1] += 1
+    total = hist.sum()
+    return hist / total if total else hist
+
+
+def polyphony(score: Score) -> float:
+    """Average number of notes sounding together, over the time at least one sounds."""
+    events = sorted([(n.start, 1) for n in score.notes if not n.is_drum]
+                    + [(n.end, -1) for n in score.notes if not n.is_drum])
+    sounding, last, weighted, busy = 0, 0.0, 0.0, 0.0
+    for t, change in events:
+        if sounding:
+            weighted += sounding * (t - last)
+            busy += t - last
+        sounding += change
+        last = t
+    return weighted / busy if busy else 0.0
+
+
+def in_scale_ratio(score: Score) -> float:
+    """Share of notes whose pitch class belongs to the estimated key (minor: natural, harmonic, melodic)."""
+    key = estimate_key(score)
+    pitches = score.pitch_list()
+    if key is None or not pitches:
+        return 0.0
+    steps = MAJOR_STEPS if key[1] == "major" else MINOR_STEPS
+    return float(np.mean([(p - key[0]) % 12 in steps for p in pitches]))
+
+
+def on_grid_ratio(score: Score, grid_beats: float = GRID_BEATS) -> float:
+    """Share of onsets that fall on the grid (by default the beat), within 1/32 of a beat."""
+    times = [t / score.seconds_per_beat for t, _ in _onsets(score)]
+    if not times:
+        return 0.0
+    off = [abs(t / grid_beats - round(t / grid_beats)) * grid_beats for t in times]
+    return float(np.mean([o <= GRID_TOLERANCE_BEATS for o in off]))
+
+
+def harmonic_progression(score: Score) -> float | None:
+    """Share of chords (onsets where 3+ pitch classes sound) that music21 reads as diatonic roman numerals.
+
+    A chord counts when it is a triad or seventh chord (any inversion), its root
+    is a degree of the estimated key (no altered root such as bII) and every
+    note is in the key (minor: natural, harmonic or melodic).  ``None`` when the
+    piece has no such chords at all (a melody).
+    """
+    key = estimate_key(score)
+    if key is None:
+        return None
+    from music21 import chord, key as m21key, roman  # music21's analysis: imported only here
+
+    tonic, mode = key
+    m21 = m21key.Key(_TONIC_NAMES[tonic] if mode == "major" else _TONIC_NAMES[tonic].lower())
+    steps = MAJOR_STEPS if mode == "major" else MINOR_STEPS
+    sounding_at = _sounding_pitch_classes(score)
+    total = good = 0
+    cache: dict[frozenset[int], bool] = {}
+    for pcs in sounding_at:
+        if len(pcs) < MIN_CHORD_PITCH_CLASSES:
+            continue
+        total += 1
+        if pcs not in cache:
+            in_key = all((pc - tonic) % 12 in steps for pc in pcs)
+            ok = False
+            if in_key:
+                c = chord.Chord(sorted(60 + pc for pc in pcs))
+                if c.isTriad() or c.isSeventh():
+                    rn = roman.romanNumeralFromChord(c, m21)
+                    ok = rn.frontAlterationAccidental is None
+            cache[pcs] = ok
+        good += cache[pcs]
+    return good / total if total else None
+
+
+def _sounding_pitch_classes(score: Score) -> list[frozenset[int]]:
+    """At each onset, the pitch classes sounding (notes started there or still held)."""
+    notes = [n for n in score.notes if not n.is_drum]
+    slices = []
+    for t, _ in _onsets(score):
+        slices.append(frozenset(n.pitch % 12 for n in notes if n.start <= t + 1e-6 and n.end > t + 1e-6))
+    return slices
+
+
+def piece_features(score: Score) -> dict[str, float | list[float] | None]:
+    """Every per-piece feature of a Score (histograms as lists), as JSON values."""
+    pitches = score.pitch_list()
+    beats = score.duration / score.seconds_per_beat if score.notes else 0.0
+    reps = repetition_stats(score)
+    return {
+        "notes": len(pitches),
+        "pitch_class_histogram": tonic_relative_histogram(score).round(6).tolist(),
+        "pitch_range": float(max(pitches) - min(pitches)) if pitches else 0.0,
+        "interval_histogram": interval_histogram(score).round(6).tolist(),
+        "ioi_histogram": ioi_histogram(score).round(6).tolist(),
+        "note_density": len(pitches) / beats if beats else 0.0,
+        "polyphony": polyphony(score),
+        "in_scale_ratio": in_scale_ratio(score),
+        "on_grid_ratio": on_grid_ratio(score),
+        "harmonic_progression": harmonic_progression(score),
+        "longest_run": float(reps["longest_run"]),
+        "top_pitch_share": float(reps["top_pitch_share"]),
+    }
+
+
+# --- set comparison (Yang & Lerch 2018) ------------------------------------------
+#: Evaluation grid points for the smoothed distance densities.
+_DENSITY_POINTS = 512
+_MIN_BANDWIDTH = 1e-3
+
+
+@dataclass(frozen=True)
+class SetComparison:
+    """How close one feature's values in a set are to a reference set."""
+
+    feature: str
+    overlap: float  # overlapping area of the intra-reference and inter-set distance densities, 0..1
+    kl_divergence: float  # KL(intra-reference || inter-set), nats; 0 = identical
+    mean: float | None  # the set's mean (scalar features only)
+    reference_mean: float | None
+
+
+def _as_matrix(values: Sequence) -> np.ndarray:
+    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    return arr.reshape(len(arr), -1)
+
+
+def _distances(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """Euclidean distances: all pairs within ``a`` (each once), or every row of ``a`` to every row of ``b``."""
+    if b is None:
+        i, j = np.triu_indices(len(a), k=1)
+        return np.linalg.norm(a[i] - a[j], axis=1)
+    return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2).ravel()
+
+
+def _density(samples: np.ndarray, grid: np.ndarray, scale: float) -> np.ndarray:
+    """Gaussian kernel density (Silverman's bandwidth, floored so identical values still form a bump)."""
+    sd = float(np.std(samples))
+    bandwidth = max(1.06 * sd * len(samples) ** (-1 / 5), _MIN_BANDWIDTH * max(scale, 1e-9))
+    z = (grid[:, None] - samples[None, :]) / bandwidth
+    pdf = np.exp(-0.5 * z * z).sum(axis=1) / (len(samples) * bandwidth * math.sqrt(2 * math.pi))
+    return pdf
+
+
+def overlap_and_kl(intra: np.ndarray, inter: np.ndarray) -> tuple[float, float]:
+    """Overlapping area and KL(intra || inter) of two sets of distances, via smoothed densities."""
+    both = np.concatenate([intra, inter])
+    scale = float(both.max() - both.min()) or float(abs(both.max())) or 1.0
+    pad = 0.1 * scale
+    grid = np.linspace(both.min() - pad, both.max() + pad, _DENSITY_POINTS)
+    dx = grid[1] - grid[0]
+    p, q = _density(intra, grid, scale), _density(inter, grid, scale)
+    p, q = p / (p.sum() * dx), q / (q.sum() * dx)
+    overlap = float(np.minimum(p, q).sum() * dx)
+    kl = float(np.sum(p * np.log(np.maximum(p, 1e-300) / np.maximum(q, 1e-12))) * dx)
+    return min(max(overlap, 0.0), 1.0), max(kl, 0.0)
+
+
+def compare_sets(
+    generated: Sequence[Mapping], reference: Sequence[Mapping], features: Sequence[str] = DISTRIBUTION_FEATURES
+) -> list[SetComparison]:
+    """Yang & Lerch's comparison of two sets of :func:`piece_features`, one row per feature.
+
+    Raises
+    ------
+    BadConfig
+        Fewer than two reference pieces or one generated piece with the feature.
+    """
+    rows = []
+    for name in features:
+        gen = _as_matrix([f.get(name) for f in generated])
+        ref = _as_matrix([f.get(name) for f in reference])
+        if len(ref) < 2 or len(gen) < 1:
+            raise BadConfig(f"comparing {name} needs at least 2 reference pieces and 1 generated piece "
+                            f"(got {len(ref)} and {len(gen)})")
+        overlap, kl = overlap_and_kl(_distances(ref), _distances(gen, ref))
+        scalar = gen.shape[1] == 1
+        rows.append(SetComparison(name, overlap, kl, float(gen.mean()) if scalar else None,
+                                  float(ref.mean()) if scalar else None))
+    return rows

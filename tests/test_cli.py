@@ -133,3 +133,31 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, args):
     (tmp_path / "junk.sf2").write_bytes(b"RIFF\x00\x00\x00\x00sfbk" + b"\x00" * 64)
     write_midi(make_score(), tmp_path / "good.mid")
     assert_one_line_error(run(*args, cwd=tmp_path))
+
+
+def test_evaluate_prints_metrics_as_json(tmp_path, tiny_bundle):
+    import json
+
+    _, bundle_path = tiny_bundle
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    for k in range(3):
+        write_midi(make_score(pitches=tuple(60 + (i * k) % 12 for i in range(24)), step=0.25, dur=0.25),
+                   refs / f"piece{k}.mid")
+    (refs / "broken.mid").write_bytes(b"MThd\x00\x00")
+    proc = run("evaluate", "--model", bundle_path, "--reference", refs, "--samples", "2", "--notes", "20", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "broken.mid" in proc.stderr  # a bad reference file is named and skipped
+    report = json.loads(proc.stdout)
+    assert report["reference"]["pieces"] == 3
+    model = report["models"][0]
+    assert model["samples"] == 2 and model["error"] is None
+    assert set(model["distributions"]) == {"pitch_class_histogram", "pitch_range", "interval_histogram",
+                                           "ioi_histogram", "note_density", "polyphony", "in_scale_ratio",
+                                           "on_grid_ratio"}
+    assert model["model"]["nll_per_note"] > 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args in (("--samples", "0"), ("--samples", "10000"), ("--reference", tmp_path / "nowhere"),
+                 ("--reference", empty)):
+        assert_one_line_error(run("evaluate", "--model", bundle_path, "--reference", refs, *args))

@@ -1,0 +1,259 @@
+"""Is this model any good?  Generate samples, measure them, compare them with real music.
+
+:func:`evaluate_models` generates ``samples`` pieces from each model, measures
+every piece with :func:`neurotunes.metrics.piece_features`, compares each set
+with a reference set of real pieces (Yang & Lerch's overlapping area and KL
+divergence, :func:`neurotunes.metrics.compare_sets`) and scores each model on
+the reference pieces (NLL per note, perplexity, next-note pitch accuracy).
+
+Reference sets are real pieces no shipped model trained on: the held-out 10% of
+the split each shipped model was trained with (same seed), or the validation
+pieces of the user's own dataset.
+
+:func:`classic_generate` is Classical-Piano-Composer's sampling loop, kept as
+the baseline: a window of 100 real tokens, the most likely next token every
+time (argmax), the window slid one token, every chord half a beat after the last.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .bundle import ModelBundle
+from .config import GenerateConfig
+from .errors import BadConfig
+from .metrics import DISTRIBUTION_FEATURES, SetComparison, compare_sets, model_metrics, piece_features
+from .score import Score
+
+log = logging.getLogger(__name__)
+
+#: At most this many samples per model in one evaluation (each is a full generation).
+MAX_SAMPLES = 200
+#: NLL and accuracy are measured on at most this many tokens of the reference pieces.
+MAX_METRIC_TOKENS = 60_000
+#: Classical-Piano-Composer's window: 100 tokens in, one token out.
+CLASSIC_WINDOW = 100
+
+#: name -> (label, music21 corpus, pieces (0 = all)): the held-out part of the split each shipped model used.
+REFERENCE_SETS = {
+    "bach": ("Bach chorales (held out from training)", "bach", 0),
+    "fiddle": ("Fiddle tunes (held out from training)", "ryansMammoth", 300),
+}
+#: The split every shipped model was trained with (scripts/train_shipped.py): the same seed and fraction.
+SPLIT_SEED = 0
+VALIDATION_FRACTION = 0.1
+
+
+def reference_set(name: str, *, progress: Callable[[int, int], None] | None = None) -> list[Score]:
+    """The real pieces of a named reference set (see :data:`REFERENCE_SETS`), parsed once and cached on disk."""
+    from .corpus import load_corpus
+    from .dataset import split_dataset
+
+    if name not in REFERENCE_SETS:
+        raise BadConfig(f"unknown reference set {name!r}; choose one of: {', '.join(REFERENCE_SETS)}")
+    _, corpus, limit = REFERENCE_SETS[name]
+    scores = load_corpus(corpus, limit=limit or None, progress=progress)
+    return list(split_dataset(scores, validation_fraction=VALIDATION_FRACTION, seed=SPLIT_SEED).validation)
+
+
+def check_sample_count(samples: int) -> int:
+    if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= MAX_SAMPLES:
+        raise BadConfig(f"ask for 1 to {MAX_SAMPLES} samples per model, not {samples!r}")
+    return samples
+
+
+@dataclass
+class ModelReport:
+    """One model's samples, their features and how they compare with the reference."""
+
+    name: str
+    features: list[dict[str, Any]] = field(default_factory=list)
+    comparisons: list[SetComparison] = field(default_factory=list)
+    model: dict[str, float] = field(default_factory=dict)  # NLL per note, perplexity, pitch accuracy
+    empty_samples: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "error": self.error,
+            "samples": len(self.features),
+            "empty_samples": self.empty_samples,
+            "model": self.model,
+            "distributions": {c.feature: {"overlap": round(c.overlap, 4), "kl_divergence": round(c.kl_divergence, 4),
+                                          "mean": c.mean, "reference_mean": c.reference_mean}
+                              for c in self.comparisons},
+            "means": feature_means(self.features),
+        }
+
+
+@dataclass
+class Evaluation:
+    reference_name: str
+    reference_features: list[dict[str, Any]]
+    models: list[ModelReport]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reference": {"name": self.reference_name, "pieces": len(self.reference_features),
+                          "means": feature_means(self.reference_features)},
+            "models": [m.to_dict() for m in self.models],
+        }
+
+
+def feature_means(features: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """The mean of every scalar feature over a set (features a piece lacks are left out)."""
+    means = {}
+    for key in (features[0] if features else {}):
+        values = [f[key] for f in features if isinstance(f.get(key), (int, float))]
+        if values and not isinstance(features[0].get(key), list):
+            means[key] = round(float(np.mean(values)), 4)
+    return means
+
+
+def sample_model(
+    bundle: ModelBundle,
+    config: GenerateConfig,
+    samples: int,
+    *,
+    on_sample: Callable[[int], None] | None = None,
+) -> list[Score]:
+    """``samples`` takes with seeds ``seed, seed + 1, ...`` (each reproducible on its own)."""
+    from .generate import generate
+
+    check_sample_count(samples)
+    takes = []
+    for i in range(samples):
+        takes.append(generate(bundle, replace(config, seed=config.seed + i)))
+        if on_sample:
+            on_sample(i + 1)
+    return takes
+
+
+def classic_generate(bundle: ModelBundle, window: Sequence[int], notes: int, *, tempo_bpm: float = 100.0) -> Score:
+    """Classical-Piano-Composer's loop on a classic-encoding model.
+
+    Start from ``window`` (token ids of real music), repeatedly run the model on
+    the last :data:`CLASSIC_WINDOW` tokens from a fresh state, append the most
+    likely token (argmax) and slide on, until ``notes`` notes exist; decode with
+    every token half a beat after the previous one (each note a beat long).
+    """
+    from .encoding import BOS, tokens_to_score
+    from .generate import make_stepper, single_threaded_blas
+
+    if bundle.encoding.name != "classic":
+        raise BadConfig("the classic loop needs a model trained on the classic encoding")
+    vocab = bundle.vocab
+    bos = vocab.index[BOS]
+    stepper = make_stepper(bundle)
+    pattern = [int(t) for t in window][-CLASSIC_WINDOW:]
+    out: list[str] = []
+    count = 0
+    with single_threaded_blas():
+        while count < notes:
+            stepper.reset()
+            for t in pattern:
+                logits = stepper.step(t)
+            logits = np.array(logits, dtype=np.float64)
+            logits[bos] = -np.inf  # CPC's vocabulary has no start token to emit
+            token = int(np.argmax(logits))
+            out.append(vocab.tokens[token])
+            count += len(vocab.tokens[token].split("."))
+            pattern = pattern[1:] + [token]
+    return tokens_to_score(out, bundle.encoding, tempo_bpm=tempo_bpm,
+                           metadata={"source": f"classic loop on {bundle.name}"})
+
+
+def _model_space(bundle: ModelBundle, scores: Sequence[Score]) -> list[Score]:
+    """Reference pieces as the model was trained to read them (moved to C major / A minor if it was)."""
+    if not bundle.key_normalized:
+        return list(scores)
+    from .dataset import normalize_key
+
+    return [normalize_key(s) for s in scores]
+
+
+def evaluate_models(
+    models: Mapping[str, ModelBundle | Sequence[Score]],
+    reference: Sequence[Score],
+    *,
+    reference_name: str = "reference",
+    samples: int = 20,
+    config: GenerateConfig | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> Evaluation:
+    """Generate, measure and compare.
+
+    Parameters
+    ----------
+    models
+        name -> a model bundle (sampled here with ``config``) or a list of pieces
+        already made (e.g. by :func:`classic_generate`).
+    reference
+        Real pieces to compare with; at least two.
+    samples
+        Pieces per model, 1 to :data:`MAX_SAMPLES`.
+    on_progress
+        Called with ``(model name, done, total)`` after each sample.
+
+    A model that fails, or whose samples have no notes, gets ``error`` set and
+    the others are still evaluated.
+
+    Raises
+    ------
+    BadConfig
+        An empty (or one-piece) reference set, no models, or a sample count out of range.
+    """
+    reference = [s for s in reference if s.pitch_list()]
+    if len(reference) < 2:
+        raise BadConfig("the reference set needs at least two pieces with notes to compare against")
+    if not models:
+        raise BadConfig("choose at least one model to evaluate")
+    check_sample_count(samples)
+    config = config or GenerateConfig()
+    reference_features = [piece_features(s) for s in reference]
+    reports = []
+    for name, source in models.items():
+        report = ModelReport(name)
+        reports.append(report)
+        try:
+            if isinstance(source, ModelBundle):
+                pieces = sample_model(source, config, samples,
+                                      on_sample=lambda i, n=name: on_progress and on_progress(n, i, samples))
+                report.model = {k: round(float(v), 4) for k, v in
+                                model_metrics(source, _model_space(source, reference),
+                                              max_tokens=MAX_METRIC_TOKENS).items()}
+            else:
+                pieces = list(source)
+                if on_progress:
+                    on_progress(name, len(pieces), len(pieces))
+        except BadConfig as exc:
+            report.error = f"{name}: {exc}"
+            continue
+        with_notes = [p for p in pieces if p.pitch_list()]
+        report.empty_samples = len(pieces) - len(with_notes)
+        if not with_notes:
+            report.error = f"{name} produced no notes in {len(pieces)} sample(s)"
+            continue
+        report.features = [piece_features(p) for p in with_notes]
+        report.comparisons = compare_sets(report.features, reference_features)
+    return Evaluation(reference_name, reference_features, reports)
+
+
+def closer_count(ours: ModelReport, theirs: ModelReport, features: Sequence[str] = DISTRIBUTION_FEATURES) -> int:
+    """On how many features ``ours`` is closer to the reference than ``theirs`` (larger overlap;
+    equal overlaps go to the smaller KL divergence)."""
+    mine = {c.feature: c for c in ours.comparisons}
+    other = {c.feature: c for c in theirs.comparisons}
+    wins = 0
+    for f in features:
+        a, b = mine[f], other[f]
+        if round(a.overlap, 3) != round(b.overlap, 3):
+            wins += a.overlap > b.overlap
+        else:
+            wins += a.kl_divergence < b.kl_divergence
+    return wins
