@@ -15,6 +15,7 @@ pages = [
     st.Page("app_pages/transcribe.py", title="Transcribe", icon=":material/graphic_eq:"),
     st.Page("app_pages/dataset.py", title="Dataset", icon=":material/dataset:"),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/analytics:"),
     st.Page("app_pages/gallery.py", title="Gallery", icon=":material/library_music:"),
 ]
 nav = st.navigation(pages)

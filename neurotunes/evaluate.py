@@ -76,6 +76,7 @@ class ModelReport:
     model: dict[str, float] = field(default_factory=dict)  # NLL per note, perplexity, pitch accuracy
     empty_samples: int = 0
     error: str | None = None
+    pieces: list[Score] = field(default_factory=list)  # the samples with notes, to listen to
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -239,6 +240,7 @@ def evaluate_models(
         if not with_notes:
             report.error = f"{name} produced no notes in {len(pieces)} sample(s)"
             continue
+        report.pieces = with_notes
         report.features = [piece_features(p) for p in with_notes]
         report.comparisons = compare_sets(report.features, reference_features)
     return Evaluation(reference_name, reference_features, reports)

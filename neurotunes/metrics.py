@@ -221,8 +221,9 @@ def tonic_relative_histogram(score: Score) -> np.ndarray:
 
 
 def interval_histogram(score: Score) -> np.ndarray:
-    """Share of each melodic interval (-12..+12 semitones) between successive onsets of the top line."""
-    tops = [max(pitches) for _, pitches in _onsets(score)]
+    """Share of each melodic interval (-12..+12 semitones) of the top line: the highest note sounding at each
+    onset, so an inner voice moving under a held melody note is not mistaken for a leap."""
+    tops = [max(pitches) for pitches in _sounding_pitches(score)]
     hist = np.zeros(2 * INTERVAL_LIMIT + 1)
     for a, b in zip(tops, tops[1:]):
         hist[int(np.clip(b - a, -INTERVAL_LIMIT, INTERVAL_LIMIT)) + INTERVAL_LIMIT] += 1
@@ -310,13 +311,22 @@ def harmonic_progression(score: Score) -> float | None:
     return good / total if total else None
 
 
-def _sounding_pitch_classes(score: Score) -> list[frozenset[int]]:
-    """At each onset, the pitch classes sounding (notes started there or still held)."""
-    notes = [n for n in score.notes if not n.is_drum]
-    slices = []
+def _sounding_pitches(score: Score) -> list[list[int]]:
+    """At each onset, the pitches sounding (notes started there or still held), in time order."""
+    notes = sorted((n for n in score.notes if not n.is_drum), key=lambda n: n.start)
+    slices, held, i = [], [], 0
     for t, _ in _onsets(score):
-        slices.append(frozenset(n.pitch % 12 for n in notes if n.start <= t + 1e-6 and n.end > t + 1e-6))
+        while i < len(notes) and notes[i].start <= t + 1e-6:
+            held.append(notes[i])
+            i += 1
+        held = [n for n in held if n.end > t + 1e-6]
+        slices.append([n.pitch for n in held])
     return slices
+
+
+def _sounding_pitch_classes(score: Score) -> list[frozenset[int]]:
+    """At each onset, the pitch classes sounding."""
+    return [frozenset(p % 12 for p in pitches) for pitches in _sounding_pitches(score)]
 
 
 def piece_features(score: Score) -> dict[str, float | list[float] | None]:

@@ -282,3 +282,61 @@ def _token_label(token: str) -> str:
     if kind == "SHIFT":
         return f"wait {value}/16"
     return token
+
+
+#: Colours of the sets on evaluation plots: the real pieces first, then each model.
+REFERENCE_COLOR = "#9e9e9e"
+SET_COLORS = (ACCENT, SECOND, "#00a884", "#e6399b", "#2d7ff9", "#b5a000")
+DEGREE_NAMES = ("1", "b2", "2", "b3", "3", "4", "#4", "5", "b6", "6", "b7", "7")
+
+
+def _set_colors(names: Sequence[str], reference: str) -> dict[str, str]:
+    others = [n for n in names if n != reference]
+    colors = {n: SET_COLORS[i % len(SET_COLORS)] for i, n in enumerate(others)}
+    colors[reference] = REFERENCE_COLOR
+    return colors
+
+
+def feature_boxes(sets: dict[str, Sequence[dict]], features: Sequence[str], labels: dict[str, str], *,
+                  reference: str) -> "go.Figure":
+    """One box plot per scalar feature: its values in the real pieces and in each model's samples."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    cols = min(len(features), 3)
+    rows = -(-len(features) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[labels.get(f, f) for f in features],
+                        vertical_spacing=0.16, horizontal_spacing=0.06)
+    colors = _set_colors(list(sets), reference)
+    for i, feature in enumerate(features):
+        row, col = divmod(i, cols)
+        for name, pieces in sets.items():
+            values = [p[feature] for p in pieces if isinstance(p.get(feature), (int, float))]
+            fig.add_trace(go.Box(y=values, name=name, marker_color=colors[name], boxmean=True, legendgroup=name,
+                                 showlegend=i == 0, hovertemplate=f"{name}: %{{y:.3f}}<extra></extra>"),
+                          row=row + 1, col=col + 1)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_layout(template="plotly_white", height=280 * rows, margin={**MARGIN, "t": MARGIN_TOP_WITH_TITLE},
+                      paper_bgcolor=TRANSPARENT, plot_bgcolor=TRANSPARENT,
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.04, "xanchor": "right", "x": 1.0})
+    return fig
+
+
+def histogram_profiles(sets: dict[str, Sequence[dict]], feature: str, *, reference: str, title: str,
+                       tick_labels: Sequence[str]) -> "go.Figure":
+    """A histogram feature (pitch classes, intervals, IOIs) averaged over each set, the sets side by side."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    colors = _set_colors(list(sets), reference)
+    fig = go.Figure()
+    for name, pieces in sets.items():
+        rows = [p[feature] for p in pieces if p.get(feature)]
+        if not rows:
+            continue
+        fig.add_trace(go.Bar(x=list(tick_labels), y=np.mean(np.asarray(rows, dtype=float), axis=0), name=name,
+                             marker_color=colors[name], hovertemplate=f"{name} · %{{x}}: %{{y:.1%}}<extra></extra>"))
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_layout(barmode="group")
+    return _compact_layout(fig, title=title, x_title="", y_title="share")

@@ -246,3 +246,33 @@ def test_a_dataset_too_small_to_train_on_is_reported_by_the_run():
     at = _wait_for_job(at, timeout=60)
     assert not at.exception
     assert any("lower the sequence length" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_evaluate_page_compares_two_models_with_my_dataset():
+    from neurotunes.dataset import split_dataset
+
+    at = _page(_app().run(), "evaluate")
+    assert not at.exception
+    assert any("press **Evaluate**" in i.value for i in at.info)
+    pieces = [make_score(pitches=tuple(60 + (i * k) % 12 for i in range(24)), step=0.25, dur=0.25) for k in range(1, 7)]
+    at.session_state[state.BUILT_DATASET] = split_dataset(pieces, validation_fraction=0.5, seed=0)
+    at.run()
+    # No model chosen: a message, nothing else happens.
+    at.multiselect[0].set_value([])
+    next(b for b in at.button if b.label == "Evaluate").click().run()
+    assert not at.exception
+    assert any("at least one model" in e.value for e in at.error)
+    at.multiselect[0].set_value(["default", "fiddle"])
+    at.radio[0].set_value("my dataset")
+    at.slider[0].set_value(2)  # pieces per model
+    at.slider[1].set_value(40)  # notes per piece
+    next(b for b in at.button if b.label == "Evaluate").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    result = at.session_state[state.EVALUATION]
+    assert [len(m.features) for m in result.models] == [2, 2]
+    table = at.dataframe[0].value
+    assert len(table) == 8 and "closest" in table.columns
+    assert at.dataframe[1].value["NLL per note (nats)"].notna().all()
+    assert len(at.get("plotly_chart")) >= 4  # boxes, pitch classes, IOIs, intervals
+    assert play_along_players(at)  # the pieces can be heard

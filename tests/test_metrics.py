@@ -31,6 +31,11 @@ def test_interval_and_ioi_histograms():
     ioi = metrics.ioi_histogram(melody)
     assert ioi[round(1.0 / metrics.IOI_STEP_BEATS) - 1] == pytest.approx(1.0)  # every onset a beat apart
     assert metrics.interval_histogram(Score()).sum() == 0
+    # An inner voice moving under a held melody note is not a leap of the top line.
+    held = Score(notes=(Note(start=0, end=2, pitch=72), Note(start=0, end=1, pitch=64), Note(start=1, end=2, pitch=65),
+                        Note(start=2, end=3, pitch=74)))
+    assert metrics.interval_histogram(held)[12 + 0] == pytest.approx(0.5)  # C5 held over the alto's step
+    assert metrics.interval_histogram(held)[12 + 2] == pytest.approx(0.5)  # then up to D5
 
 
 def test_polyphony_density_and_range():

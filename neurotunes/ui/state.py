@@ -21,6 +21,7 @@ TAKES = "nt_takes"  # list of Take, newest last
 TRAIN_JOB = "nt_train_job"  # the TrainingJob of this session (running or finished)
 BUILT_DATASET = "nt_built_dataset"  # the Dataset built on the Dataset page
 SOUND = "nt_sound"  # SoundSettings: soundfont and reverb for every rendering
+EVALUATION = "nt_evaluation"  # the last neurotunes.evaluate.Evaluation of this session
 
 DEFAULT_MODEL = "default"
 
