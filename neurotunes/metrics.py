@@ -89,6 +89,8 @@ def model_metrics(bundle, scores, *, max_tokens: int = 200_000) -> dict[str, flo
       the number of notes, so encodings with more tokens per note are not favoured.
     * ``nll_per_onset``: the same sum divided by the number of distinct onsets (a
       chord counts once): Classical-Piano-Composer's "note", one token per chord.
+    * ``pitch_nll_per_note``: only the tokens that carry pitches (event ``NOTE_p``;
+      every classic token), per note: what pitch costs, without rhythm.
     * ``perplexity_per_token``: exp of the mean token NLL.
     * ``pitch_accuracy``: at every step whose target carries a pitch (an event
       ``NOTE_p`` or a classic note/chord token), whether the most likely of those
@@ -113,7 +115,7 @@ def _model_metrics(bundle, scores, max_tokens: int) -> dict[str, float]:
     else:
         pitched = np.array([t.startswith("NOTE_") for t in vocab.tokens])
     stepper = make_stepper(bundle)
-    nll, steps, notes, onsets, hits, pitch_steps = 0.0, 0, 0, 0, 0, 0
+    nll, pitch_nll, steps, notes, onsets, hits, pitch_steps = 0.0, 0.0, 0, 0, 0, 0, 0
     for score in scores:
         tokens = score_to_tokens(score, enc)
         ids = vocab.encode(tokens, skip_unknown=True)
@@ -127,6 +129,7 @@ def _model_metrics(bundle, scores, max_tokens: int) -> dict[str, float]:
             nll -= log_probs[target]
             steps += 1
             if pitched[target]:
+                pitch_nll -= log_probs[target]
                 pitch_steps += 1
                 hits += int(np.argmax(np.where(pitched, log_probs, -np.inf)) == target)
         if steps >= max_tokens:
@@ -136,6 +139,7 @@ def _model_metrics(bundle, scores, max_tokens: int) -> dict[str, float]:
     return {
         "nll_per_note": nll / max(notes, 1),
         "nll_per_onset": nll / max(onsets, 1),
+        "pitch_nll_per_note": pitch_nll / max(notes, 1),
         "perplexity_per_token": float(np.exp(nll / steps)),
         "pitch_accuracy": hits / max(pitch_steps, 1),
         "tokens": steps,

@@ -30,6 +30,10 @@ def _pm():
     return pretty_midi
 
 
+#: A piece whose notes all fit in less than this is a broken file, not music.
+MIN_PIECE_SECONDS = 0.02
+
+
 def midi_to_score(data: bytes, *, name: str = "MIDI file", drop_drums: bool = True) -> Score:
     """Parse Standard MIDI File bytes into a Score.
 
@@ -63,10 +67,11 @@ def midi_to_score(data: bytes, *, name: str = "MIDI file", drop_drums: bool = Tr
     except Exception as exc:  # mido raises many types (OSError, KeyError, ValueError, ...)
         raise BadMidi(f"{name} could not be read as MIDI ({exc or type(exc).__name__})") from None
 
-    tempo = C.DEFAULT_TEMPO_BPM
+    tempo = file_tempo = C.DEFAULT_TEMPO_BPM
     _, tempi = pm.get_tempo_changes()
     if len(tempi) and math.isfinite(tempi[0]):
-        tempo = float(min(max(tempi[0], C.MIN_TEMPO_BPM), C.MAX_TEMPO_BPM))
+        file_tempo = float(tempi[0])
+        tempo = float(min(max(file_tempo, C.MIN_TEMPO_BPM), C.MAX_TEMPO_BPM))
     ts = C.DEFAULT_TIME_SIGNATURE
     if pm.time_signature_changes:
         first = pm.time_signature_changes[0]
@@ -113,6 +118,13 @@ def midi_to_score(data: bytes, *, name: str = "MIDI file", drop_drums: bool = Tr
             if drums:
                 raise BadMidi(f"{name} has only drum notes ({drums}); NeuroTunes needs pitched notes")
             raise BadMidi(f"{name} has no notes")
+        span = max(n.end for n in notes) - min(n.start for n in notes)
+        if span < MIN_PIECE_SECONDS:
+            raise BadMidi(f"{name}: all its notes fit into {span * 1000:.3f} ms, too short to hear "
+                          f"(its tempo says {file_tempo:,.0f} BPM; is the file's timing broken?)")
+        if tempo != file_tempo:
+            log.warning("%s: tempo %.4g BPM is outside %g-%g BPM; using %g for its beat grid", name, file_tempo,
+                        C.MIN_TEMPO_BPM, C.MAX_TEMPO_BPM, tempo)
         ts_valid = ts if ts[1] in (1, 2, 4, 8, 16, 32) and ts[0] > 0 else C.DEFAULT_TIME_SIGNATURE
         return Score(notes=tuple(notes), tempo_bpm=tempo, time_signature=ts_valid, key=key, metadata=metadata)
     except BadScore as exc:

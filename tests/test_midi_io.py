@@ -71,3 +71,26 @@ def test_absurd_timing_is_rejected():
     pm.instruments.append(inst)
     with pytest.raises(BadMidi, match="long.mid"):
         midi_to_score(_pm_bytes(pm), name="long.mid")
+
+
+def _tempo_file(tempo_us: int, pitch_byte: int = 60) -> bytes:
+    import mido
+
+    mf = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mf.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=tempo_us, time=0))
+    track.append(mido.Message("note_on", note=60, velocity=80, time=0))
+    track.append(mido.Message("note_off", note=60, velocity=0, time=480))
+    buf = io.BytesIO()
+    mf.save(file=buf)
+    return buf.getvalue().replace(bytes([0x90, 60]), bytes([0x90, pitch_byte]))
+
+
+def test_absurd_tempo_and_pitches_outside_midi_are_messages():
+    with pytest.raises(BadMidi, match=r"fast.mid: all its notes fit into 0\.001 ms.*60,000,000 BPM"):
+        midi_to_score(_tempo_file(1), name="fast.mid")
+    slow = midi_to_score(_tempo_file(16_777_215), name="slow.mid")  # 3.6 BPM: slow but playable
+    assert slow.tempo_bpm == 10.0 and slow.notes[0].end == pytest.approx(16.777, abs=1e-3)
+    with pytest.raises(BadMidi, match=r"high.mid could not be read as MIDI \(data byte must be in range 0\.\.127\)"):
+        midi_to_score(_tempo_file(500_000, pitch_byte=200), name="high.mid")

@@ -26,7 +26,7 @@ from ..score import Score
 ROLL_HEIGHT_PX = 300
 AUDIO_HEIGHT_PX = 54
 #: Streamlit sends the whole component on every rerun: above this the player falls back to st.audio.
-MAX_INLINE_AUDIO_BYTES = 12 * 1024 * 1024
+MAX_INLINE_AUDIO_BYTES = 6 * 1024 * 1024  # about six minutes of MP3
 
 _TEMPLATE = """<!doctype html>
 <html><head><meta charset="utf-8"><style>
@@ -182,8 +182,9 @@ def play_along(score: Score, audio: bytes, *, mime: str = "audio/mpeg", primer_n
     """Show the audio and a piano roll whose playhead follows it (see the module docstring)."""
     import streamlit as st
 
-    if len(audio) > MAX_INLINE_AUDIO_BYTES:
-        st.audio(audio, format=mime)  # too long to inline on every rerun: the plain player
+    if len(audio) > MAX_INLINE_AUDIO_BYTES:  # too long to send inline on every rerun: the plain player
+        st.audio(audio, format=mime)
+        st.caption("A long piece: no playhead here; its piano roll is under **Zoom and inspect**.")
         return
     # Our own HTML only: note numbers and base64 audio, never a string a user typed.
     st.iframe(player_html(score, audio, mime=mime, primer_notes=primer_notes, time_unit=time_unit),
