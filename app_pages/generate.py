@@ -27,6 +27,7 @@ if choice != current:
     state.set_active_model(choice)
 
 defaults = GenerateConfig()
+PIANO = (21, 108)  # the pitch slider's ends: the range every shipped model's vocabulary covers anyway
 key_normalized = guarded(lambda: cache.current_bundle().key_normalized, what="Could not load the model") or False
 with st.form("generate_form", border=True):
     c1, c2, c3 = st.columns(3)
@@ -56,7 +57,7 @@ with st.form("generate_form", border=True):
         transpose = st.slider("Transpose (semitones)", -12, 12, 0, help=(
             "Move the result up or down. " + ("This model writes in C major / A minor (it learned every piece "
                                               "moved there): +2 gives D major / B minor." if key_normalized else "")))
-        low, high = st.select_slider("Pitch range", options=list(range(21, 109)), value=(21, 108),
+        low, high = st.select_slider("Pitch range", options=list(range(PIANO[0], PIANO[1] + 1)), value=PIANO,
                                      format_func=pitch_name)
         density = st.slider("Note density", 0.25, 4.0, 1.0, 0.05, help="Above 1: busier. Below 1: sparser.")
     with st.expander("Start from (primer)", icon=":material/play_circle:"):
@@ -69,11 +70,13 @@ with st.form("generate_form", border=True):
 
 
 def settings(**overrides) -> GenerateConfig:
+    # The whole slider is "no limit": the config's default range, so share links stay short.
+    low_limit, high_limit = (defaults.pitch_low, defaults.pitch_high) if (low, high) == PIANO else (low, high)
     values = dict(
         length=int(length), seconds=float(seconds), temperature=float(temperature), top_k=int(top_k),
         top_p=float(top_p), repetition_penalty=float(penalty), no_repeat_window=int(window), beam_width=int(beam),
-        seed=int(seed), tempo_bpm=float(bpm), program=int(program), scale=scale, key=int(key), pitch_low=int(low),
-        pitch_high=int(high), density=float(density), max_chord=int(max_chord), transpose=int(transpose),
+        seed=int(seed), tempo_bpm=float(bpm), program=int(program), scale=scale, key=int(key), pitch_low=int(low_limit),
+        pitch_high=int(high_limit), density=float(density), max_chord=int(max_chord), transpose=int(transpose),
     )
     return GenerateConfig(**{**values, **overrides})
 
