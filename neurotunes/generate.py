@@ -35,6 +35,8 @@ from .score import PITCH_CLASS_NAMES, Note, Score
 log = logging.getLogger(__name__)
 
 RECIPE_KEY = "recipe"
+#: How strongly the density setting favours short (or long) time shifts, per beat moved.
+DENSITY_STRENGTH = 3.0
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -243,12 +245,14 @@ class _Steering:
                 f"{PITCH_CLASS_NAMES[config.key]} within pitches "
                 f"{config.pitch_low}-{config.pitch_high}; widen the range or choose another scale"
             )
-        self.bias = np.zeros(len(vocab))
+        # Density reshapes the choice among time shifts only: shorter moves for a busier texture, longer
+        # ones for a sparser one (weight density ** (-DENSITY_STRENGTH * beats moved)).  How likely a shift is
+        # at all stays the model's, so a chord never swells and a sparse setting never becomes all silence.
+        self.shift_ids = np.array([], dtype=np.int64)
         if enc.name == "event" and config.density != 1.0:
-            # Fewer and shorter moves in time for a denser texture: a longer shift is penalized more.
-            for i, t in enumerate(vocab.tokens):
-                if t.startswith("SHIFT_"):
-                    self.bias[i] = -np.log(config.density) * (1.0 + int(t[6:]) / enc.steps_per_quarter)
+            self.shift_ids = vocab.ids_with_prefix("SHIFT_").astype(np.int64)
+            beats = np.array([int(vocab.tokens[i][6:]) / enc.steps_per_quarter for i in self.shift_ids])
+            self.shift_bias = -np.log(config.density) * DENSITY_STRENGTH * beats
         self.penalty = float(np.log(config.repetition_penalty))
         self.window = config.no_repeat_window
         self.by_pitch: dict[int, list[int]] = {}
@@ -258,12 +262,20 @@ class _Steering:
 
     def adjust(self, logits: np.ndarray, recent_pitches: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Logits after density and repetition, and the constraint mask."""
-        z = logits + self.bias
+        z = np.array(logits, dtype=np.float64)
+        if self.shift_ids.size:
+            before = z[self.shift_ids]
+            after = before + self.shift_bias
+            z[self.shift_ids] = after - _logsumexp(after) + _logsumexp(before)  # same total chance of a shift
         if self.penalty and self.window and recent_pitches:
             hit = [i for p in set(recent_pitches[-self.window:]) for i in self.by_pitch.get(p, ())]
-            z = z.copy()
             z[hit] -= self.penalty
         return z, self.allowed
+
+
+def _logsumexp(x: np.ndarray) -> float:
+    top = float(np.max(x))
+    return top + float(np.log(np.sum(np.exp(x - top))))
 
 
 def sample_from_logits(
@@ -406,10 +418,9 @@ class _Run:
         return z, self.grammar.mask() & allowed
 
     def finished(self) -> bool:
-        done = self.notes >= self.config.length
-        if self.config.seconds:
-            done = done or self.seconds >= self.config.seconds
-        return done
+        # Never longer than MAX_GENERATE_SECONDS, whatever the model does (a run of long rests, say).
+        limit = min(self.config.seconds or C.MAX_GENERATE_SECONDS, C.MAX_GENERATE_SECONDS)
+        return self.notes >= self.config.length or self.seconds >= limit
 
     def snapshot(self):
         return (self.stepper.state(), self.grammar.copy(), list(self.recent), self.seconds, self.notes,

@@ -145,6 +145,9 @@ def test_density_and_seconds(default_bundle):
     assert sum(dense) < 0.8 * sum(sparse)
     short = generate(default_bundle, GenerateConfig(length=2000, seconds=8.0, seed=1))
     assert len(short) < 2000 and max(n.start for n in short.notes) <= 8.0
+    # The sparsest setting moves on in longer steps but still writes every note it was asked for.
+    sparsest = generate(default_bundle, GenerateConfig(length=40, seed=0, density=0.1))
+    assert len(sparsest) == 40 and sparsest.duration > max(sparse) / 80 * 40
 
 
 def test_repetition_penalty_reduces_repeats(default_bundle):
@@ -237,3 +240,15 @@ def test_tokens_transpose_in_both_encodings():
     assert transpose_token("C4", classic, -1) == "B3"
     assert transpose_token("0.4.7", classic, 2) == "2.6.9"
     assert transpose_token("BOS", classic, 5) == "BOS"
+
+
+def test_a_model_that_only_waits_stops_at_the_time_cap(tiny_bundle, monkeypatch):
+    """However a model behaves (here: it only ever moves time on), generation ends at the length cap."""
+    import neurotunes.generate as G
+
+    bundle, _ = tiny_bundle
+    only_shifts = np.array([t.startswith("SHIFT_") for t in bundle.vocab.tokens])
+    monkeypatch.setattr(G._Steering, "adjust", lambda self, logits, recent: (np.array(logits, float), only_shifts))
+    monkeypatch.setattr(G.C, "MAX_GENERATE_SECONDS", 30.0)
+    out = generate(bundle, GenerateConfig(length=50, seed=0))
+    assert len(out) == 0 and out.metadata["generated_tokens"] > 0
