@@ -88,19 +88,25 @@ good = [m for m in result.models if not m.error]
 if not good:
     st.stop()
 
-st.markdown("**How close is each model's music to the real pieces?** Overlap: 1 means the model's pieces sit "
-            "among the real ones as closely as the real ones sit among each other; 0, nowhere near. "
+st.markdown("**How close is each model's music to the real pieces?** OA, overlapping area: 1 means the model's "
+            "pieces sit among the real ones as closely as the real ones sit among each other; 0, nowhere near. "
             "KL divergence: 0 is identical; lower is closer.")
+
+
+def short(name: str) -> str:
+    return name.removesuffix(" (shipped)")
+
+
 rows = []
 for feature in DISTRIBUTION_FEATURES:
     row = {"metric": FEATURE_LABELS[feature]}
     best = max(good, key=lambda m: next(c.overlap for c in m.comparisons if c.feature == feature))
     for m in good:
         c = next(c for c in m.comparisons if c.feature == feature)
-        row[f"{m.name} · overlap"] = round(c.overlap, 3)
-        row[f"{m.name} · KL"] = round(c.kl_divergence, 3)
+        row[f"{short(m.name)} OA"] = round(c.overlap, 3)
+        row[f"{short(m.name)} KL"] = round(c.kl_divergence, 3)
     if len(good) > 1:
-        row["closest"] = best.name
+        row["closest"] = short(best.name)
     rows.append(row)
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 

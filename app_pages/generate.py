@@ -178,6 +178,7 @@ if stats["collapsed"]:
                f"{stats['top_pitch_share']:.0%} of the notes. Try a higher temperature or a repetition penalty.",
                icon=":material/warning:")
 show_score(take.score, key=f"take{take.number}", playback_controls=False,
+           title=f"Take {take.number} · {take.model_name} · seed {s['seed']}",
            file_stem=f"neurotunes-{take.model_name}-take{take.number}-seed{s['seed']}-temp{s['temperature']}",
            primer_notes=int(take.score.metadata.get("primer_notes", 0)))
 
