@@ -25,8 +25,8 @@ needs nothing heavier than NumPy (a test checks it against music21).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -1,6 +1,5 @@
 """Every page through streamlit.testing's AppTest (real library underneath)."""
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest

@@ -1,6 +1,5 @@
 """Dataset sources (files, archives, notation), normalization and statistics."""
 
-import pytest
 
 from neurotunes.dataset import MAX_ZIP_FILES, normalize_key, normalize_tempo, scores_from_files, split_dataset
 from neurotunes.metrics import estimate_key, key_name, parse_key_name
