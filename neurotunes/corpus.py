@@ -220,6 +220,43 @@ TREBLE_SPLIT = 60
 NOTATION_STEPS_PER_QUARTER = 4
 
 
+def _notation_key(music21, score: Score):
+    """The piece's key (from its file, or estimated) as a music21 Key; None for a piece without one."""
+    from .metrics import _TONIC_NAMES, estimate_key, parse_key_name
+
+    found = (parse_key_name(score.key) if score.key else None) or estimate_key(score)
+    if found is None:
+        return None
+    tonic, mode = found
+    return music21.key.Key(_TONIC_NAMES[tonic] if mode == "major" else _TONIC_NAMES[tonic].lower(), mode)
+
+
+def _spell_in_key(staff, key) -> None:
+    """Spell every pitch as the key would (B-flat in F major, A-sharp in B major) and leave it to music21's
+    MusicXML writer to show only the accidentals a reader needs against the key signature."""
+    from music21 import scale
+
+    scale_names = {p.name for p in key.pitches}
+    if key.mode == "minor":  # the raised sixth and seventh are at home too (C-sharp in D minor, not D-flat)
+        scale_names |= {p.name for p in scale.MelodicMinorScale(key.tonic).getPitches()}
+    for chord_or_note in staff.recurse().notes:
+        for pitch in chord_or_note.pitches:
+            if pitch.name not in scale_names:
+                for other in (pitch.getEnharmonic(), pitch.getLowerEnharmonic(), pitch.getHigherEnharmonic()):
+                    if other is not None and other.name in scale_names:
+                        pitch.name, pitch.octave = other.name, other.octave
+                        break
+                else:  # a chromatic note: sharps in sharp keys, flats in flat keys
+                    wanted = "flat" if key.sharps < 0 else "sharp"
+                    if pitch.accidental is not None and pitch.accidental.name not in (wanted, "natural"):
+                        other = pitch.getHigherEnharmonic() if wanted == "flat" else pitch.getLowerEnharmonic()
+                        pitch.name, pitch.octave = other.name, other.octave
+            if pitch.accidental is not None and pitch.accidental.alter == 0:
+                pitch.accidental = None  # an explicit natural object would be printed in every later bar
+            elif pitch.accidental is not None:
+                pitch.accidental.displayStatus = None  # the MusicXML writer decides, against the key signature
+
+
 def score_to_musicxml(score: Score, *, title: str = "NeuroTunes") -> bytes:
     """A piano-style two-staff MusicXML file (treble from middle C up, bass below), on a 1/16 grid.
 
@@ -233,12 +270,15 @@ def score_to_musicxml(score: Score, *, title: str = "NeuroTunes") -> bytes:
     if not len(pitched):
         raise DatasetError("nothing to engrave: the piece has no pitched notes")
     spb = pitched.seconds_per_beat
+    key = _notation_key(music21, score)
     parts = []
     for name, keep, clef in (("upper", lambda p: p >= TREBLE_SPLIT, music21.clef.TrebleClef()),
                              ("lower", lambda p: p < TREBLE_SPLIT, music21.clef.BassClef())):
         part = music21.stream.PartStaff(id=name)
         part.insert(0, clef)
         part.insert(0, music21.meter.TimeSignature(f"{score.time_signature[0]}/{score.time_signature[1]}"))
+        if key is not None:
+            part.insert(0, music21.key.KeySignature(key.sharps))
         for n in pitched.notes:
             if keep(n.pitch):
                 m21_note = music21.note.Note(n.pitch, quarterLength=round(n.duration / spb * 4) / 4)
@@ -247,7 +287,10 @@ def score_to_musicxml(score: Score, *, title: str = "NeuroTunes") -> bytes:
         if not part.notes:  # an empty staff still needs a whole-bar rest to engrave
             part.insert(0, music21.note.Rest(quarterLength=score.time_signature[0] * 4 / score.time_signature[1]))
         # Simultaneous notes become chords; overlaps are split and tied, as a copyist would.
-        parts.append(part.chordify() if part.notes else part)
+        staff = part.chordify() if part.notes else part
+        if key is not None and staff.notes:
+            _spell_in_key(staff, key)
+        parts.append(staff)
     piece = music21.stream.Score()
     piece.insert(0, music21.metadata.Metadata(title=title))
     piece.insert(0, music21.tempo.MetronomeMark(number=round(score.tempo_bpm)))

@@ -57,3 +57,24 @@ def test_sheet_music_toggle_in_the_app():
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any(d.label == "MusicXML" for d in at.get("download_button"))
     assert at.get("image"), "no engraved page"
+
+
+def test_key_signature_and_spelling_follow_the_key():
+    import re
+
+    def accidentals(xml: bytes) -> list[str]:
+        return re.findall(r"<accidental>(\w+)</accidental>", xml.decode())
+
+    c_major = make_score(pitches=(60, 62, 64, 65, 67, 69, 71, 72) * 2, step=0.5, dur=0.5).replace(key="C major")
+    xml = score_to_musicxml(c_major)
+    assert b"<fifths>0</fifths>" in xml and accidentals(xml) == []  # no stray naturals in later bars
+    f_major = make_score(pitches=(65, 67, 69, 70, 72, 74, 76, 77) * 2, step=0.5, dur=0.5).replace(key="F major")
+    xml = score_to_musicxml(f_major)
+    assert b"<fifths>-1</fifths>" in xml and accidentals(xml) == []  # B-flat comes from the key signature
+    assert b"<step>B</step>" in xml and b"<step>A</step>\n          <alter>1</alter>" not in xml
+    # D minor's leading tone is C-sharp, not D-flat; the back-and-forth survives a round trip.
+    d_minor = make_score(pitches=(62, 61, 62, 64, 65, 64, 62, 61, 62), step=0.5, dur=0.5).replace(key="d minor")
+    xml = score_to_musicxml(d_minor)
+    assert b"<fifths>-1</fifths>" in xml and "sharp" in accidentals(xml) and "flat" not in accidentals(xml)
+    back = notation_to_scores(xml, name="back.musicxml")[0]
+    assert [n.pitch for n in back.notes] == [n.pitch for n in d_minor.notes]
