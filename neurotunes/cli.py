@@ -159,7 +159,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _training_scores(args: argparse.Namespace):
     from .corpus import load_corpus
-    from .dataset import scores_from_files, supported_suffixes
 
     scores, parts = [], []
     paths = [Path(p) for p in args.files or []]
@@ -167,21 +166,9 @@ def _training_scores(args: argparse.Namespace):
         folder = Path(args.midi)
         if not folder.is_dir():
             raise NeuroTunesError(f"{folder} is not a folder of MIDI files")
-        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in supported_suffixes())
-        if not found:
-            raise NeuroTunesError(f"no MIDI, MusicXML, ABC or .zip files in {folder}")
-        paths += found
+        paths += _music_files_in(folder)
     if paths:
-        files = []
-        for p in paths:
-            try:
-                files.append((p.name, p.read_bytes()))
-            except OSError as exc:
-                print(f"neurotunes: skipping {p.name}: {exc.strerror or exc}", file=sys.stderr)
-        errors: list[str] = []
-        got = scores_from_files(files, errors)
-        for e in errors:
-            print(f"neurotunes: skipping {e}", file=sys.stderr)
+        got = _read_scores(paths)
         if not got:
             raise NeuroTunesError(f"none of the {len(paths)} files could be used")
         scores += got
@@ -332,16 +319,36 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _reference_files(spec: str):
-    from .dataset import scores_from_files
-
     path = Path(spec)
     if not path.exists():
         raise NeuroTunesError(f"{spec} is neither a reference set (bach, fiddle) nor a file or folder")
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    return _read_scores(_music_files_in(path) if path.is_dir() else [path])
+
+
+def _music_files_in(folder: Path) -> list[Path]:
+    """Every MIDI, MusicXML, ABC and .zip file under ``folder``, in a stable order."""
+    from .dataset import supported_suffixes
+
+    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in supported_suffixes())
+    if not found:
+        raise NeuroTunesError(f"no MIDI, MusicXML, ABC or .zip files in {folder}")
+    return found
+
+
+def _read_scores(paths: Sequence[Path]):
+    """The pieces in ``paths``; a file that cannot be read or parsed is named on stderr and skipped."""
+    from .dataset import scores_from_files
+
+    files = []
+    for p in paths:
+        try:
+            files.append((p.name, p.read_bytes()))
+        except OSError as exc:
+            print(f"neurotunes: skipping {p.name}: {exc.strerror or exc}", file=sys.stderr)
     errors: list[str] = []
-    scores = scores_from_files([(p.name, p.read_bytes()) for p in files], errors)
+    scores = scores_from_files(files, errors)
     for message in errors:
-        print(f"neurotunes: skipped {message}", file=sys.stderr)
+        print(f"neurotunes: skipping {message}", file=sys.stderr)
     return scores
 
 

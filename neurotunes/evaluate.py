@@ -18,7 +18,7 @@ time (argmax), the window slid one token, every chord half a beat after the last
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -124,15 +124,9 @@ def sample_model(
     on_sample: Callable[[int], None] | None = None,
 ) -> list[Score]:
     """``samples`` takes with seeds ``seed, seed + 1, ...`` (each reproducible on its own)."""
-    from .generate import generate
+    from .generate import takes_with_seeds
 
-    check_sample_count(samples)
-    takes = []
-    for i in range(samples):
-        takes.append(generate(bundle, replace(config, seed=config.seed + i)))
-        if on_sample:
-            on_sample(i + 1)
-    return takes
+    return takes_with_seeds(bundle, config, check_sample_count(samples), on_take=on_sample)
 
 
 def classic_generate(bundle: ModelBundle, window: Sequence[int], notes: int, *, tempo_bpm: float = 100.0) -> Score:

@@ -379,7 +379,24 @@ def generate_variations(
     """``count`` takes with seeds ``seed, seed + 1, ...``: each reproducible on its own."""
     if not 1 <= count <= C.MAX_VARIATIONS:
         raise BadConfig(f"ask for 1 to {C.MAX_VARIATIONS} variations, not {count}")
-    return [generate(bundle, replace(config, seed=config.seed + i), primer=primer) for i in range(count)]
+    return takes_with_seeds(bundle, config, count, primer=primer)
+
+
+def takes_with_seeds(
+    bundle: ModelBundle,
+    config: GenerateConfig,
+    count: int,
+    *,
+    primer: Score | None = None,
+    on_take: Callable[[int], None] | None = None,
+) -> list[Score]:
+    """Takes with seeds ``seed, seed + 1, ...`` (no cap here: callers set theirs); ``on_take(done)`` after each."""
+    takes = []
+    for i in range(count):
+        takes.append(generate(bundle, replace(config, seed=config.seed + i), primer=primer))
+        if on_take:
+            on_take(i + 1)
+    return takes
 
 
 class _Run:
