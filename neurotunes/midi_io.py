@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import constants as C
+from ._quiet import prints_to_log
 from .errors import BadMidi, BadScore
 from .score import Note, Score
 
@@ -25,7 +26,8 @@ MIDI_MAGIC = b"MThd"
 
 
 def _pm():
-    import pretty_midi  # local import keeps `import neurotunes` light
+    with prints_to_log(log):  # pretty_midi imports pyfluidsynth, which may print
+        import pretty_midi  # local import keeps `import neurotunes` light
 
     return pretty_midi
 

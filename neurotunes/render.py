@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from . import constants as C
+from ._quiet import prints_to_log
 from .errors import BadConfig, RenderError
 from .score import Note, Score
 
@@ -204,9 +205,10 @@ def _checked_soundfont(soundfont: str | Path | None) -> Path:
 # --- FluidSynth plumbing ---------------------------------------------------
 @functools.cache
 def _fluidsynth() -> Any:
-    """Import pyfluidsynth once, route libfluidsynth's log to :mod:`logging`."""
+    """Import pyfluidsynth once (quietly), route libfluidsynth's log to :mod:`logging`."""
     try:
-        import fluidsynth
+        with prints_to_log(log):
+            import fluidsynth
     except (ImportError, OSError) as exc:
         raise RenderError(
             f"FluidSynth is not available ({exc}); install libfluidsynth (apt install fluidsynth) and pyfluidsynth"

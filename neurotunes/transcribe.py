@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 from . import constants as C
+from ._quiet import prints_to_log
 from .config import QUANTIZE_GRIDS, PostProcessConfig, TranscribeConfig
 from .errors import BadAudio, TranscriptionError
 from .score import Note, Score
@@ -198,9 +199,10 @@ def _import_basic_pitch(backend: str | None = None):
     if hide_tf:
         sys.modules["tensorflow"] = None  # type: ignore[assignment]  # makes `import tensorflow` raise ImportError
     try:
-        import basic_pitch
-        import basic_pitch.inference
-        import basic_pitch.note_creation  # noqa: F401
+        with prints_to_log(log):
+            import basic_pitch
+            import basic_pitch.inference
+            import basic_pitch.note_creation  # noqa: F401
     finally:
         if hide_tf:
             del sys.modules["tensorflow"]

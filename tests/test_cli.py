@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 
 
 def run(*args, cwd=None):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # CI=1 as on the CI machine, where pyfluidsynth prints to stdout on import
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CI": "1"}
     return subprocess.run(
         [sys.executable, "-m", "neurotunes", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env,
         timeout=600,
