@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import constants as C
-from ._quiet import prints_to_log
+from ._quiet import quiet_import
 from .errors import BadMidi, BadScore
 from .score import Note, Score
 
@@ -26,10 +26,8 @@ MIDI_MAGIC = b"MThd"
 
 
 def _pm():
-    with prints_to_log(log):  # pretty_midi imports pyfluidsynth, which may print
-        import pretty_midi  # local import keeps `import neurotunes` light
-
-    return pretty_midi
+    # imported on first use (keeps `import neurotunes` light); it imports pyfluidsynth, which may print
+    return quiet_import("pretty_midi", log)
 
 
 #: A piece whose notes all fit in less than this is a broken file, not music.

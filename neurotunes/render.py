@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from . import constants as C
-from ._quiet import prints_to_log
+from ._quiet import quiet_import
 from .errors import BadConfig, RenderError
 from .score import Note, Score
 
@@ -207,8 +207,7 @@ def _checked_soundfont(soundfont: str | Path | None) -> Path:
 def _fluidsynth() -> Any:
     """Import pyfluidsynth once (quietly), route libfluidsynth's log to :mod:`logging`."""
     try:
-        with prints_to_log(log):
-            import fluidsynth
+        fluidsynth = quiet_import("fluidsynth", log)
     except (ImportError, OSError) as exc:
         raise RenderError(
             f"FluidSynth is not available ({exc}); install libfluidsynth (apt install fluidsynth) and pyfluidsynth"
