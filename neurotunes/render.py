@@ -308,6 +308,14 @@ def _new_synth(sample_rate: int, channels: int = _CHANNELS_PER_PORT, *, reverb: 
     return synth
 
 
+def _sfload(synth: Any, path: Path) -> int:
+    """Load ``path`` into ``synth``; its SoundFont id."""
+    sfid = synth.sfload(str(path))
+    if sfid == _FLUID_FAILED:
+        raise RenderError(f"FluidSynth could not load the SoundFont {path} (corrupt or not a SoundFont?)")
+    return sfid
+
+
 class _SoundfontKeepers:
     """Per process, the SoundFonts in use, each loaded into a synth that is never played.
 
@@ -330,9 +338,11 @@ class _SoundfontKeepers:
                 return 0.0
             began = time.perf_counter()
             keeper = _new_synth(C.RENDER_SAMPLE_RATE)
-            if keeper.sfload(str(path)) == _FLUID_FAILED:
+            try:
+                _sfload(keeper, path)
+            except RenderError:
                 keeper.delete()
-                raise RenderError(f"FluidSynth could not load the SoundFont {path} (corrupt or not a SoundFont?)")
+                raise
             self._keepers[key] = keeper
             while len(self._keepers) > MAX_LOADED_SOUNDFONTS:
                 _, old = self._keepers.popitem(last=False)
@@ -492,9 +502,7 @@ def render_audio(
         buffer = np.zeros((total_frames - first, _STEREO), dtype=np.float32)  # pages are touched as written
         synth = _new_synth(sample_rate, n_channels, reverb=reverb, chorus=chorus)
         try:
-            sfid = synth.sfload(str(path))  # a cache hit: the keeper holds this file's samples
-            if sfid == _FLUID_FAILED:
-                raise RenderError(f"FluidSynth could not load the SoundFont {path} (corrupt or not a SoundFont?)")
+            sfid = _sfload(synth, path)  # a cache hit: the keeper holds this file's samples
             for channel in sorted({span[2] for span in part}):
                 _select(synth, channel, sfid, *programs[channel], path)
                 if chorus:  # General MIDI's chorus send (CC 93) starts at 0: nothing would reach the chorus
