@@ -24,6 +24,7 @@ needs nothing heavier than NumPy (a test checks it against music21).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -290,29 +291,26 @@ def harmonic_progression(score: Score) -> float | None:
     key = estimate_key(score)
     if key is None:
         return None
+    chords = [pcs for pcs in _sounding_pitch_classes(score) if len(pcs) >= MIN_CHORD_PITCH_CLASSES]
+    good = sum(_is_diatonic_chord(pcs, *key) for pcs in chords)
+    total = len(chords)
+    return good / total if total else None
+
+
+@functools.lru_cache(maxsize=8192)  # music21's analysis is slow; pieces in one key share their chords
+def _is_diatonic_chord(pcs: frozenset[int], tonic: int, mode: str) -> bool:
+    """Whether pitch classes ``pcs`` form a diatonic triad or seventh chord in the key (see
+    :func:`harmonic_progression`)."""
+    steps = MAJOR_STEPS if mode == "major" else MINOR_STEPS
+    if not all((pc - tonic) % 12 in steps for pc in pcs):
+        return False
     from music21 import chord, key as m21key, roman  # music21's analysis: imported only here
 
-    tonic, mode = key
+    c = chord.Chord(sorted(60 + pc for pc in pcs))
+    if not (c.isTriad() or c.isSeventh()):
+        return False
     m21 = m21key.Key(_TONIC_NAMES[tonic] if mode == "major" else _TONIC_NAMES[tonic].lower())
-    steps = MAJOR_STEPS if mode == "major" else MINOR_STEPS
-    sounding_at = _sounding_pitch_classes(score)
-    total = good = 0
-    cache: dict[frozenset[int], bool] = {}
-    for pcs in sounding_at:
-        if len(pcs) < MIN_CHORD_PITCH_CLASSES:
-            continue
-        total += 1
-        if pcs not in cache:
-            in_key = all((pc - tonic) % 12 in steps for pc in pcs)
-            ok = False
-            if in_key:
-                c = chord.Chord(sorted(60 + pc for pc in pcs))
-                if c.isTriad() or c.isSeventh():
-                    rn = roman.romanNumeralFromChord(c, m21)
-                    ok = rn.frontAlterationAccidental is None
-            cache[pcs] = ok
-        good += cache[pcs]
-    return good / total if total else None
+    return roman.romanNumeralFromChord(c, m21).frontAlterationAccidental is None
 
 
 def _sounding_pitches(score: Score) -> list[list[int]]:
