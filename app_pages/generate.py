@@ -8,14 +8,7 @@ from neurotunes.constants import SHIPPED_MODELS
 from neurotunes.score import PITCH_CLASS_NAMES as KEYS
 from neurotunes.score import pitch_name
 from neurotunes.ui import cache, state
-from neurotunes.ui.widgets import guarded, show_score
-
-@st.cache_data(show_spinner=False)
-def instrument_names() -> list[str]:
-    from neurotunes.midi_io import gm_program_names
-
-    return gm_program_names()
-
+from neurotunes.ui.widgets import guarded, instrument_select, show_score
 
 st.title("Generate")
 st.caption("Pick a model and a few settings, press Generate, and listen. Every take is kept below.")
@@ -37,7 +30,7 @@ with st.form("generate_form", border=True):
     seed = c3.number_input("Seed", 0, 2**31 - 1, 0, 1, help="Same model, settings and seed give the same music.")
     c4, c5, c6 = st.columns(3)
     bpm = c4.slider("Tempo (BPM)", 40, 220, int(defaults.tempo_bpm), 1)
-    program = c5.selectbox("Instrument", range(128), format_func=lambda p: f"{p}: {instrument_names()[p]}")
+    program = instrument_select(c5, "Instrument")
     variations = c6.number_input("Takes at once", 1, C.MAX_VARIATIONS, 1, help="Seeds S, S+1, …")
     with st.expander("Sampling", icon=":material/casino:"):
         c1, c2, c3, c4 = st.columns(4)

@@ -6,6 +6,7 @@ A Score's metadata travels inside the MIDI file as one text meta event
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -182,7 +183,8 @@ def write_midi(score: Score, path: str | Path) -> Path:
     return path
 
 
-def gm_program_names() -> list[str]:
+@functools.cache
+def gm_program_names() -> tuple[str, ...]:
     """The 128 General MIDI instrument names, program 0 first."""
     pretty_midi = _pm()
-    return [pretty_midi.program_to_instrument_name(p) for p in range(128)]
+    return tuple(pretty_midi.program_to_instrument_name(p) for p in range(C.MIDI_PROGRAM_MAX + 1))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import streamlit as st
 
@@ -93,6 +93,16 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
                 st.image(page, width="stretch")
 
 
+def instrument_select(container: Any, label: str, *, index: int = 0, key: str | None = None) -> int:
+    """A choice among the 128 General MIDI instruments, shown as "40: Violin"; the program number."""
+    from .. import constants as C
+    from ..midi_io import gm_program_names
+
+    names = gm_program_names()
+    return container.selectbox(label, range(C.MIDI_PROGRAM_MAX + 1), index=index,
+                               format_func=lambda p: f"{p}: {names[p]}", key=key)
+
+
 def _playback_settings(score: Score, key: str) -> tuple[Score, str]:
     """Instruments per track and tempo, in a popover; returns the changed Score and a file-name suffix."""
     from .. import constants as C
@@ -103,8 +113,8 @@ def _playback_settings(score: Score, key: str) -> tuple[Score, str]:
     changes: dict[int, int] = {}
     with st.popover("Instruments and tempo", icon=":material/tune:", width="stretch"):
         for i, program in enumerate(tracks):
-            chosen = st.selectbox(f"Track {i + 1} (written for {names[program]})", range(C.MIDI_PROGRAM_MAX + 1),
-                                  index=program, format_func=lambda p: f"{p}: {names[p]}", key=f"{key}_inst_{program}")
+            chosen = instrument_select(st, f"Track {i + 1} (written for {names[program]})", index=program,
+                                       key=f"{key}_inst_{program}")
             if chosen != program:
                 changes[program] = chosen
         written = int(round(score.tempo_bpm))
