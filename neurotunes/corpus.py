@@ -220,15 +220,12 @@ TREBLE_SPLIT = 60
 NOTATION_STEPS_PER_QUARTER = 4
 
 
-def _notation_key(music21, score: Score):
+def _notation_key(score: Score):
     """The piece's key (from its file, or estimated) as a music21 Key; None for a piece without one."""
-    from .metrics import _TONIC_NAMES, estimate_key, parse_key_name
+    from .metrics import music21_key, piece_key
 
-    found = (parse_key_name(score.key) if score.key else None) or estimate_key(score)
-    if found is None:
-        return None
-    tonic, mode = found
-    return music21.key.Key(_TONIC_NAMES[tonic] if mode == "major" else _TONIC_NAMES[tonic].lower(), mode)
+    found = piece_key(score)
+    return music21_key(found) if found else None
 
 
 def _spell_in_key(staff, key) -> None:
@@ -270,7 +267,7 @@ def score_to_musicxml(score: Score, *, title: str = "NeuroTunes") -> bytes:
     if not len(pitched):
         raise DatasetError("nothing to engrave: the piece has no pitched notes")
     spb = pitched.seconds_per_beat
-    key = _notation_key(music21, score)
+    key = _notation_key(score)
     parts = []
     for name, keep, clef in (("upper", lambda p: p >= TREBLE_SPLIT, music21.clef.TrebleClef()),
                              ("lower", lambda p: p < TREBLE_SPLIT, music21.clef.BassClef())):

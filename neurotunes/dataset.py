@@ -125,7 +125,7 @@ class Dataset:
 
     def histograms(self) -> dict[str, dict[Any, int]]:
         """Pitch, duration (in grid steps) and key counts over all pieces, for plots."""
-        from .metrics import estimate_key, key_name, parse_key_name
+        from .metrics import key_name, piece_key
 
         pitches: dict[int, int] = {}
         durations: dict[int, int] = {}
@@ -136,7 +136,7 @@ class Dataset:
                 pitches[n.pitch] = pitches.get(n.pitch, 0) + 1
                 d = int(min(max(round(n.duration / step), 1), self.encoding.max_duration))
                 durations[d] = durations.get(d, 0) + 1
-            key = (parse_key_name(s.key) if s.key else None) or estimate_key(s)
+            key = piece_key(s)
             label = key_name(key) if key else "unknown"
             keys[label] = keys.get(label, 0) + 1
         return {"pitch": dict(sorted(pitches.items())), "duration_steps": dict(sorted(durations.items())),
@@ -183,10 +183,9 @@ def key_shift(score: Score) -> tuple[int, tuple[int, str] | None]:
     The key is the piece's own (from its file) or, failing that, estimated; a
     piece without notes gives ``(0, None)``.
     """
-    from .metrics import estimate_key, parse_key_name
+    from .metrics import piece_key
 
-    key = parse_key_name(score.key) if score.key else None
-    key = key or estimate_key(score)
+    key = piece_key(score)
     if key is None:
         return 0, None
     tonic, mode = key

@@ -64,10 +64,26 @@ def estimate_key(score: Score) -> tuple[int, str] | None:
     return best
 
 
-def key_name(key: tuple[int, str]) -> str:
+def _tonic_spelling(key: tuple[int, str]) -> str:
+    """music21's name of the tonic: ``"E-"`` for E-flat major, ``"e-"`` for E-flat minor."""
     tonic, mode = key
-    name = _TONIC_NAMES[tonic]
-    return f"{name if mode == 'major' else name.lower()} {mode}"
+    return _TONIC_NAMES[tonic] if mode == "major" else _TONIC_NAMES[tonic].lower()
+
+
+def piece_key(score: Score) -> tuple[int, str] | None:
+    """The piece's key: the one its file names, otherwise :func:`estimate_key`'s."""
+    return (parse_key_name(score.key) if score.key else None) or estimate_key(score)
+
+
+def key_name(key: tuple[int, str]) -> str:
+    return f"{_tonic_spelling(key)} {key[1]}"
+
+
+def music21_key(key: tuple[int, str]):
+    """A ``(tonic pitch class, mode)`` key as a ``music21.key.Key``."""
+    from music21 import key as m21key
+
+    return m21key.Key(_tonic_spelling(key))
 
 
 def parse_key_name(text: str) -> tuple[int, str] | None:
@@ -304,13 +320,12 @@ def _is_diatonic_chord(pcs: frozenset[int], tonic: int, mode: str) -> bool:
     steps = MAJOR_STEPS if mode == "major" else MINOR_STEPS
     if not all((pc - tonic) % 12 in steps for pc in pcs):
         return False
-    from music21 import chord, key as m21key, roman  # music21's analysis: imported only here
+    from music21 import chord, roman  # music21's analysis: imported only here
 
     c = chord.Chord(sorted(60 + pc for pc in pcs))
     if not (c.isTriad() or c.isSeventh()):
         return False
-    m21 = m21key.Key(_TONIC_NAMES[tonic] if mode == "major" else _TONIC_NAMES[tonic].lower())
-    return roman.romanNumeralFromChord(c, m21).frontAlterationAccidental is None
+    return roman.romanNumeralFromChord(c, music21_key((tonic, mode))).frontAlterationAccidental is None
 
 
 def _sounding_pitches(score: Score) -> list[list[int]]:
