@@ -15,7 +15,7 @@ from neurotunes.evaluate import MAX_SAMPLES, REFERENCE_SETS  # noqa: E402  - lig
 MY_DATASET = "my dataset"
 models = [*SHIPPED_MODELS, *state.trained_models()]
 built = st.session_state.get(state.BUILT_DATASET)
-references = {**{k: v[0] for k, v in REFERENCE_SETS.items()}}
+references = {k: v[0] for k, v in REFERENCE_SETS.items()}
 if built is not None and len(built.validation) >= 2:
     references[MY_DATASET] = f"My dataset's validation pieces ({len(built.validation)})"
 
@@ -32,10 +32,6 @@ with st.form("evaluate_form"):
     run = st.form_submit_button("Evaluate", type="primary", icon=":material/analytics:")
 
 
-def bundle_for(name: str):
-    return cache.shipped_bundle(name) if name in SHIPPED_MODELS else state.trained_models()[name]
-
-
 def evaluate() -> None:
     from neurotunes.config import GenerateConfig
     from neurotunes.errors import BadConfig
@@ -50,7 +46,7 @@ def evaluate() -> None:
         pieces = reference_set(reference, progress=lambda done, total: bar.progress(done / max(total, 1),
                                                                                    text="Reading the reference pieces…"))
         bar.empty()
-    bundles = {cache.model_label(name): bundle_for(name) for name in chosen}
+    bundles = {cache.model_label(name): cache.bundle_for(name) for name in chosen}
     total = samples * len(bundles)
     done: dict[str, int] = {}
     bar = st.progress(0.0, text="Composing…")
@@ -97,16 +93,16 @@ def short(name: str) -> str:
     return name.removesuffix(" (shipped)")
 
 
+comparison = {m.name: {c.feature: c for c in m.comparisons} for m in good}
 rows = []
 for feature in DISTRIBUTION_FEATURES:
     row = {"metric": FEATURE_LABELS[feature]}
-    best = max(good, key=lambda m: next(c.overlap for c in m.comparisons if c.feature == feature))
     for m in good:
-        c = next(c for c in m.comparisons if c.feature == feature)
+        c = comparison[m.name][feature]
         row[f"{short(m.name)} OA"] = round(c.overlap, 3)
         row[f"{short(m.name)} KL"] = round(c.kl_divergence, 3)
     if len(good) > 1:
-        row["closest"] = short(best.name)
+        row["closest"] = short(max(good, key=lambda m: comparison[m.name][feature].overlap).name)
     rows.append(row)
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 

@@ -14,14 +14,18 @@ def shipped_bundle(name: str = "default") -> ModelBundle:
     return load_bundle(name)
 
 
-def current_bundle() -> ModelBundle:
-    """The model chosen on the Generate page: a shipped one or one from this session."""
+def bundle_for(name: str) -> ModelBundle:
+    """A model by name: a shipped one or one trained or loaded in this session."""
     from ..constants import SHIPPED_MODELS
 
-    name = state.active_model()
     if name in SHIPPED_MODELS:
         return shipped_bundle(name)
     return state.trained_models()[name]
+
+
+def current_bundle() -> ModelBundle:
+    """The model chosen on the Generate page."""
+    return bundle_for(state.active_model())
 
 
 def model_label(name: str) -> str:
