@@ -9,7 +9,7 @@ is touched, and the page keeps working when scripts are blocked (the audio
 element still plays).
 
 The roll is drawn on a canvas (one pass over the notes, so 5,000 notes draw in
-milliseconds) with the same colours as :func:`neurotunes.plotting.piano_roll`;
+milliseconds) with the colours of :func:`neurotunes.plotting.piano_roll` (its colour scales);
 the playhead and the notes sounding under it are drawn on a second canvas on
 top, so only that layer is redrawn while the music plays.  Click or drag on
 the roll to seek; hover shows a note's name, start, duration and velocity;
@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 
+from ..plotting import GENERATED_COLORSCALE, PRIMER_COLORSCALE
 from ..score import Score
 
 ROLL_HEIGHT_PX = 300
@@ -60,8 +61,7 @@ _TEMPLATE = """<!doctype html>
     const c = [0, 1, 2].map(i => Math.round(a[i] + (b[i] - a[i]) * f));
     return "rgb(" + c.join(",") + ")";
   }
-  const PALE = [[197, 179, 255], [255, 209, 153]], DEEP = [[106, 61, 240], [242, 107, 0]];
-  const color = (v, primer) => mix(PALE[primer], DEEP[primer], (v - 1) / 126);
+  const color = (v, primer) => mix(D.pale[primer], D.deep[primer], (v - 1) / 126);
   const x = t => M.l + (W - M.l - M.r) * (end > 0 ? t / end : 0);
   const tOf = px => Math.min(end, Math.max(0, (px - M.l) / (W - M.l - M.r) * end));
   const rowH = () => (H - M.t - M.b) / (high - low + 1);
@@ -155,14 +155,21 @@ _TEMPLATE = """<!doctype html>
 </script></body></html>"""
 
 
+def _rgb(hex_color: str) -> list[int]:
+    return [int(hex_color[i : i + 2], 16) for i in (1, 3, 5)]
+
+
 def player_html(score: Score, audio: bytes, *, mime: str = "audio/mpeg", primer_notes: int = 0,
                 time_unit: str = "seconds") -> str:
     """The component's HTML: ``audio`` (the rendering of ``score``) and its roll, self-contained."""
     notes = [[round(n.start, 4), round(n.end, 4), n.pitch, n.velocity, int(i < primer_notes)]
              for i, n in enumerate(score.notes)]  # score.notes are in onset order: the JS relies on it
     pitches = [n.pitch for n in score.notes] or [60]
+    scales = (GENERATED_COLORSCALE, PRIMER_COLORSCALE)  # velocity colours, as on the Plotly roll
     data = {
         "notes": notes,
+        "pale": [_rgb(scale[0][1]) for scale in scales],
+        "deep": [_rgb(scale[-1][1]) for scale in scales],
         "low": max(0, min(pitches) - 2),
         "high": min(127, max(pitches) + 2),
         "end": max((n.end for n in score.notes), default=1.0),
