@@ -48,6 +48,7 @@ from neurotunes.evaluate import (  # noqa: E402
     classic_generate,
     closer_count,
     evaluate_models,
+    feature_means,
 )
 from neurotunes.metrics import DISTRIBUTION_FEATURES, FEATURE_LABELS, model_metrics  # noqa: E402
 
@@ -116,12 +117,11 @@ def main() -> int:
         print(f"{FEATURE_LABELS[f]:42s} {a.overlap:8.3f} {a.kl_divergence:8.3f} {b.overlap:8.3f} "
               f"{b.kl_divergence:8.3f}  {'ours' if won else 'classic':7s}{means}")
     extra = [("harmonic_progression", "diatonic chord share"), ("longest_run", "longest run of one pitch")]
-    real_means = {k: np.mean([f[k] for f in evaluation.reference_features if f[k] is not None]) for k, _ in extra}
+    real, ours_means, classic_means = (feature_means(features) for features in
+                                       (evaluation.reference_features, ours_report.features, classic_report.features))
     for key, label in extra:
-        ours_mean = np.mean([f[key] for f in ours_report.features if f[key] is not None])
-        classic_mean = np.mean([f[key] for f in classic_report.features if f[key] is not None])
-        print(f"{label:42s} {'':8s} {'':8s} {'':8s} {'':8s}  {'':7s}   {real_means[key]:6.2f} {ours_mean:6.2f} "
-              f"{classic_mean:6.2f}")
+        print(f"{label:42s} {'':8s} {'':8s} {'':8s} {'':8s}  {'':7s}   {real[key]:6.2f} {ours_means[key]:6.2f} "
+              f"{classic_means[key]:6.2f}")
     print(f"\nmodel on the held-out chorales (its own encoding): "
           f"ours {ours_report.model['nll_per_note']:.3f} nats/note, pitch accuracy {ours_report.model['pitch_accuracy']:.3f}; "
           f"classic {classic_report.model['nll_per_note']:.3f} nats/note, pitch accuracy "

@@ -26,13 +26,15 @@ from neurotunes import constants as C  # noqa: E402
 from neurotunes.config import ModelConfig, TrainConfig  # noqa: E402
 from neurotunes.corpus import load_corpus  # noqa: E402
 from neurotunes.dataset import split_dataset  # noqa: E402
+from neurotunes.evaluate import REFERENCE_SETS, SPLIT_SEED, VALIDATION_FRACTION  # noqa: E402
 from neurotunes.training import train  # noqa: E402
 
 
-#: name -> (music21 corpus, pieces (0 = all), display name, output folder)
+#: name -> (display name, output folder); the corpus, its size and the split are the Evaluate page's
+#: reference sets (neurotunes.evaluate.REFERENCE_SETS): their held-out pieces are these models' validation pieces.
 SHIPPED = {
-    "bach": ("bach", 0, "Bach chorales LSTM", C.SHIPPED_MODELS["default"][1]),
-    "fiddle": ("ryansMammoth", 300, "Fiddle tunes LSTM", C.SHIPPED_MODELS["fiddle"][1]),
+    "bach": ("Bach chorales LSTM", C.SHIPPED_MODELS["default"][1]),
+    "fiddle": ("Fiddle tunes LSTM", C.SHIPPED_MODELS["fiddle"][1]),
 }
 
 
@@ -42,14 +44,15 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("-o", "--out", default=None, help="output folder (default: the shipped location)")
     args = ap.parse_args()
-    corpus, limit, name, out_dir = SHIPPED[args.model]
+    name, out_dir = SHIPPED[args.model]
+    _, corpus, limit = REFERENCE_SETS[args.model]
     args.corpus, args.limit, args.name, args.out = corpus, limit, name, args.out or str(out_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     t0 = time.time()
     scores = load_corpus(args.corpus, limit=args.limit or None)
     logging.info("parsed %d pieces in %.0f s", len(scores), time.time() - t0)
-    dataset = split_dataset(scores, validation_fraction=0.1, seed=0, description=f"music21 {args.corpus} corpus",
-                            key_normalization=True)
+    dataset = split_dataset(scores, validation_fraction=VALIDATION_FRACTION, seed=SPLIT_SEED,
+                            description=f"music21 {args.corpus} corpus", key_normalization=True)
 
     def report(p):
         if p.batch is None:
