@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from contextlib import closing
 from dataclasses import dataclass
@@ -58,14 +59,41 @@ def default_path() -> Path:
     return C.data_dir() / "gallery.sqlite3"
 
 
+_SETUP_LOCK = threading.Lock()
+
+
 def _connect(path: Path | None) -> sqlite3.Connection:
     path = Path(path or default_path())
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)  # explicit transactions below
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA busy_timeout=%d" % int(BUSY_TIMEOUT_S * 1000))
-    conn.execute(_SCHEMA)
+    try:
+        _set_up(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _set_up(conn: sqlite3.Connection) -> None:
+    """Switch to WAL and create the table, waiting out other connections doing the same.
+
+    SQLite's busy timeout does not cover the switch to WAL: while another
+    connection writes to a database still in rollback-journal mode (a new
+    gallery whose first save is under way), the switch fails at once with
+    "database is locked".  Connections in this process take turns; other
+    processes are waited for by retrying until the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    with _SETUP_LOCK:
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.02)
 
 
 def clean_title(title: str) -> str:

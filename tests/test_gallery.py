@@ -1,5 +1,6 @@
 """The SQLite gallery: save, list, play, delete; caps; concurrent saves; titles as text."""
 
+import sqlite3
 import threading
 
 import pytest
@@ -69,6 +70,22 @@ def test_concurrent_saves_lose_nothing(db):
     assert not errors
     titles = {t.title for t in gallery.list_tracks()}
     assert len(titles) == 80
+
+
+def test_first_save_waits_for_a_writer_on_a_new_database(db):
+    # A new database is in rollback-journal mode until a connection switches it
+    # to WAL.  While another connection is writing, that switch fails at once
+    # with "database is locked": SQLite's busy timeout does not cover it.  CI
+    # hit this when eight threads saved to a new gallery together.
+    writer = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO other VALUES (1)")
+    threading.Timer(0.3, lambda: writer.execute("COMMIT")).start()
+    track = _save("Waited")
+    writer.close()
+    assert [t.id for t in gallery.list_tracks()] == [track]
+    assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 @pytest.mark.slow
