@@ -81,7 +81,7 @@ def transcribe_one(name: str, data: bytes) -> None:
 
     def run():
         analysis = cache.analyze_cached(data, name, config.max_seconds,
-                                        _on_progress=lambda f: bar.progress(f, text=f"Transcribing {name}…"))
+                                        on_progress=lambda f: bar.progress(f, text=f"Transcribing {name}…"))
         return notes_from_analysis(analysis, config, post)
 
     score = guarded(run, what=f"Could not transcribe {name}")

@@ -206,6 +206,13 @@ def _read_weights(data: bytes, name: str) -> tuple[np.ndarray, ...]:
         raise BadModel(f"{name}: weights.npz is not a plain array file ({exc})") from None
     if any(a.dtype != np.float32 for a in arrays):
         raise BadModel(f"{name}: weights must be float32 arrays")
+    bad = sum(int(a.size - np.count_nonzero(np.isfinite(a))) for a in arrays)
+    if bad:
+        # A diverged training run saves NaN/inf weights; every step of such a model is NaN, and a sampler
+        # fed NaN scores never finishes a note.  Refuse it at the door.
+        raise BadModel(f"{name}: {bad} of its weights are not finite numbers (NaN or infinity), so it cannot "
+                       "make music; it probably comes from a training run that diverged: retrain it with a "
+                       "lower learning rate")
     return arrays
 
 

@@ -234,6 +234,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         write_midi(score, path)
         stats = repetition_stats(score)
         warn = " — warning: this take collapsed into repeats" if stats["collapsed"] else ""
+        if score.metadata.get("stopped_early"):
+            warn += f" — {score.metadata['stopped_early']}"
         print(f"wrote {path}: {len(score)} notes, {score.duration:.1f} s (model {bundle.name}, "
               f"seed {score.metadata[RECIPE_KEY]['settings']['seed']}){warn}")
     return 0

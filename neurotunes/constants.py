@@ -49,7 +49,17 @@ PITCH_HIGH = 108  # C8
 # --- Generation ----------------------------------------------------------
 DEFAULT_GENERATE_NOTES = 200
 MAX_GENERATE_NOTES = 2000
-MAX_GENERATE_SECONDS = 20 * 60
+MAX_GENERATE_SECONDS = 20 * 60  # of music
+#: Every generation stops, with a message, at whichever budget it meets first: no model (a broken one, a
+#: NaN one, one that only rests) and no setting (a 2000-note beam search of width 16) can run unbounded.
+#: Tokens: the event encoding spends about 2.5 tokens per note on chorales (a note, its duration and a share
+#: of a time shift); 8 per note is room for any real music.
+MAX_TOKENS_PER_NOTE = 8
+GENERATE_TOKEN_SLACK = 64
+#: Tokens in a row that finish no note: the model has stopped writing music.
+NO_PROGRESS_TOKENS = 256
+#: Wall-clock seconds one generation may compute (a host can lower or raise it).
+MAX_GENERATE_WALL_SECONDS = float(os.environ.get("NEUROTUNES_MAX_GENERATE_WALL_SECONDS", "30"))
 MAX_VARIATIONS = 8
 DEFAULT_TEMPERATURE = 1.0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -29,7 +30,7 @@ from .encoding import (
     tokens_to_score,
     transpose_token,
 )
-from .errors import BadConfig
+from .errors import BadConfig, BadModel
 from .score import PITCH_CLASS_NAMES, Note, Score
 
 log = logging.getLogger(__name__)
@@ -332,10 +333,15 @@ class StepTrace:
 
 @dataclass
 class Generation:
-    """A generated piece plus, per generated token, the model's top-10 choices."""
+    """A generated piece plus, per generated token, the model's top-10 choices.
+
+    ``warnings`` says why a take stopped before its length (a budget ran out);
+    the same text rides in the score's metadata under ``"stopped_early"``.
+    """
 
     score: Score
     trace: list[StepTrace] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def generate(
@@ -421,32 +427,59 @@ class _Run:
         self.seconds = 0.0
         self.notes = 0
         self.logits: np.ndarray | None = None
+        self.start_budget()
+
+    def start_budget(self) -> None:
+        """Start counting the generation's budgets (after the primer has been fed)."""
+        self.notes, self.seconds = 0, 0.0
+        self.tokens = 0
+        self.idle = 0  # tokens since the last finished note
+        self.max_tokens = self.config.length * C.MAX_TOKENS_PER_NOTE + C.GENERATE_TOKEN_SLACK
+        self.deadline = time.monotonic() + C.MAX_GENERATE_WALL_SECONDS
+        self.stop_reason: str | None = None
 
     def feed(self, token: int) -> None:
         self.grammar.observe(token)
         self.seconds += self.seconds_per_token.get(token, 0.0)
         self.recent.extend(self.pitch_of.get(token, ()))
         del self.recent[: -max(self.config.no_repeat_window, 1)]
+        self.tokens += 1
+        self.idle += 1
         if self.grammar.completes[token]:
             self.notes += 1
+            self.idle = 0
 
     def distribution(self) -> tuple[np.ndarray, np.ndarray]:
+        if not np.all(np.isfinite(self.logits)):
+            # NaN scores make every choice meaningless (the sampler would pick one token forever).
+            raise BadModel("the model's scores are not finite numbers (NaN or infinity), so it cannot make "
+                           "music; it probably comes from a training run that diverged")
         z, allowed = self.steering.adjust(self.logits, self.recent)
         return z, self.grammar.mask() & allowed
 
     def finished(self) -> bool:
         # Never longer than MAX_GENERATE_SECONDS, whatever the model does (a run of long rests, say).
         limit = min(self.config.seconds or C.MAX_GENERATE_SECONDS, C.MAX_GENERATE_SECONDS)
-        return self.notes >= self.config.length or self.seconds >= limit
+        if self.notes >= self.config.length or self.seconds >= limit:
+            return True
+        if self.idle >= C.NO_PROGRESS_TOKENS:
+            self.stop_reason = f"the model wrote no note in {C.NO_PROGRESS_TOKENS} steps in a row"
+        elif self.tokens >= self.max_tokens:
+            self.stop_reason = f"the model used up its budget of {self.max_tokens} steps"
+        elif time.monotonic() > self.deadline:
+            self.stop_reason = (f"it reached the time limit of {C.MAX_GENERATE_WALL_SECONDS:g} s "
+                                "(a shorter take or a narrower beam finishes in time)")
+        return self.stop_reason is not None
 
     def snapshot(self):
         return (self.stepper.state(), self.grammar.copy(), list(self.recent), self.seconds, self.notes,
-                None if self.logits is None else self.logits.copy())
+                None if self.logits is None else self.logits.copy(), self.tokens, self.idle)
 
     def restore(self, snap) -> None:
-        state, grammar, recent, seconds, notes, logits = snap
+        state, grammar, recent, seconds, notes, logits, tokens, idle = snap
         self.stepper.set_state(state)
         self.grammar, self.recent, self.seconds, self.notes, self.logits = grammar.copy(), list(recent), seconds, notes, logits
+        self.tokens, self.idle = tokens, idle
 
 
 def _generate(bundle, config: GenerateConfig, primer: Score | None, on_progress, trace_top: int) -> Generation:
@@ -483,7 +516,7 @@ def _generate(bundle, config: GenerateConfig, primer: Score | None, on_progress,
     for t in ids:
         run.feed(int(t))
         run.logits = run.stepper.step(int(t))
-    run.notes, run.seconds = 0, 0.0
+    run.start_budget()
     if primer is not None and not run.grammar.classic:
         run.grammar.require_shift()
 
@@ -491,6 +524,12 @@ def _generate(bundle, config: GenerateConfig, primer: Score | None, on_progress,
         generated, trace = _beam_search(run, config.beam_width, on_progress)
     else:
         generated, trace = _sample(run, np.random.default_rng(config.seed), on_progress, trace_top)
+    warnings = []
+    if run.stop_reason is not None:
+        made = sum(1 for t in generated if run.grammar.completes[t])
+        if not made:
+            raise BadModel(f"the model made no notes: {run.stop_reason}; it may be untrained or broken")
+        warnings.append(f"Stopped after {made} of {config.length} notes: {run.stop_reason}.")
 
     tokens = prefix + vocab.decode(generated)
     score = tokens_to_score(tokens, enc, tempo_bpm=config.tempo_bpm, program=config.program)
@@ -506,9 +545,10 @@ def _generate(bundle, config: GenerateConfig, primer: Score | None, on_progress,
             "primer_notes": len(primer_notes),
             "generated_tokens": len(generated),
             "source": f"generated by {bundle.name}",
+            **({"stopped_early": warnings[0]} if warnings else {}),
         },
     )
-    return Generation(score=score, trace=trace)
+    return Generation(score=score, trace=trace, warnings=warnings)
 
 
 def _in_model_space(config: GenerateConfig, out_shift: int) -> GenerateConfig:
@@ -578,6 +618,9 @@ def _beam_search(run: _Run, width: int, on_progress):
             beams.append((score, tokens, run.snapshot(), done))
         if on_progress:
             on_progress(min(len(beams[0][1]) // 2, run.config.length), run.config.length)
+    run.stop_reason = None  # why the best beam ended, not whichever beam was looked at last
+    run.restore(beams[0][2])
+    run.finished()
     return beams[0][1], []
 
 

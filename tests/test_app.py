@@ -275,3 +275,26 @@ def test_evaluate_page_compares_two_models_with_my_dataset():
     assert at.dataframe[1].value["NLL per note (nats)"].notna().all()
     assert len(at.get("plotly_chart")) >= 4  # boxes, pitch classes, IOIs, intervals
     assert play_along_players(at)  # the pieces can be heard
+
+
+def test_transcribing_the_same_recording_again_never_crashes():
+    """A recording analysed once is served from the process cache: "Re-run with current settings" twice, and
+    a second session uploading the same audio, used to crash the page with CacheReplayClosureError."""
+    from neurotunes.render import score_to_wav
+
+    melody = make_score(pitches=(60, 64, 67, 72, 67, 64), step=0.4, dur=0.35)
+    audio = score_to_wav(melody)
+    sessions = []
+    for _ in range(2):  # two users, one server process
+        at = _page(_app().run(), "transcribe")
+        at.session_state[state.TRANSCRIPTIONS] = {"same.wav": state.Transcription("same.wav", audio, melody)}
+        at.run()
+        for onset in (0.5, 0.4):  # the first user's first run analyses; every other run is a cache hit
+            at.slider(key="tr_onset").set_value(onset)
+            next(b for b in at.button if b.label == "Re-run with current settings").click().run()
+            assert not at.exception, at.exception
+            assert not at.error, [e.value for e in at.error]
+            assert at.session_state[state.TRANSCRIPTIONS]["same.wav"].score.metadata["transcription"][
+                "onset_threshold"] == onset
+        sessions.append(at)
+    assert [n.pitch for n in sessions[1].session_state[state.TRANSCRIPTIONS]["same.wav"].score.notes][:3] == [60, 64, 67]

@@ -252,3 +252,82 @@ def test_a_model_that_only_waits_stops_at_the_time_cap(tiny_bundle, monkeypatch)
     monkeypatch.setattr(G.C, "MAX_GENERATE_SECONDS", 30.0)
     out = generate(bundle, GenerateConfig(length=50, seed=0))
     assert len(out) == 0 and out.metadata["generated_tokens"] > 0
+
+
+# --- never unbounded: budgets and broken models -------------------------------------------------------
+def _shipped_with(transform):
+    """The shipped model with its weights changed by ``transform(list of arrays)`` (in memory, not loaded)."""
+    from dataclasses import replace
+
+    from neurotunes.bundle import load_bundle
+
+    bundle = load_bundle("default")
+    weights = [w.copy() for w in bundle.weights]
+    transform(weights, bundle)
+    return replace(bundle, weights=tuple(weights))
+
+
+def _all_nan(weights, bundle):
+    for w in weights:
+        w[...] = np.nan
+
+
+def test_a_bundle_with_nan_weights_is_refused_when_it_loads():
+    from neurotunes.bundle import ModelBundle
+    from neurotunes.errors import BadModel
+
+    data = _shipped_with(_all_nan).to_zip()  # a real bundle file with a correct content hash
+    with pytest.raises(BadModel, match="not finite"):
+        ModelBundle.from_zip(data, name="nan.zip")
+
+
+def test_nan_scores_stop_generation_with_a_message_at_once():
+    """A model already in memory with NaN weights: the sampler used to pick the start token forever."""
+    from neurotunes.errors import BadModel
+
+    with pytest.raises(BadModel, match="not finite"):
+        generate(_shipped_with(_all_nan), GenerateConfig(length=20))
+
+
+def test_a_model_that_never_finishes_a_note_stops_with_a_message():
+    """Every step a time shift (long rests for ever): no note in NO_PROGRESS_TOKENS steps is an error, not a hang."""
+    from neurotunes.errors import BadModel
+
+    def only_rests(weights, bundle):
+        for i, token in enumerate(bundle.vocab.tokens):
+            if token.startswith("SHIFT_"):
+                weights[-1][i] += 1000.0
+
+    with pytest.raises(BadModel, match="no note in"):
+        generate(_shipped_with(only_rests), GenerateConfig(length=50))
+
+
+def test_generation_stops_at_its_token_budget_and_says_so(monkeypatch):
+    from neurotunes import constants as C
+    from neurotunes.bundle import load_bundle
+    from neurotunes.generate import generate_traced
+
+    monkeypatch.setattr(C, "MAX_TOKENS_PER_NOTE", 1)  # a note costs 2+ event tokens: the budget ends first
+    monkeypatch.setattr(C, "GENERATE_TOKEN_SLACK", 0)
+    result = generate_traced(load_bundle("default"), GenerateConfig(length=60))
+    assert 0 < len(result.score) < 60
+    assert result.warnings and "budget of 60 steps" in result.warnings[0]
+    assert result.score.metadata["stopped_early"] == result.warnings[0]
+
+
+def test_beam_search_stops_at_its_time_budget_and_says_so(monkeypatch):
+    import time
+
+    from neurotunes import constants as C
+    from neurotunes.bundle import load_bundle
+    from neurotunes.generate import generate_traced
+
+    bundle = load_bundle("default")
+    monkeypatch.setattr(C, "MAX_GENERATE_WALL_SECONDS", 0.3)
+    start = time.monotonic()
+    result = generate_traced(bundle, GenerateConfig(length=2000, beam_width=16))
+    assert time.monotonic() - start < 3.0
+    assert 0 < len(result.score) < 2000
+    assert "time limit of 0.3 s" in result.warnings[0]
+    # A take that finishes in time carries no warning.
+    assert generate_traced(bundle, GenerateConfig(length=30)).warnings == []

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
 import streamlit as st
 
 from ..bundle import ModelBundle, load_bundle
@@ -65,13 +72,53 @@ def midi_cached(score_json: str) -> bytes:
     return score_to_midi(Score.from_json(score_json))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def analyze_cached(data: bytes, name: str, max_seconds: float, _on_progress=None):
-    """Basic Pitch activations per recording: changing settings later re-runs only note creation."""
+#: Basic Pitch's activations kept per process, by recording (10 minutes of audio hold about 54 MB).
+ANALYSIS_CACHE_BYTES = 256 * 1024 * 1024
+_analyses: OrderedDict[tuple, Any] = OrderedDict()
+_analysis_locks: dict[tuple, threading.Lock] = {}
+_analyses_lock = threading.Lock()
+
+
+def analyze_cached(data: bytes, name: str, max_seconds: float, on_progress: Callable[[float], None] | None = None):
+    """Basic Pitch activations per recording: changing settings later re-runs only note creation.
+
+    Not ``st.cache_data``: that cache records the Streamlit calls a function makes
+    and replays them on a hit, so a progress bar drawn from inside it crashed every
+    second analysis of a recording (``CacheReplayClosureError``: "Re-run with
+    current settings", or two users uploading the same file).  Here the progress
+    callback is plain Python, and a recording that several sessions send at once
+    is analysed once: the others wait for that run and share its result.
+    """
     from ..transcribe import analyze_audio
 
-    basic_pitch_model()
-    return analyze_audio(data, name=name, max_seconds=max_seconds, on_progress=_on_progress)
+    key = (hashlib.sha256(data).hexdigest(), Path(name).suffix.lower(), float(max_seconds))
+    with _analyses_lock:
+        lock = _analysis_locks.setdefault(key, threading.Lock())
+    with lock:
+        with _analyses_lock:
+            hit = _analyses.get(key)
+            if hit is not None:
+                _analyses.move_to_end(key)
+        if hit is None:
+            basic_pitch_model()
+            try:
+                hit = analyze_audio(data, name=name, max_seconds=max_seconds, on_progress=on_progress)
+            except BaseException:
+                with _analyses_lock:
+                    _analysis_locks.pop(key, None)  # a bad upload leaves nothing behind
+                raise
+            with _analyses_lock:
+                _analyses[key] = hit
+                while len(_analyses) > 1 and sum(_analysis_bytes(a) for a in _analyses.values()) > ANALYSIS_CACHE_BYTES:
+                    _analysis_locks.pop(next(iter(_analyses)), None)
+                    _analyses.popitem(last=False)
+        elif on_progress is not None:
+            on_progress(1.0)
+    return hit if hit.name == name else replace(hit, name=name)
+
+
+def _analysis_bytes(analysis) -> int:
+    return sum(a.nbytes for a in analysis.model_output().values())
 
 
 @st.cache_data(show_spinner="Engraving…", max_entries=16)
