@@ -23,16 +23,23 @@ nav = st.navigation(pages)
 with st.sidebar:
     st.markdown("### :material/music_note: NeuroTunes")
     st.caption("Turn music you have into new music.")
-    from neurotunes.ui.cache import model_label
-
-    st.caption(f"Model: **{model_label(state.active_model())}**")
-    st.caption(
-        f"Transcriptions: {len(state.transcriptions())} · In dataset: {len(state.dataset())} · "
-        f"Takes: {len(state.takes())}"
-    )
+    counters = st.empty()  # filled after the page ran, so it counts what the page just made
     with st.expander("Sound", icon=":material/speaker:"):
         from neurotunes.ui.sound import sound_settings
 
         sound_settings()
 
-nav.run()
+try:
+    nav.run()
+except Exception:  # a bug in a page: one line with an error id for the user, the traceback for the log
+    from neurotunes.ui.widgets import show_unexpected
+
+    show_unexpected("This page stopped")
+finally:  # also after st.stop() in a page
+    from neurotunes.ui.cache import model_label
+
+    counters.caption(
+        f"Model: **{model_label(state.active_model())}**  \n"
+        f"Transcriptions: {len(state.transcriptions())} · In dataset: {len(state.dataset())} · "
+        f"Takes: {len(state.takes())}"
+    )

@@ -298,3 +298,120 @@ def test_transcribing_the_same_recording_again_never_crashes():
                 "onset_threshold"] == onset
         sessions.append(at)
     assert [n.pitch for n in sessions[1].session_state[state.TRANSCRIPTIONS]["same.wav"].score.notes][:3] == [60, 64, 67]
+
+
+def test_generate_shows_the_new_take_and_the_address_bar_follows_the_take_shown():
+    """After Generate, Takes at once and Continue, the page shows the newest take (it stayed on the one viewed
+    before); a take that cannot be shared clears the previous take's link from the address bar."""
+    at = _app().run()
+    at.slider[1].set_value(20)  # length
+    at.button[0].click().run()
+    at.radio(key=state.TAKE_SHOWN).set_value(1).run()
+    at.slider[0].set_value(1.3)  # temperature
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.radio(key=state.TAKE_SHOWN).value == 2
+    assert at.query_params["temperature"] == ["1.3"]  # the link of the take shown
+    at.radio(key=state.TAKE_SHOWN).set_value(1).run()
+    at.number_input[1].set_value(3)  # takes at once
+    at.button[0].click().run()
+    assert at.radio(key=state.TAKE_SHOWN).value == 5
+    next(b for b in at.button if b.label == "Continue this take").click().run()
+    assert not at.exception
+    assert at.radio(key=state.TAKE_SHOWN).value == 6  # a continuation has a primer: no link
+    assert "model" not in at.query_params
+
+
+def test_heavy_jobs_wait_in_line_and_see_their_place():
+    import threading
+    import time
+
+    from neurotunes.ui.queue import JobLine
+
+    line = JobLine(slots=1)
+    places: list[int] = []
+    release = threading.Event()
+    order: list[str] = []
+
+    def first():
+        with line.slot():
+            order.append("first")
+            release.wait(5)
+
+    def second():
+        with line.slot(on_wait=places.append):
+            order.append("second")
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    while line.running == 0:
+        time.sleep(0.01)
+    t2 = threading.Thread(target=second)
+    t2.start()
+    time.sleep(0.6)
+    assert order == ["first"] and places and set(places) == {1}  # waiting, told it is next
+    release.set()
+    t1.join(5)
+    t2.join(5)
+    assert order == ["first", "second"] and line.running == 0 and line.waiting() == 0
+
+    def gives_up(place):
+        raise KeyboardInterrupt  # the user left the page while waiting
+
+    with line.slot():
+        with pytest.raises(KeyboardInterrupt):
+            with line.slot(on_wait=gives_up):
+                pass
+    assert line.waiting() == 0 and line.running == 0
+
+
+def test_an_unexpected_error_is_one_line_with_an_id_and_no_server_path(monkeypatch, caplog):
+    """A bug (not the user's input) inside an action or in the page itself: a friendly line with an error id,
+    the traceback in the server log only, no path of the server in anything shown."""
+    import neurotunes.generate
+    import neurotunes.metrics
+
+    def bug(*args, **kwargs):
+        raise RuntimeError("boom in /srv/secret/neurotunes/generate.py")
+
+    at = _app().run()
+    at.slider[1].set_value(20)
+    monkeypatch.setattr(neurotunes.generate, "generate_traced", bug)
+    at.button[0].click().run()
+    assert not at.exception
+    (message,) = [e.value for e in at.error]
+    assert message.startswith("Generation failed: something went wrong on our side (error id ")
+    assert "/srv" not in message and "boom" not in message
+    error_id = message.split("error id ")[1][:8]
+    assert any(error_id in r.getMessage() and r.exc_info for r in caplog.records)
+    monkeypatch.undo()
+    at.button[0].click().run()  # the page still works, and nothing was lost
+    assert len(at.session_state[state.TAKES]) == 1
+    monkeypatch.setattr(neurotunes.metrics, "repetition_stats", bug)  # a bug in the page's own code
+    at.run()
+    assert not at.exception
+    assert any(e.value.startswith("This page stopped: something went wrong on our side") for e in at.error)
+    assert len(at.session_state[state.TAKES]) == 1
+
+
+def test_server_config_hides_error_details_and_the_developer_toolbar():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
+    assert config["client"]["toolbarMode"] == "viewer"  # no Deploy button in a live demo
+
+
+def test_messages_never_show_a_server_path():
+    from neurotunes.ui.widgets import without_paths
+
+    assert without_paths("cannot load /usr/share/sounds/sf2/FluidR3_GM.sf2: bad") == "cannot load FluidR3_GM.sf2: bad"
+    assert without_paths("'/home/user/.neurotunes/x.sf2' is broken") == "'x.sf2' is broken"
+    assert without_paths("quantize to 1/16 in 3/4 time") == "quantize to 1/16 in 3/4 time"
+
+
+def test_sidebar_counts_what_the_page_just_made():
+    at = _app().run()
+    at.slider[1].set_value(20)
+    at.button[0].click().run()
+    assert any("Takes: 1" in c.value for c in at.sidebar.caption), [c.value for c in at.sidebar.caption]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -72,53 +73,86 @@ def midi_cached(score_json: str) -> bytes:
     return score_to_midi(Score.from_json(score_json))
 
 
-#: Basic Pitch's activations kept per process, by recording (10 minutes of audio hold about 54 MB).
-ANALYSIS_CACHE_BYTES = 256 * 1024 * 1024
-_analyses: OrderedDict[tuple, Any] = OrderedDict()
-_analysis_locks: dict[tuple, threading.Lock] = {}
-_analyses_lock = threading.Lock()
-
-
-def analyze_cached(data: bytes, name: str, max_seconds: float, on_progress: Callable[[float], None] | None = None):
-    """Basic Pitch activations per recording: changing settings later re-runs only note creation.
+class SharedResults:
+    """Results computed once per key and shared by every session of the server process.
 
     Not ``st.cache_data``: that cache records the Streamlit calls a function makes
     and replays them on a hit, so a progress bar drawn from inside it crashed every
     second analysis of a recording (``CacheReplayClosureError``: "Re-run with
-    current settings", or two users uploading the same file).  Here the progress
-    callback is plain Python, and a recording that several sessions send at once
-    is analysed once: the others wait for that run and share its result.
+    current settings", or two users uploading the same file).  Here progress is
+    plain Python, and a key that several sessions ask for at once is computed once:
+    the others wait for that run and share its result.  The oldest results go
+    first once their total ``size`` passes ``capacity``.
     """
+
+    def __init__(self, capacity: float, size: Callable[[Any], float] = lambda value: 1):
+        self.capacity, self.size = capacity, size
+        self._values: OrderedDict[Any, Any] = OrderedDict()
+        self._locks: dict[Any, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> tuple[Any, bool]:
+        """``(value, computed_now)``: the stored value for ``key``, or ``compute()``'s (an exception keeps nothing)."""
+        with self._lock:
+            key_lock = self._locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._values:
+                    self._values.move_to_end(key)
+                    return self._values[key], False
+            try:
+                value = compute()
+            except BaseException:
+                with self._lock:
+                    self._locks.pop(key, None)  # a bad input leaves nothing behind
+                raise
+            with self._lock:
+                self._values[key] = value
+                while len(self._values) > 1 and sum(map(self.size, self._values.values())) > self.capacity:
+                    oldest, _ = self._values.popitem(last=False)
+                    self._locks.pop(oldest, None)
+            return value, True
+
+
+#: Basic Pitch's activations per recording (10 minutes of audio hold about 54 MB).
+ANALYSIS_CACHE_BYTES = 256 * 1024 * 1024
+_analyses = SharedResults(ANALYSIS_CACHE_BYTES, size=lambda a: sum(x.nbytes for x in a.model_output().values()))
+
+
+def analyze_cached(data: bytes, name: str, max_seconds: float, on_progress: Callable[[float], None] | None = None):
+    """Basic Pitch activations per recording: changing settings later re-runs only note creation."""
     from ..transcribe import analyze_audio
 
+    def compute():
+        basic_pitch_model()
+        return analyze_audio(data, name=name, max_seconds=max_seconds, on_progress=on_progress)
+
     key = (hashlib.sha256(data).hexdigest(), Path(name).suffix.lower(), float(max_seconds))
-    with _analyses_lock:
-        lock = _analysis_locks.setdefault(key, threading.Lock())
-    with lock:
-        with _analyses_lock:
-            hit = _analyses.get(key)
-            if hit is not None:
-                _analyses.move_to_end(key)
-        if hit is None:
-            basic_pitch_model()
-            try:
-                hit = analyze_audio(data, name=name, max_seconds=max_seconds, on_progress=on_progress)
-            except BaseException:
-                with _analyses_lock:
-                    _analysis_locks.pop(key, None)  # a bad upload leaves nothing behind
-                raise
-            with _analyses_lock:
-                _analyses[key] = hit
-                while len(_analyses) > 1 and sum(_analysis_bytes(a) for a in _analyses.values()) > ANALYSIS_CACHE_BYTES:
-                    _analysis_locks.pop(next(iter(_analyses)), None)
-                    _analyses.popitem(last=False)
-        elif on_progress is not None:
-            on_progress(1.0)
-    return hit if hit.name == name else replace(hit, name=name)
+    analysis, _ = _analyses.get(key, compute)
+    return analysis if analysis.name == name else replace(analysis, name=name)
 
 
-def _analysis_bytes(analysis) -> int:
-    return sum(a.nbytes for a in analysis.model_output().values())
+#: Takes that share links describe: each link is composed once per server, however many visitors open it.
+_shared_takes = SharedResults(64)
+
+
+def shared_take(model: str, config, *, guard: Callable[[], Any] = nullcontext):
+    """The take a share link names (a shipped model, no primer): a :class:`neurotunes.generate.Generation`.
+
+    ``guard()`` is a context the composing runs in (a place in the server's line of heavy jobs);
+    a link already composed is served at once.
+    """
+    import json
+
+    from ..generate import generate_traced
+
+    bundle = shipped_bundle(model)
+
+    def compute():
+        with guard():
+            return generate_traced(bundle, config)
+
+    return _shared_takes.get((bundle.hash, json.dumps(config.to_dict(), sort_keys=True)), compute)[0]
 
 
 @st.cache_data(show_spinner="Engraving…", max_entries=16)

@@ -22,6 +22,8 @@ TRAIN_JOB = "nt_train_job"  # the TrainingJob of this session (running or finish
 BUILT_DATASET = "nt_built_dataset"  # the Dataset built on the Dataset page
 SOUND = "nt_sound"  # SoundSettings: soundfont and reverb for every rendering
 EVALUATION = "nt_evaluation"  # the last neurotunes.evaluate.Evaluation of this session
+TAKE_SHOWN = "gen_pick"  # the number of the take shown on the Generate page (its radio's key)
+TAKE_TO_SHOW = "gen_select_next"  # a take just made, to show on the page's next draw
 
 DEFAULT_MODEL = "default"
 

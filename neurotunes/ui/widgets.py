@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any, Callable, TypeVar
+import secrets
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, TypeVar
 
 import streamlit as st
 
@@ -12,6 +15,7 @@ from ..score import Score
 from . import cache
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def slug(text: str) -> str:
@@ -20,14 +24,54 @@ def slug(text: str) -> str:
 
 
 def guarded(action: Callable[[], T], *, what: str) -> T | None:
-    """Run ``action``; show a user-facing error instead of a traceback, keep the page alive."""
+    """Run ``action``; show a user-facing error instead of a traceback, keep the page alive.
+
+    A NeuroTunesError is the user's to fix and is shown as it is (server paths
+    reduced to file names); anything else is our bug: :func:`show_unexpected`.
+    """
     try:
         return action()
     except NeuroTunesError as exc:
-        st.error(f"{what}: {exc}")
+        st.error(f"{what}: {without_paths(str(exc))}")
     except MemoryError:
         st.error(f"{what}: the input is too large for this machine")
+    except Exception:  # Streamlit's rerun/stop signals are BaseException and pass through
+        show_unexpected(what)
     return None
+
+
+def show_unexpected(what: str) -> str:
+    """Log the exception being handled with a short error id and show the user one friendly line; the id."""
+    error_id = secrets.token_hex(4)
+    log.exception("error id %s (%s)", error_id, what)
+    st.error(f"{what}: something went wrong on our side (error id {error_id}). Nothing you made is lost; "
+             "try again, and quote the id if you report it.", icon=":material/error:")
+    return error_id
+
+
+@contextmanager
+def heavy_job(what: str) -> Iterator[None]:
+    """Run the block in one of the server's few heavy-job slots; while it waits, say its place in line."""
+    from .queue import HEAVY_JOBS, ordinal
+
+    note = st.empty()
+
+    def on_wait(place: int) -> None:
+        note.info(f"{what}: the server is busy with other users' work. You are {ordinal(place)} in line…",
+                  icon=":material/hourglass_top:")
+
+    with HEAVY_JOBS.slot(on_wait):
+        note.empty()
+        yield
+
+
+#: An absolute path in a message: a slash at the start of a word, at least two segments.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w/.:])/(?:[^\s/'\"()]+/)+([^\s/'\"()]+)")
+
+
+def without_paths(message: str) -> str:
+    """``message`` with every absolute path reduced to its file name: no server path reaches a visitor."""
+    return _ABSOLUTE_PATH.sub(r"\1", message)
 
 
 def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0, title: str | None = None,

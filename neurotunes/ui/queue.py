@@ -1,0 +1,80 @@
+"""At most a few heavy jobs at once on one server; the rest wait in line and see their place.
+
+Generation, transcription, evaluation and training each keep a core busy.  On a
+2-core host, five users pressing Generate at once used to run five jobs side by
+side, each at a fifth of the speed (26 s each instead of 7 s for one), and a
+share link opened by many visitors could take every core.  Here jobs run in
+arrival order, ``MAX_HEAVY_JOBS`` at a time (``NEUROTUNES_MAX_HEAVY_JOBS``,
+default: the number of cores), and a waiting user is told their place in line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections import deque
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+#: Heavy jobs that run at once in one server process.
+MAX_HEAVY_JOBS = max(1, int(os.environ.get("NEUROTUNES_MAX_HEAVY_JOBS", str(os.cpu_count() or 2))))
+#: How often a waiting job re-reports its place (seconds).
+POLL_S = 0.25
+
+
+class JobLine:
+    """A first-come, first-served line in front of ``slots`` workers."""
+
+    def __init__(self, slots: int = MAX_HEAVY_JOBS):
+        self.slots = slots
+        self.running = 0
+        self._waiting: deque[int] = deque()
+        self._tickets = itertools.count()
+        self._cond = threading.Condition()
+
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._waiting)
+
+    @contextmanager
+    def slot(self, on_wait: Callable[[int], None] | None = None) -> Iterator[None]:
+        """Hold one slot for the ``with`` block; while waiting, ``on_wait(place)`` (1 = next) is called
+        now and then from this thread.  If ``on_wait`` raises (the user left the page), the place is given up."""
+        with self._cond:
+            ticket = next(self._tickets)
+            self._waiting.append(ticket)
+        try:
+            while True:
+                with self._cond:
+                    if self.running < self.slots and self._waiting[0] == ticket:
+                        self._waiting.popleft()
+                        self.running += 1
+                        break
+                    place = self._waiting.index(ticket) + 1
+                if on_wait is not None:
+                    on_wait(place)
+                with self._cond:
+                    self._cond.wait(POLL_S)
+        except BaseException:
+            with self._cond:
+                if ticket in self._waiting:
+                    self._waiting.remove(ticket)
+                self._cond.notify_all()
+            raise
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.running -= 1
+                self._cond.notify_all()
+
+
+#: The server's one line for generate, transcribe, evaluate and train.
+HEAVY_JOBS = JobLine()
+
+
+def ordinal(n: int) -> str:
+    """1 -> '1st', 2 -> '2nd', 11 -> '11th'."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
