@@ -4,7 +4,7 @@ import streamlit as st
 
 from neurotunes.constants import SHIPPED_MODELS
 from neurotunes.ui import cache, state
-from neurotunes.ui.widgets import guarded, show_score
+from neurotunes.ui.widgets import guarded, heavy_job, show_score
 
 st.title("Evaluate")
 st.caption("Is this model any good? Each model writes a few pieces; every piece is measured and the set is compared "
@@ -62,7 +62,11 @@ def evaluate() -> None:
 
 
 if run:
-    guarded(evaluate, what="Evaluation failed")
+    def evaluate_in_line() -> None:
+        with heavy_job("Evaluating"):
+            evaluate()
+
+    guarded(evaluate_in_line, what="Evaluation failed")
 
 result = st.session_state.get(state.EVALUATION)
 if result is None:

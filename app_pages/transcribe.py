@@ -6,7 +6,7 @@ from neurotunes import constants as C
 from neurotunes.config import QUANTIZE_GRIDS, PostProcessConfig, TranscribeConfig
 from neurotunes.transcribe import FFMPEG_EXTENSIONS, PRESETS
 from neurotunes.ui import cache, state
-from neurotunes.ui.widgets import guarded, show_score
+from neurotunes.ui.widgets import guarded, heavy_job, show_score
 
 # Widget keys of every setting, so a preset can set them all at once.
 K = {
@@ -80,7 +80,7 @@ def transcribe_one(name: str, data: bytes) -> None:
     bar = st.progress(0.0, text=f"Transcribing {name}…")
 
     def run():
-        analysis = cache.analyze_cached(data, name, config.max_seconds,
+        analysis = cache.analyze_cached(data, name, config.max_seconds, guard=lambda: heavy_job("Transcribing"),
                                         on_progress=lambda f: bar.progress(f, text=f"Transcribing {name}…"))
         return notes_from_analysis(analysis, config, post)
 

@@ -139,6 +139,11 @@ def _walk_through(page, server, wav, junk) -> float:
     with page.expect_download() as download:
         page.get_by_role("button", name="MIDI").click()
     assert download.value.suggested_filename == "neurotunes-Bach-chorales-LSTM-take1-seed0-temp1.0.mid"
+    with page.expect_download() as wav:  # rendered only now, when asked for
+        page.get_by_role("button", name="WAV (44.1 kHz)").click()
+    assert wav.value.suggested_filename.endswith(".wav")
+    with open(wav.value.path(), "rb") as f:
+        assert f.read(4) == b"RIFF"
     page.screenshot(path=str(ARTIFACTS / "generate.png"), full_page=True)
     # The share link, opened in a fresh page (a new session), regenerates the same take.
     link = page.locator("code").filter(has_text="?model=default").first.inner_text().strip()

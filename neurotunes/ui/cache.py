@@ -119,13 +119,18 @@ ANALYSIS_CACHE_BYTES = 256 * 1024 * 1024
 _analyses = SharedResults(ANALYSIS_CACHE_BYTES, size=lambda a: sum(x.nbytes for x in a.model_output().values()))
 
 
-def analyze_cached(data: bytes, name: str, max_seconds: float, on_progress: Callable[[float], None] | None = None):
-    """Basic Pitch activations per recording: changing settings later re-runs only note creation."""
+def analyze_cached(data: bytes, name: str, max_seconds: float, on_progress: Callable[[float], None] | None = None,
+                   guard: Callable[[], Any] = nullcontext):
+    """Basic Pitch activations per recording: changing settings later re-runs only note creation.
+
+    ``guard()`` is a context the analysis runs in (a place in the server's line of heavy jobs).
+    """
     from ..transcribe import analyze_audio
 
     def compute():
         basic_pitch_model()
-        return analyze_audio(data, name=name, max_seconds=max_seconds, on_progress=on_progress)
+        with guard():
+            return analyze_audio(data, name=name, max_seconds=max_seconds, on_progress=on_progress)
 
     key = (hashlib.sha256(data).hexdigest(), Path(name).suffix.lower(), float(max_seconds))
     analysis, _ = _analyses.get(key, compute)
