@@ -24,6 +24,9 @@ with st.sidebar:
     st.markdown("### :material/music_note: NeuroTunes")
     st.caption("Turn music you have into new music.")
     counters = st.empty()  # filled after the page ran, so it counts what the page just made
+    from neurotunes.ui.visitor import visitor_secret
+
+    visitor_secret()  # a first visit's browser gets its secret cookie now, before anything is saved
     with st.expander("Sound", icon=":material/speaker:"):
         from neurotunes.ui.sound import sound_settings
 

@@ -1,35 +1,69 @@
-"""Gallery: tracks saved by everyone using this NeuroTunes, to play, download and delete."""
+"""Gallery: tracks saved by everyone using this NeuroTunes, a page at a time, to play, download and delete."""
 
 import datetime
 
 import streamlit as st
 
+from neurotunes.ui.visitor import visitor_secret
 from neurotunes.ui.widgets import guarded, slug
 
 st.title("Gallery")
-st.caption("Tracks saved from the Generate page. Everyone using this NeuroTunes sees the same gallery.")
+st.caption("Tracks saved from the Generate page. Everyone using this NeuroTunes sees the same gallery; "
+           "a track can be deleted only from the browser that saved it.")
 
 from neurotunes import gallery  # noqa: E402  - sqlite3 only; imported after the title so it paints first
 
-tracks = guarded(gallery.list_tracks, what="Could not open the gallery") or []
-if not tracks:
+me = visitor_secret()
+password = ""
+with st.expander("Operator", icon=":material/admin_panel_settings:"):
+    if gallery.operator_enabled():
+        password = st.text_input("Operator password", type="password", key="g_operator")
+        if password and not gallery.is_operator(password):
+            st.error("That is not the operator password.")
+            password = ""
+        elif password:
+            st.success("Operator: you can delete any track.", icon=":material/verified_user:")
+    else:
+        st.caption(f"Operator deletion is off: set {gallery.ADMIN_PASSWORD_ENV} on the server to turn it on.")
+
+total = guarded(gallery.count_tracks, what="Could not open the gallery") or 0
+if not total:
     st.info("Nothing saved yet: generate a take and press **Save to gallery**.", icon=":material/library_music:")
-for track in tracks:
-    with st.container(border=True):
-        when = datetime.datetime.fromtimestamp(track.created).strftime("%Y-%m-%d %H:%M")
-        st.text(track.title)  # plain text: a title is never rendered as Markdown or HTML
-        st.caption(f"{track.notes} notes · {track.seconds:.1f} s · {track.model} · saved {when}")
-        files = guarded(lambda t=track: gallery.track_files(t.id), what="Could not read the track")
-        if files is None:
-            continue
-        midi, audio = files
-        st.audio(audio, format="audio/mpeg")
-        c1, c2, c3, _ = st.columns([1, 1, 1, 3])
-        stem = slug(track.title)
-        c1.download_button("MIDI", midi, file_name=f"{stem}.mid", mime="audio/midi", key=f"g_mid_{track.id}",
-                           icon=":material/download:")
-        c2.download_button("MP3", audio, file_name=f"{stem}.mp3", mime="audio/mpeg", key=f"g_mp3_{track.id}",
-                           icon=":material/download:")
-        if c3.button("Delete", key=f"g_del_{track.id}", icon=":material/delete:"):
-            gallery.delete_track(track.id)
-            st.rerun()
+else:
+    pages = -(-total // gallery.PAGE_SIZE)
+    if st.session_state.get("g_page", 1) > pages:  # the last page emptied by a delete
+        st.session_state["g_page"] = pages
+    page = st.pagination(pages, key="g_page") if pages > 1 else 1
+    first = (page - 1) * gallery.PAGE_SIZE
+    shown = f" · showing {first + 1}–{min(first + gallery.PAGE_SIZE, total)}" if pages > 1 else ""
+    st.caption(f"{total} track{'s' if total > 1 else ''}, newest first{shown}")
+    tracks = guarded(lambda: gallery.list_tracks(owner=me, limit=gallery.PAGE_SIZE, offset=first),
+                     what="Could not open the gallery") or []
+    for track in tracks:
+        with st.container(border=True):
+            about, actions = st.columns([1, 1], vertical_alignment="center")
+            when = datetime.datetime.fromtimestamp(track.created).strftime("%Y-%m-%d %H:%M")
+            about.text(track.title)  # plain text: a title is never rendered as Markdown or HTML
+            about.caption(f"{track.notes} notes · {track.seconds:.1f} s · {track.model} · saved {when}"
+                          + (" · yours" if track.mine else ""))
+            with actions.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center"):
+                listen = st.toggle("Listen", key=f"g_listen_{track.id}")
+                stem = slug(track.title)
+                # Callables: the files leave the database only when someone presses the button.
+                st.download_button("MIDI", lambda t=track.id: gallery.track_files(t)[0], file_name=f"{stem}.mid",
+                                   mime="audio/midi", key=f"g_mid_{track.id}", icon=":material/download:",
+                                   on_click="ignore")
+                st.download_button("MP3", lambda t=track.id: gallery.track_files(t)[1], file_name=f"{stem}.mp3",
+                                   mime="audio/mpeg", key=f"g_mp3_{track.id}", icon=":material/download:",
+                                   on_click="ignore")
+                delete = (track.mine or bool(password)) and st.button("Delete", key=f"g_del_{track.id}",
+                                                                      icon=":material/delete:")
+            if delete:
+                # The library checks the owner and password again: the button is a convenience, not the lock.
+                if guarded(lambda t=track.id: gallery.delete_track(t, owner=me, admin_password=password or None),
+                           what="Could not delete") is not None:
+                    st.rerun()
+            if listen:
+                files = guarded(lambda t=track.id: gallery.track_files(t), what="Could not read the track")
+                if files is not None:
+                    st.audio(files[1], format="audio/mpeg", autoplay=True)

@@ -8,7 +8,7 @@ from neurotunes.constants import SHIPPED_MODELS
 from neurotunes.score import PITCH_CLASS_NAMES as KEYS
 from neurotunes.score import pitch_name
 from neurotunes.ui import cache, state
-from neurotunes.ui.widgets import guarded, instrument_select, show_score
+from neurotunes.ui.widgets import guarded, heavy_job, instrument_select, show_score
 
 st.title("Generate")
 st.caption("Pick a model and a few settings, press Generate, and listen. Every take is kept below.")
@@ -103,23 +103,30 @@ def chosen_primer():
     return None
 
 
+def keep_take(result, config: GenerateConfig, *, parent: int | None = None, primed: bool = False) -> None:
+    """Add a generated take to the session and select it (the radio picks it up on its next draw)."""
+    takes = state.takes()
+    number = max((t.number for t in takes), default=0) + 1
+    takes.append(state.Take(number, result.score, cache.current_bundle().name, config.to_dict(), result.trace,
+                            parent, model_key=state.active_model(), primed=primed))
+    st.session_state[state.TAKE_TO_SHOW] = number
+
+
 def make_takes(config: GenerateConfig, primer, parent: int | None = None, count: int = 1) -> None:
     from dataclasses import replace
 
     from neurotunes.generate import generate_traced
 
     bundle = cache.current_bundle()
-    takes = state.takes()
-    bar = st.progress(0.0, text="Composing…")
-    for i in range(count):
-        cfg = replace(config, seed=config.seed + i)
-        result = generate_traced(bundle, cfg, primer=primer,
-                                 on_progress=lambda n, total: bar.progress(min(n / total, 1.0), text="Composing…"))
-        number = max((t.number for t in takes), default=0) + 1
-        takes.append(state.Take(number, result.score, bundle.name, cfg.to_dict(), result.trace, parent,
-                                model_key=state.active_model(), primed=primer is not None))
-    bar.empty()
-    st.session_state["gen_selected"] = takes[-1].number
+    with heavy_job("Composing"):
+        bar = st.progress(0.0, text="Composing…")
+        for i in range(count):
+            cfg = replace(config, seed=config.seed + i)
+            result = generate_traced(
+                bundle, cfg, primer=primer,
+                on_progress=lambda n, total: bar.progress(min(n / total, 1.0), text=f"Composing take {i + 1}…"))
+            keep_take(result, cfg, parent=parent, primed=primer is not None)
+        bar.empty()
 
 
 def open_shared_link(params: dict[str, str]) -> None:
@@ -131,7 +138,8 @@ def open_shared_link(params: dict[str, str]) -> None:
     if cache.shipped_bundle(model).hash[: len(model_hash)] != model_hash:
         raise BadModel("the link was made with another version of this model, so it cannot be reproduced here")
     state.set_active_model(model)
-    make_takes(config, None)
+    with st.spinner("Composing the shared take…"):
+        keep_take(cache.shared_take(model, config, guard=lambda: heavy_job("Composing")), config)
 
 
 link = st.query_params.to_dict()
@@ -148,13 +156,12 @@ if not takes:
     st.stop()
 
 numbers = [t.number for t in takes]
-selected = st.session_state.get("gen_selected", numbers[-1])
-if selected not in numbers:
-    selected = numbers[-1]
+if st.session_state.get(state.TAKE_TO_SHOW) in numbers:  # a take just made: show it, not the one viewed before
+    st.session_state[state.TAKE_SHOWN] = st.session_state.pop(state.TAKE_TO_SHOW)
+if st.session_state.get(state.TAKE_SHOWN) not in numbers:
+    st.session_state[state.TAKE_SHOWN] = numbers[-1]
 st.divider()
-pick = st.radio("Takes", numbers[::-1], index=numbers[::-1].index(selected), horizontal=True,
-                format_func=lambda n: f"Take {n}", key="gen_pick")
-st.session_state["gen_selected"] = pick
+pick = st.radio("Takes", numbers[::-1], horizontal=True, format_func=lambda n: f"Take {n}", key=state.TAKE_SHOWN)
 take = next(t for t in takes if t.number == pick)
 s = take.settings
 
@@ -165,6 +172,8 @@ st.caption(f"{take.model_name} · temperature {s['temperature']} · seed {s['see
            + (f" · beam {s['beam_width']}" if s["beam_width"] > 1 else "")
            + (f" · {s['scale']} on {KEYS[s['key']]}" if s["scale"] != "chromatic" else "")
            + (f" · transposed {s['transpose']:+d}" if s.get("transpose") else ""))
+if take.score.metadata.get("stopped_early"):
+    st.warning(take.score.metadata["stopped_early"], icon=":material/timer:")
 stats = repetition_stats(take.score)
 if stats["collapsed"]:
     st.warning(f"This take collapsed: one pitch repeats {stats['longest_run']} times in a row or makes up "
@@ -188,6 +197,9 @@ if take.model_key in SHIPPED_MODELS and not take.primed:
     st.caption("Share link — opening it regenerates and plays this exact take:")
     st.code(f"{base}?{urlencode(params)}", language=None)
 else:
+    if "model" in st.query_params:  # the address bar must not keep another take's link
+        st.query_params.clear()
+        st.session_state.pop("share_applied", None)
     st.caption("Takes from a primer or from a model trained in this session cannot be shared as a link; "
                "download the MIDI instead (it carries its recipe).")
 
@@ -197,10 +209,11 @@ with st.form(f"save_{take.number}", border=False):
     if c2.form_submit_button("Save to gallery", icon=":material/library_add:"):
         def save():
             from neurotunes import gallery
+            from neurotunes.ui.visitor import visitor_secret
 
             audio = cache.render_current(take.score.to_json(), "mp3")
             track_id = gallery.save_track(title, take.score, cache.midi_cached(take.score.to_json()), audio,
-                                          model=take.model_name)
+                                          model=take.model_name, owner=visitor_secret())
             st.success(f"Saved as track {track_id}; it is on the Gallery page.")
 
         guarded(save, what="Could not save")
@@ -213,7 +226,7 @@ if c1.button("Continue this take", icon=":material/playlist_play:"):
 last = takes[-1]
 if c2.button("Undo last continuation", icon=":material/undo:", disabled=last.parent is None):
     takes.remove(last)
-    st.session_state["gen_selected"] = last.parent
+    st.session_state[state.TAKE_TO_SHOW] = last.parent
     st.rerun()
 if c3.button("Delete take", icon=":material/delete:"):
     takes.remove(take)

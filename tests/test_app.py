@@ -415,3 +415,65 @@ def test_sidebar_counts_what_the_page_just_made():
     at.slider[1].set_value(20)
     at.button[0].click().run()
     assert any("Takes: 1" in c.value for c in at.sidebar.caption), [c.value for c in at.sidebar.caption]
+
+
+def test_shared_results_are_computed_once_for_everyone():
+    """Eight sessions asking for the same share link (or the same recording) at once: one computation."""
+    import threading
+    import time
+
+    from neurotunes.ui.cache import SharedResults
+
+    results = SharedResults(capacity=2)
+    calls: list[int] = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return object()
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(results.get("link", slow))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert len(calls) == 1 and len({id(value) for value, _ in got}) == 1
+    assert sorted(fresh for _, fresh in got) == [False] * 7 + [True]
+    with pytest.raises(ZeroDivisionError):  # a failure stores nothing, and the next ask computes again
+        results.get("bad", lambda: 1 / 0)
+    assert results.get("bad", lambda: "ok") == ("ok", True)
+    results.get("third", lambda: 3)  # capacity 2: the oldest ("link") goes
+    assert results.get("link", lambda: "again") == ("again", True)
+
+
+def test_a_share_link_opened_by_two_visitors_is_composed_once(monkeypatch):
+    import neurotunes.generate
+
+    calls = []
+    real = neurotunes.generate.generate_traced
+    monkeypatch.setattr(neurotunes.generate, "generate_traced", lambda *a, **k: calls.append(1) or real(*a, **k))
+    link = {"model": "default", "hash": None, "length": "24", "seed": "31337", "temperature": "1.2"}
+    from neurotunes.ui.cache import shipped_bundle
+
+    link["hash"] = shipped_bundle("default").hash[:12]
+    takes = []
+    for _ in range(2):
+        at = _app()
+        at.query_params.update(link)
+        at.run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        takes.append(at.session_state[state.TAKES][0].score)
+    assert len(calls) == 1 and takes[0] == takes[1] and len(takes[0]) == 24
+
+
+def test_a_take_stopped_by_its_budget_says_why_on_the_page(monkeypatch):
+    from neurotunes import constants as C
+
+    monkeypatch.setattr(C, "MAX_TOKENS_PER_NOTE", 1)
+    monkeypatch.setattr(C, "GENERATE_TOKEN_SLACK", 0)
+    at = _app().run()
+    at.slider[1].set_value(60)
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert any("Stopped after" in w.value and "budget of 60 steps" in w.value for w in at.warning)
