@@ -57,11 +57,13 @@ fi
 
 reqs=requirements.txt
 [ "$mode" = test ] && reqs=requirements-dev.txt
-stamp=".venv/.installed-$(cat requirements.txt "$reqs" | sha256sum | cut -c1-16)"
+stamp=".venv/.installed-$(cat requirements.txt "$reqs" pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   say "installing Python packages from $reqs (first run takes a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q -r "$reqs"
+  # This checkout itself, editable: the `neurotunes` command (the same as `python -m neurotunes`).
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
   touch "$stamp"
 fi
 

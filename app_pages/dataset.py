@@ -67,7 +67,8 @@ def build():
             for message in skipped[:200]:
                 st.warning(message)
     if not scores:
-        raise DatasetError("choose at least one source with music in it")
+        raise DatasetError("none of the chosen sources could be read (the reasons are above)" if skipped
+                           else "choose at least one source with music in it")
     from neurotunes.encoding import EncodingConfig
 
     dataset = split_dataset(scores, validation_fraction=validation, key_normalization=key_norm,

@@ -14,6 +14,20 @@ PRESETS = {
     "Dilated CNN (WaveNet-like): 7 layers × 128": ModelConfig(arch="cnn", units=128, layers=7, dropout=0.1),
     "Simple RNN: 2 × 256": ModelConfig(arch="rnn", units=256, layers=2, dropout=0.2),
 }
+FROM_DATASET, QUICK = "The dataset from the Dataset page", "Quick: Bach chorales"
+
+
+def preset_settings(preset: str) -> dict:
+    base = PRESETS[preset]
+    return {state.TRAIN_ARCH: base.arch, state.TRAIN_LAYERS: base.layers, state.TRAIN_UNITS: base.units,
+            state.TRAIN_DROPOUT: base.dropout, state.TRAIN_EMBEDDING: base.embedding_dim}
+
+
+# Settings start from these once per session; the widgets take no value= so nothing fights the kept state.
+for key, value in {state.TRAIN_PIECES: 40, state.TRAIN_KEY_NORMALIZE: True, state.TRAIN_PRESET: next(iter(PRESETS)),
+                   state.TRAIN_EPOCHS: 3, state.TRAIN_LR: 2e-3, state.TRAIN_PATIENCE: 3, state.TRAIN_NAME: "My model",
+                   **preset_settings(next(iter(PRESETS)))}.items():
+    st.session_state.setdefault(key, value)
 
 st.title("Train")
 st.caption("Teach a model your music — it keeps training while you visit other pages — or use a ready one.")
@@ -40,14 +54,19 @@ with mine.container(border=True):
 
 job = st.session_state.get(state.TRAIN_JOB)
 busy = job is not None and job.active
+# Every setting is keyed and kept for the session: Streamlit otherwise drops a widget's value on a page switch.
+kept = {"disabled": busy, "persist_state": "session"}
 
 st.subheader("Dataset")
 built = st.session_state.get(state.BUILT_DATASET)
-sources = (["The dataset from the Dataset page"] if built is not None else []) + ["Quick: Bach chorales"]
-source = st.radio("Train on", sources, horizontal=True, disabled=busy)
-if source.startswith("Quick"):
-    pieces = st.slider("Chorales", 5, 400, 40, 5, disabled=busy, help="More pieces: better model, slower training.")
-    quick_keys = st.checkbox("Move every chorale to C major / A minor", True, disabled=busy,
+sources = ([FROM_DATASET] if built is not None else []) + [QUICK]
+if st.session_state.get(state.TRAIN_SOURCE) not in sources:  # the built dataset is gone
+    st.session_state[state.TRAIN_SOURCE] = sources[0]
+source = st.radio("Train on", sources, horizontal=True, key=state.TRAIN_SOURCE, **kept)
+if source == QUICK:
+    pieces = st.slider("Chorales", 5, 400, step=5, key=state.TRAIN_PIECES, **kept,
+                       help="More pieces: better model, slower training.")
+    quick_keys = st.checkbox("Move every chorale to C major / A minor", key=state.TRAIN_KEY_NORMALIZE, **kept,
                              help="The model learns harmony once instead of in twelve keys (the shipped models "
                                   "are trained this way); Generate's Transpose moves its music to any key.")
 else:
@@ -56,31 +75,33 @@ else:
 
 st.subheader("Model and training")
 c1, c2, c3 = st.columns(3)
-preset = c1.selectbox("Architecture", list(PRESETS), disabled=busy)
-epochs = c2.slider("Epochs", 1, 100, 3, disabled=busy)
-transpose = c3.slider("Transpose ± semitones (augmentation)", 0, 6, 0, disabled=busy)
+c1.selectbox("Architecture", list(PRESETS), key=state.TRAIN_PRESET, **kept,
+             on_change=lambda: st.session_state.update(preset_settings(st.session_state[state.TRAIN_PRESET])))
+epochs = c2.slider("Epochs", 1, 100, key=state.TRAIN_EPOCHS, **kept,
+                   help="When resuming: epochs to add; the numbering goes on from the stopped run's.")
+transpose = c3.slider("Transpose ± semitones (augmentation)", 0, 6, key=state.TRAIN_TRANSPOSE, **kept)
 with st.expander("More settings", icon=":material/tune:"):
-    base = PRESETS[preset]
     c1, c2, c3, c4 = st.columns(4)
-    arch = c1.selectbox("Cell", ARCHITECTURES, index=ARCHITECTURES.index(base.arch), disabled=busy)
-    layers = c2.number_input("Layers", 1, 10, base.layers, disabled=busy)
-    units = c3.select_slider("Units", [32, 64, 128, 256, 384, 512], base.units, disabled=busy)
-    dropout = c4.slider("Dropout", 0.0, 0.6, base.dropout, 0.05, disabled=busy)
+    arch = c1.selectbox("Cell", ARCHITECTURES, key=state.TRAIN_ARCH, **kept)
+    layers = c2.number_input("Layers", 1, 10, key=state.TRAIN_LAYERS, **kept)
+    units = c3.select_slider("Units", [32, 64, 128, 256, 384, 512], key=state.TRAIN_UNITS, **kept)
+    dropout = c4.slider("Dropout", 0.0, 0.6, step=0.05, key=state.TRAIN_DROPOUT, **kept)
     c1, c2, c3, c4 = st.columns(4)
-    embedding = c1.select_slider("Embedding size", [16, 32, 64, 128, 256], base.embedding_dim, disabled=busy)
-    lr = c2.select_slider("Learning rate", [3e-4, 1e-3, 2e-3, 3e-3, 5e-3], 2e-3, disabled=busy)
-    schedule = c3.selectbox("Learning-rate schedule", LR_SCHEDULES, disabled=busy)
-    patience = c4.number_input("Early stop after epochs without progress (0 = off)", 0, 20, 3, disabled=busy)
-    sample_every = st.slider("Play a sample every N epochs", 1, 10, 1, disabled=busy)
-name = st.text_input("Model name", "My model", max_chars=60, disabled=busy)
+    embedding = c1.select_slider("Embedding size", [16, 32, 64, 128, 256], key=state.TRAIN_EMBEDDING, **kept)
+    lr = c2.select_slider("Learning rate", [3e-4, 1e-3, 2e-3, 3e-3, 5e-3], key=state.TRAIN_LR, **kept)
+    schedule = c3.selectbox("Learning-rate schedule", LR_SCHEDULES, key=state.TRAIN_SCHEDULE, **kept)
+    patience = c4.number_input("Early stop after epochs without progress (0 = off)", 0, 20,
+                               key=state.TRAIN_PATIENCE, **kept)
+    sample_every = st.slider("Play a sample every N epochs", 1, 10, key=state.TRAIN_SAMPLE_EVERY, **kept)
+name = st.text_input("Model name", max_chars=60, key=state.TRAIN_NAME, **kept)
 
 
-def start(resume_from=None):
+def start(resume_from=None, resume_optimizer=None):
     from neurotunes.corpus import load_corpus
     from neurotunes.dataset import split_dataset
     from neurotunes.ui.jobs import TrainingJob
 
-    if source.startswith("Quick"):
+    if source == QUICK:
         bar = st.progress(0.0, text="Reading chorales…")
         scores = load_corpus("bach", limit=pieces,
                              progress=lambda i, n: bar.progress(min(i / pieces, 1.0), text="Reading chorales…"))
@@ -93,33 +114,24 @@ def start(resume_from=None):
                                embedding_dim=int(embedding))
     train_config = TrainConfig(epochs=int(epochs), transpose_semitones=int(transpose), learning_rate=float(lr),
                                lr_schedule=schedule, patience=int(patience))
-    new_job = TrainingJob(dataset, model_config, train_config, name=name or "My model",
-                          resume_from=resume_from, sample_every=int(sample_every))
+    new_job = TrainingJob(dataset, model_config, train_config, name=name or "My model", resume_from=resume_from,
+                          resume_optimizer=resume_optimizer, sample_every=int(sample_every))
     st.session_state[state.TRAIN_JOB] = new_job.start()
+    return new_job
 
 
 c1, c2, _ = st.columns([1, 1.6, 3])
+# A failed start keeps its error on screen; a started job redraws the page with its progress.
 if c1.button("Train", type="primary", icon=":material/model_training:", disabled=busy):
-    guarded(start, what="Could not start training")
-    st.rerun()
+    if guarded(start, what="Could not start training") is not None:
+        st.rerun()
 if job is not None and job.status == "stopped" and job.result is not None and not busy:
     if c2.button("Resume this run", icon=":material/resume:",
-                 help="Continue from the stopped run's best weights, with the settings above."):
-        guarded(lambda: start(resume_from=job.result), what="Could not resume")
-        st.rerun()
+                 help="Continue from the stopped run's best weights and optimizer state, with the settings above."):
+        if guarded(lambda: start(resume_from=job.result, resume_optimizer=job.optimizer),
+                   what="Could not resume") is not None:
+            st.rerun()
 
-
-def collect(finished) -> None:
-    """Move a finished run's model into the session's models (once) and make it the active one."""
-    if finished.result is None or finished.collected:
-        return
-    key = f"{finished.result.name} ({finished.result.short_hash[:6]})"
-    state.trained_models()[key] = finished.result
-    state.set_active_model(key)
-    finished.collected = True
-
-
-job = st.session_state.get(state.TRAIN_JOB)
 if job is not None:
     @st.fragment(run_every=1.0 if job.active else None)
     def progress_panel():
@@ -128,32 +140,32 @@ if job is not None:
         current = st.session_state[state.TRAIN_JOB]
         snap = current.snapshot()
         st.subheader(f"Run: {current.name}")
-        if snap["status"] in ("queued", "running"):
-            eta = f" · about {snap['eta_s']:.0f} s left" if snap["eta_s"] else ""
-            st.progress(snap["fraction"], text=snap["message"] + eta)
+        if snap.active:
+            eta = f" · about {snap.eta_s:.0f} s left" if snap.eta_s else ""
+            st.progress(snap.fraction, text=snap.message + eta)
             c1, c2, _ = st.columns([1.3, 1.6, 2])
             if c1.button("Stop (keep the best weights)", icon=":material/stop_circle:", key="stop_training"):
                 current.stop()
-            checkpoint = current.last_bundle
-            if checkpoint is not None:
-                epoch = len(checkpoint.metrics.get("history", {}).get("loss", []))
-                c2.download_button(f"Checkpoint after epoch {epoch} (.zip)", checkpoint.to_zip(),
+            if snap.checkpoint is not None:
+                epoch = snap.checkpoint_epoch
+                c2.download_button(f"Checkpoint after epoch {epoch} (.zip)", snap.checkpoint.to_zip(),
                                    file_name=f"{slug(current.name)}-epoch{epoch}.zip", mime="application/zip",
                                    icon=":material/download:", key=f"ckpt_{epoch}")
-        elif snap["status"] == "failed":
-            st.error(f"Training failed: {snap['error']}")
+        elif snap.status == "failed":
+            st.error(f"Training failed: {snap.error}")
         else:
             if not current.collected:
-                collect(current)
+                if key := current.collect(state.trained_models()):
+                    state.set_active_model(key)
                 st.rerun()  # the whole page: the new model appears below and polling stops
-            nll = current.result.metrics.get("val_nll_per_note") if current.result else None
-            st.success(snap["message"] + (f" Validation NLL {nll:.2f} nats per note." if nll else "")
-                       + " The Generate page now uses this model.")
-        if snap["history"] or snap["batch_losses"]:
-            st.plotly_chart(training_curves(snap["history"], batch_losses=snap["batch_losses"]),
+            nll = snap.result.metrics.get("val_nll_per_note") if snap.result else None
+            st.success(snap.message + (f" Validation NLL {nll:.2f} nats per note." if nll else "")
+                       + (" The Generate page now uses this model." if snap.result else ""))
+        if snap.history or snap.batch_losses:
+            st.plotly_chart(training_curves(snap.history, batch_losses=list(snap.batch_losses)),
                             width="stretch", key="train_curves")
-        if snap["samples"]:
-            epoch, sample = snap["samples"][-1]
+        if snap.samples:
+            epoch, sample = snap.samples[-1]
             st.caption(f"What the model plays after epoch {epoch}")
             show_score(sample, key=f"sample_{epoch}", file_stem=f"{slug(current.name)}-epoch{epoch}")
 

@@ -120,6 +120,8 @@ for name, tr in list(results.items()):
     c2.metric("Pitch range", tr.score.summary()["pitch_range"])
     c3.metric("Duration", f"{meta.get('audio_seconds', tr.score.duration):.1f} s")
     c4.metric("Estimated tempo", f"{tempo:.0f} BPM" if tempo else "—")
+    for warning in meta.get("warnings", []):  # truncated file, noise: transcribed, but say so
+        st.warning(warning, icon=":material/warning:")
     a, b = st.columns(2)
     a.caption("A · original recording")
     a.audio(tr.audio)

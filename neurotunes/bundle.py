@@ -155,6 +155,8 @@ class ModelBundle:
                 files[p.name] = p.read_bytes() if p.is_file() else b""
             return cls.from_files(files, name=path.name)
         if path.is_file():
+            if path.stat().st_size > MAX_BUNDLE_MB * 1024 * 1024:  # before reading it: a 3 GB file is no model
+                raise BadModel(f"{path.name} is over {MAX_BUNDLE_MB} MB")
             return cls.from_zip(path.read_bytes(), name=path.name)
         raise BadModel(f"no model at {path}: give a bundle folder, a .zip, or 'default'")
 

@@ -7,12 +7,14 @@ Every subcommand exits 0 on success.  On bad input it prints one line,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from . import constants as C
 from .errors import NeuroTunesError
@@ -44,6 +46,76 @@ def _progress_bar(label: str) -> Callable[[float], None]:
     return update
 
 
+# --- input files ---------------------------------------------------------
+def _shown(path: Path | str) -> str:
+    """A path for a one-line message: control characters escaped, non-UTF-8 bytes as \\xNN."""
+    from .dataset import printable_name
+
+    return printable_name(str(path))
+
+
+def _one_line(message: object) -> str:
+    """A library's message on one line (a few quote multi-line text from the file they failed on)."""
+    return " ".join(str(message).split())
+
+
+def _read_input(path: Path, what: str, cap_mb: int = C.MAX_UPLOAD_MB) -> bytes:
+    """The bytes of one input file; a folder, an unreadable file or one over the cap is refused in one sentence.
+
+    The size is checked before reading, so a huge (or sparse) file costs nothing.
+    """
+    try:
+        if path.is_dir():
+            raise NeuroTunesError(f"{_shown(path)} is a folder; give {what} file")
+        size = path.stat().st_size
+        if size > cap_mb * 1024 * 1024:
+            raise NeuroTunesError(f"{_shown(path.name)} is {size / 1e6:,.0f} MB; files over {cap_mb} MB are refused")
+        return path.read_bytes()
+    except OSError as exc:
+        raise NeuroTunesError(f"cannot read {_shown(path)}: {exc.strerror or exc}") from None
+
+
+def _check_output_folder(out: Path) -> None:
+    """Refuse an output whose folder is missing before any slow work, not after it."""
+    if not out.parent.is_dir():
+        raise NeuroTunesError(f"cannot write {_shown(out)}: the folder {_shown(out.parent)} does not exist")
+
+
+@contextlib.contextmanager
+def _native_stderr_to_log(verbose: bool) -> Iterator[None]:
+    """Send what C libraries write straight to file descriptor 2 to the debug log (``-v`` shows it instead).
+
+    libmpg123 prints a line per damaged frame of a cut-off MP3; the CLI's stderr is one line per
+    problem, and our own message already says what is wrong.  Python's ``sys.stderr`` (the progress
+    bar) keeps writing to the terminal.
+    """
+    try:
+        redirect = not verbose and sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # stderr replaced (tests, embedding): nothing to redirect
+        redirect = False
+    if not redirect:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    python_stderr = sys.stderr
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        sys.stderr = open(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding,
+                          errors=python_stderr.errors)
+        try:
+            yield
+        finally:
+            sys.stderr.close()
+            sys.stderr = python_stderr
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            said = sink.read().decode(errors="replace").strip()
+            if said:
+                log.debug("native libraries wrote: %s", said)
+
+
 # --- transcribe ---------------------------------------------------------
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from .config import PostProcessConfig, TranscribeConfig
@@ -72,26 +144,29 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     )
     inputs = [Path(p) for p in args.audio]
     out = Path(args.output)
-    if len(inputs) > 1:
-        if out.exists() and not out.is_dir():
-            raise NeuroTunesError(f"{out} is a file; with several inputs -o must be a folder")
-        out.mkdir(parents=True, exist_ok=True)
+    into_folder = len(inputs) > 1 or out.is_dir()
+    if len(inputs) > 1 and out.exists() and not out.is_dir():
+        raise NeuroTunesError(f"{_shown(out)} is a file; with several inputs -o must be a folder")
+    if not into_folder:
+        _check_output_folder(out)
     failures = 0
     for path in inputs:
-        target = out / (path.stem + ".mid") if len(inputs) > 1 or out.is_dir() else out
+        target = out / (path.stem + ".mid") if into_folder else out
         try:
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise NeuroTunesError(f"cannot read {path}: {exc.strerror or exc}") from None
-            score = transcribe_audio(
-                data, config, post, name=path.name, on_progress=_progress_bar(path.name), backend=args.backend
-            )
+            data = _read_input(path, "an audio")
+            with _native_stderr_to_log(args.verbose):
+                score = transcribe_audio(data, config, post, name=_shown(path.name),
+                                         on_progress=_progress_bar(_shown(path.name)), backend=args.backend)
+            # Suspect input (a truncated file, noise) is transcribed, and the user is told why to doubt it.
+            for warning in score.metadata.get("warnings", []):
+                print(f"neurotunes: warning: {_one_line(warning)}", file=sys.stderr)
+            if into_folder:
+                out.mkdir(parents=True, exist_ok=True)  # only now: a batch that fails leaves no empty folder
             write_midi(score, target)
-            print(f"{path} -> {target} ({len(score)} notes)")
+            print(f"{_shown(path)} -> {_shown(target)} ({len(score)} notes)")
         except NeuroTunesError as exc:
             failures += 1
-            print(f"neurotunes: error: {exc}", file=sys.stderr)
+            print(f"neurotunes: error: {_one_line(exc)}", file=sys.stderr)
     if failures:
         return EXIT_BAD_INPUT if failures == len(inputs) else EXIT_PARTIAL
     return 0
@@ -101,10 +176,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     if not (args.corpus or args.midi or args.files):
         raise NeuroTunesError("give training data: --corpus NAME, --midi FOLDER or --files FILE...")
-    from .bundle import load_bundle
     from .config import ModelConfig, TrainConfig
     from .dataset import split_dataset
-    from .training import train
+    from .training import Checkpoint, train
 
     model_config = ModelConfig(
         arch=args.arch, units=args.units, layers=args.layers, dropout=args.dropout, embedding_dim=args.embedding
@@ -121,13 +195,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_steps_per_epoch=args.max_steps,
     )
-    resume = load_bundle(args.resume) if args.resume else None
+    resume = Checkpoint.load(args.resume) if args.resume else None
     if resume is not None:
-        model_config = resume.model
+        model_config = resume.bundle.model
+        adam = "with its optimizer state" if resume.optimizer is not None else "with a fresh optimizer (no saved state)"
+        print(f"resuming after epoch {resume.epoch}, {adam}", file=sys.stderr)
     scores, description = _training_scores(args)
     from .encoding import EncodingConfig
 
-    encoding = resume.encoding if resume is not None else EncodingConfig(name=args.encoding)
+    encoding = resume.bundle.encoding if resume is not None else EncodingConfig(name=args.encoding)
     dataset = split_dataset(scores, validation_fraction=args.validation, seed=args.seed, description=description,
                             key_normalization=args.key_normalize, encoding=encoding)
     print(f"dataset: {len(dataset.train)} training / {len(dataset.validation)} validation pieces", file=sys.stderr)
@@ -140,17 +216,19 @@ def cmd_train(args: argparse.Namespace) -> int:
             eta = f" (about {p.eta_s:.0f} s left)" if p.eta_s else ""
             print(f"epoch {p.epoch}/{p.epochs} loss {p.loss:.3f} acc {p.accuracy:.3f}{val}{eta}", file=sys.stderr)
 
-    def checkpoint(epoch: int, bundle) -> None:
-        bundle.save(Path(args.checkpoint_dir) / f"epoch-{epoch:03d}")
+    def save_checkpoint(checkpoint) -> None:
+        checkpoint.save(Path(args.checkpoint_dir) / f"epoch-{checkpoint.epoch:03d}")
 
     result = train(dataset, model_config, train_config, on_progress=report,
-                   on_epoch=checkpoint if args.checkpoint_dir else None,
-                   resume_from=resume, name=args.name or Path(args.output).name)
+                   on_epoch=save_checkpoint if args.checkpoint_dir else None,
+                   resume_from=resume.bundle if resume is not None else None,
+                   resume_optimizer=resume.optimizer if resume is not None else None,
+                   name=args.name or Path(args.output).name)
     if args.output.lower().endswith(".zip"):
         out = Path(args.output)
-        out.write_bytes(result.bundle.to_zip())
+        out.write_bytes(result.bundle.to_zip())  # a .zip holds the bundle's files only: no optimizer state
     else:
-        out = result.bundle.save(args.output)
+        out = result.checkpoint.save(args.output)
     nll = result.bundle.metrics.get("val_nll_per_note")
     extra = f", validation NLL {nll:.3f} nats/note" if nll else ""
     print(f"saved model to {out} (hash {result.bundle.short_hash}{extra})")
@@ -199,18 +277,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
         recipe = read_midi(args.recipe).metadata.get(RECIPE_KEY)
         if not isinstance(recipe, dict) or "settings" not in recipe:
             raise NeuroTunesError(f"{args.recipe} carries no NeuroTunes recipe (was it generated by NeuroTunes?)")
-        config = GenerateConfig.from_dict(recipe["settings"])
-        primer = Score.from_dict(recipe["primer"]) if recipe.get("primer") else None
+        try:
+            config = GenerateConfig.from_dict(recipe["settings"])
+            primer = Score.from_dict(recipe["primer"]) if recipe.get("primer") else None
+        except NeuroTunesError as exc:
+            raise NeuroTunesError(f"{args.recipe} carries a damaged recipe: {exc}") from None
+        model_hash = recipe.get("model_hash")
+        if not isinstance(model_hash, str):
+            raise NeuroTunesError(f"{args.recipe} carries a damaged recipe: it names no model hash")
         model_spec = args.model
         if model_spec == "default":  # find the recipe's model among the shipped ones by its hash
-            model_spec = next((name for name in SHIPPED_MODELS if load_bundle(name).hash == recipe["model_hash"]),
+            model_spec = next((name for name in SHIPPED_MODELS if load_bundle(name).hash == model_hash),
                               None)
             if model_spec is None:
                 raise NeuroTunesError(f"the recipe's model ({recipe.get('model_name')}) is not shipped; pass --model")
         bundle = load_bundle(model_spec)
-        if bundle.hash != recipe["model_hash"]:
+        if bundle.hash != model_hash:
             raise NeuroTunesError(f"{args.recipe} was made with another model ({recipe.get('model_name')}, "
-                                  f"{recipe['model_hash'][:12]}); this one is {bundle.short_hash}")
+                                  f"{model_hash[:12]}); this one is {bundle.short_hash}")
     else:
         bundle = load_bundle(args.model)
         config = GenerateConfig(
@@ -250,17 +334,21 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.bpm:
         score = score.with_tempo(args.bpm)
     soundfont = Path(args.soundfont) if args.soundfont else None
-    if soundfont is not None and not soundfont.is_file():
-        raise NeuroTunesError(f"soundfont {soundfont} does not exist")
+    if soundfont is not None and not soundfont.exists():
+        raise NeuroTunesError(f"soundfont {_shown(soundfont)} does not exist")
+    _check_output_folder(Path(args.output))
+    # FluidSynth logs each step of a failed load at ERROR; the RenderError says it in one line (-v shows the log).
+    logging.getLogger("neurotunes.render.fluidsynth").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
     instruments = {}
     for item in args.instrument:
         track, sep, name = item.partition("=")
         if not sep or not track.strip().isdigit():
             raise NeuroTunesError(f"--instrument takes TRACK_PROGRAM=INSTRUMENT (e.g. 0=Violin), got {item!r}")
         instruments[int(track)] = name
-    out = render_file(score, args.output, soundfont=soundfont, program=args.program, instruments=instruments,
-                      reverb=not args.no_reverb, chorus=args.chorus)
-    print(f"wrote {out} ({score.duration:.1f} s of music)")
+    with _native_stderr_to_log(args.verbose):  # libinstpatch (inside FluidSynth) asserts on broken soundfonts
+        out = render_file(score, args.output, soundfont=soundfont, program=args.program, instruments=instruments,
+                          reverb=not args.no_reverb, chorus=args.chorus)
+    print(f"wrote {_shown(out)} ({score.duration:.1f} s of music)")
     return 0
 
 
@@ -323,7 +411,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _reference_files(spec: str):
     path = Path(spec)
     if not path.exists():
-        raise NeuroTunesError(f"{spec} is neither a reference set (bach, fiddle) nor a file or folder")
+        raise NeuroTunesError(f"{_shown(spec)} is neither a reference set (bach, fiddle) nor a file or folder")
     return _read_scores(_music_files_in(path) if path.is_dir() else [path])
 
 
@@ -337,18 +425,35 @@ def _music_files_in(folder: Path) -> list[Path]:
     return found
 
 
-def _read_scores(paths: Sequence[Path]):
-    """The pieces in ``paths``; a file that cannot be read or parsed is named on stderr and skipped."""
-    from .dataset import scores_from_files
+#: Reasons quoted in the one-line error when no file gave a usable piece.
+MAX_REASONS_SHOWN = 3
 
-    files = []
+
+def _read_scores(paths: Sequence[Path]):
+    """The pieces in ``paths``; a file that cannot be read or parsed is named on stderr and skipped.
+
+    Raises
+    ------
+    NeuroTunesError
+        No file gave a usable piece: one line with the reasons (the first few), instead of a
+        "skipping" line per file followed by an error that does not say why.
+    """
+    from .dataset import MAX_ZIP_TOTAL_MB, scores_from_files
+
+    files, errors = [], []
     for p in paths:
         try:
-            files.append((p.name, p.read_bytes()))
-        except OSError as exc:
-            print(f"neurotunes: skipping {p.name}: {exc.strerror or exc}", file=sys.stderr)
-    errors: list[str] = []
+            # an archive may be as large as it may unpack to; everything else, as large as an upload
+            cap = MAX_ZIP_TOTAL_MB if p.suffix.lower() == ".zip" else C.MAX_UPLOAD_MB
+            files.append((p.name, _read_input(p, "a music", cap)))
+        except NeuroTunesError as exc:
+            errors.append(str(exc))
     scores = scores_from_files(files, errors)
+    errors = [_one_line(message) for message in errors]
+    if not scores:
+        more = len(errors) - MAX_REASONS_SHOWN
+        reasons = "; ".join(errors[:MAX_REASONS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+        raise NeuroTunesError(f"no usable pieces: {reasons or 'the files hold no notes'}")
     for message in errors:
         print(f"neurotunes: skipping {message}", file=sys.stderr)
     return scores
@@ -372,7 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .config import ARCHITECTURES, SCALES, GenerateConfig, ModelConfig, TrainConfig
 
     gen_defaults, model_defaults, train_defaults = GenerateConfig(), ModelConfig(), TrainConfig()
-    p = argparse.ArgumentParser(prog="python -m neurotunes", description="Turn music you have into new music.")
+    # `neurotunes` (the console script) or `python -m neurotunes`: the usage line names what the user typed.
+    prog = "neurotunes" if Path(sys.argv[0]).name == "neurotunes" else "python -m neurotunes"
+    p = argparse.ArgumentParser(prog=prog, description="Turn music you have into new music.")
     p.add_argument("-v", "--verbose", action="store_true", help="log details (and tracebacks) to stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -416,17 +523,20 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--layers", type=int, default=model_defaults.layers)
     tr.add_argument("--embedding", type=int, default=model_defaults.embedding_dim)
     tr.add_argument("--dropout", type=float, default=model_defaults.dropout)
-    tr.add_argument("--epochs", type=_positive_int, default=train_defaults.epochs)
+    tr.add_argument("--epochs", type=_positive_int, default=train_defaults.epochs,
+                    help="epochs to train; with --resume, epochs to add (numbering goes on from the model's)")
     tr.add_argument("--batch-size", type=int, default=train_defaults.batch_size)
     tr.add_argument("--sequence-length", type=int, default=train_defaults.sequence_length)
     tr.add_argument("--learning-rate", type=float, default=train_defaults.learning_rate)
     tr.add_argument("--lr-schedule", choices=("constant", "plateau", "cosine"), default=train_defaults.lr_schedule)
     tr.add_argument("--patience", type=int, default=train_defaults.patience,
                     help="early stop after N epochs without improvement (0 = off)")
-    tr.add_argument("--resume", default=None, help="continue from this model bundle's weights")
+    tr.add_argument("--resume", default=None,
+                    help="continue from this model bundle (a folder written by train also restores Adam's state)")
     tr.add_argument("--strategy", choices=("default", "mirrored"), default="default",
                     help="mirrored: tf.distribute data parallelism over every GPU")
-    tr.add_argument("--checkpoint-dir", default=None, help="save a bundle here after every epoch")
+    tr.add_argument("--checkpoint-dir", default=None,
+                    help="save a bundle here after every epoch (epoch-NNN folders, each resumable with --resume)")
     tr.add_argument("--transpose", type=int, default=train_defaults.transpose_semitones,
                     help="augment with transpositions of -N..+N semitones")
     tr.add_argument("--validation", type=float, default=train_defaults.validation_fraction)
@@ -495,6 +605,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _quiet_tensorflow()
+    for stream in (sys.stdout, sys.stderr):  # a file name in bytes the terminal cannot show is escaped, not a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -502,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = args.func(args)
     except NeuroTunesError as exc:
-        print(f"neurotunes: error: {exc}", file=sys.stderr)
+        print(f"neurotunes: error: {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # the reader went away (e.g. `| head`): nothing left to say
         return 0
@@ -512,9 +625,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("neurotunes: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug of ours: still one line, details with --verbose
-        log.debug("unexpected failure", exc_info=True)
-        print(f"neurotunes: error: unexpected {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+    except Exception as exc:  # a bug of ours: still one line, the traceback with --verbose
+        log.info("unexpected failure", exc_info=True)
+        print(f"neurotunes: error: unexpected {type(exc).__name__}: {_one_line(str(exc))} (run with -v for details)",
+              file=sys.stderr)
         return 1
     log.info("%s took %.1f s", args.command, time.monotonic() - started)
     return code

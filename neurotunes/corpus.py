@@ -159,7 +159,10 @@ def _parse_corpus_file(path: str, display_name: str | None = None) -> tuple[Scor
     music21 = _m21()
     name = display_name or path.rsplit("/", 1)[-1]
     try:
-        parsed = music21.converter.parse(path)
+        # forceSource / storePickle: music21 would otherwise keep a pickle of every parsed file in its temp
+        # folder (/tmp/music21) forever, one per upload, and load pickles it finds there; our own JSON
+        # cache (load_corpus_file) already makes re-parsing corpus files cheap.
+        parsed = music21.converter.parse(path, forceSource=True, storePickle=False)
         if isinstance(parsed, music21.stream.Opus):
             return tuple(
                 stream_to_score(s, source=f"music21:{name}#{i + 1}") for i, s in enumerate(parsed.scores)
@@ -168,7 +171,8 @@ def _parse_corpus_file(path: str, display_name: str | None = None) -> tuple[Scor
     except NeuroTunesError as exc:
         raise DatasetError(f"{name}: {exc}") from None
     except Exception as exc:  # music21 raises many kinds on odd files
-        raise DatasetError(f"music21 could not parse {name}: {exc}") from None
+        # Its messages may quote the path it was given (for an upload, a temp file): name the file instead.
+        raise DatasetError(f"music21 could not parse {name}: {str(exc).replace(path, name)}") from None
 
 
 def load_corpus(

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import constants as C
 from .encoding import EncodingConfig, Vocabulary, count_notes, score_to_tokens
 from .errors import DatasetError, NeuroTunesError
 from .score import Score
@@ -16,6 +17,34 @@ MAX_ZIP_FILES = 2000
 MAX_ZIP_TOTAL_MB = 200
 MIDI_SUFFIXES = (".mid", ".midi")
 SKIPPED_ZIP_PREFIXES = ("__MACOSX/", ".")
+#: Names listed in one message before "and N more".
+MAX_NAMES_SHOWN = 5
+
+
+def printable_name(name: str) -> str:
+    """A file or archive-entry name fit for a one-line message.
+
+    Control characters (a newline in a name would split the line) are escaped,
+    and bytes that are not UTF-8 (kept by Python as surrogates) are shown as ``\\xNN``.
+    """
+    import os
+
+    try:
+        text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    except UnicodeError:  # a lone surrogate that no file system produced
+        text = name.encode("utf-8", "backslashreplace").decode()
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = ", ".join(printable_name(n) for n in names[:MAX_NAMES_SHOWN])
+    return shown + (f" and {len(names) - MAX_NAMES_SHOWN} more" if len(names) > MAX_NAMES_SHOWN else "")
+
+
+def _unsafe_member(filename: str) -> bool:
+    """An entry that would land outside the folder it is unpacked into: absolute, a drive, or going up."""
+    path = filename.replace("\\", "/")
+    return path.startswith("/") or (len(path) > 1 and path[1] == ":") or ".." in path.split("/")
 
 
 def supported_suffixes() -> tuple[str, ...]:
@@ -61,19 +90,27 @@ def scores_from_files(files: Sequence[tuple[str, bytes]], errors: list[str] | No
     for name, data in files:
         if not name.lower().endswith(".zip"):
             try:
-                scores += scores_from_file(name, data)
+                scores += scores_from_file(printable_name(name), data)
             except NeuroTunesError as exc:
                 errors.append(str(exc))
             continue
+        name = printable_name(name)
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                entries = [i for i in zf.infolist() if not i.is_dir()]
+                # Nothing is unpacked to disk, but a name like ../x.mid is a crafted archive: keep it out, say so.
+                unsafe = [i.filename for i in entries if _unsafe_member(i.filename)]
+                if unsafe:
+                    errors.append(f"{name}: skipped {len(unsafe)} {'entry' if len(unsafe) == 1 else 'entries'} "
+                                  f"with unsafe paths: {_names(unsafe)}")
                 members = [
-                    i for i in zf.infolist()
-                    if not i.is_dir() and not i.filename.startswith(SKIPPED_ZIP_PREFIXES)
+                    i for i in entries
+                    if not _unsafe_member(i.filename) and not i.filename.startswith(SKIPPED_ZIP_PREFIXES)
                     and "/." not in i.filename
                 ]
                 if not members:
-                    errors.append(f"{name} is an empty archive")
+                    if not unsafe:
+                        errors.append(f"{name} is an empty archive")
                     continue
                 if len(members) > MAX_ZIP_FILES:
                     errors.append(f"{name} holds {len(members):,} files; at most {MAX_ZIP_FILES:,} per archive")
@@ -81,11 +118,19 @@ def scores_from_files(files: Sequence[tuple[str, bytes]], errors: list[str] | No
                 if sum(i.file_size for i in members) > MAX_ZIP_TOTAL_MB * 1024 * 1024:
                     errors.append(f"{name} unpacks to more than {MAX_ZIP_TOTAL_MB} MB")
                     continue
+                nested = [i.filename for i in members if i.filename.lower().endswith(".zip")]
+                if nested:
+                    errors.append(f"{name}: archives inside an archive are not opened ({_names(nested)}); "
+                                  "unpack them and upload their files")
                 usable = [i for i in members if i.filename.lower().endswith(supported_suffixes()[:-1])]
-                if not usable:
+                if not usable and not nested:
                     errors.append(f"{name} holds no MIDI, MusicXML or ABC files")
                 for info in usable:
-                    member = f"{name}/{info.filename}"
+                    member = f"{name}/{printable_name(info.filename)}"
+                    if info.file_size > C.MAX_UPLOAD_MB * 1024 * 1024:  # refused before it is unpacked into memory
+                        errors.append(f"{member} unpacks to {info.file_size / 1e6:,.0f} MB; "
+                                      f"files over {C.MAX_UPLOAD_MB} MB are refused")
+                        continue
                     try:
                         scores += scores_from_file(member, zf.read(info))
                     except NeuroTunesError as exc:

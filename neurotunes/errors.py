@@ -35,6 +35,10 @@ class DatasetError(NeuroTunesError):
     """A dataset that cannot be built or is too small to train on."""
 
 
+class TrainingDiverged(NeuroTunesError):
+    """The training loss or the weights became NaN or infinite: the run cannot go on."""
+
+
 class RenderError(NeuroTunesError):
     """Audio rendering failed (no soundfont, FluidSynth missing, ...)."""
 

@@ -167,19 +167,42 @@ def _pm_key_name(key: str) -> str:
 
 
 def read_midi(path: str | Path, **kwargs: Any) -> Score:
-    """Read a MIDI file from disk (wraps :func:`midi_to_score`)."""
+    """Read a MIDI file from disk (wraps :func:`midi_to_score`).
+
+    The size cap is checked before reading, so a huge (or sparse) file is refused without loading it.
+    """
+    from .dataset import printable_name
+
     path = Path(path)
+    name = printable_name(path.name)
     try:
+        if path.is_dir():
+            raise BadMidi(f"{printable_name(str(path))} is a folder, not a MIDI file")
+        size = path.stat().st_size
+        if size > C.MAX_UPLOAD_MB * 1024 * 1024:
+            raise BadMidi(f"{name} is {size / 1e6:.0f} MB; MIDI files over {C.MAX_UPLOAD_MB} MB are refused")
         data = path.read_bytes()
     except OSError as exc:
-        raise BadMidi(f"cannot read {path}: {exc.strerror or exc}") from None
-    return midi_to_score(data, name=path.name, **kwargs)
+        raise BadMidi(f"cannot read {printable_name(str(path))}: {exc.strerror or exc}") from None
+    return midi_to_score(data, name=name, **kwargs)
 
 
 def write_midi(score: Score, path: str | Path) -> Path:
-    """Write a Score to a MIDI file on disk."""
+    """Write a Score to a MIDI file on disk.
+
+    The bytes go to a temporary file in the same folder that then replaces ``path``, so a failed
+    write (a full disk, an interrupted run) never leaves a half-written MIDI file behind.
+    """
     path = Path(path)
-    path.write_bytes(score_to_midi(score))
+    data = score_to_midi(score)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError as exc:  # name the file the caller asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

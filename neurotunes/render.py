@@ -182,9 +182,9 @@ def _soundfont_problem(path: str, size: int, mtime_ns: int) -> str | None:
         with open(path, "rb") as fh:
             head = fh.read(_RIFF_HEADER_BYTES)
     except OSError as exc:
-        return f"cannot read SoundFont {path}: {exc.strerror or exc}"
+        return f"cannot read SoundFont {Path(path).name}: {exc.strerror or exc}"
     if len(head) < _RIFF_HEADER_BYTES or not head.startswith(_RIFF_MAGIC) or head[_SFBK_OFFSET:] != _SFBK_MAGIC:
-        return f"{path} is not a SoundFont (.sf2/.sf3) file: it lacks the RIFF 'sfbk' header"
+        return f"{Path(path).name} is not a SoundFont (.sf2/.sf3) file: it lacks the RIFF 'sfbk' header"
     return None
 
 
@@ -193,9 +193,10 @@ def _checked_soundfont(soundfont: str | Path | None) -> Path:
     try:
         stat = path.stat()
     except OSError:
-        raise RenderError(f"SoundFont not found: {path}") from None
+        raise RenderError(f"SoundFont not found: {path.name}; give an existing .sf2/.sf3 file") from None
     if not path.is_file():
-        raise RenderError(f"SoundFont is not a file: {path}")
+        what = "a folder" if path.is_dir() else "not a regular file"
+        raise RenderError(f"SoundFont {path.name} is {what}; give a .sf2/.sf3 file")
     problem = _soundfont_problem(str(path), stat.st_size, stat.st_mtime_ns)
     if problem:
         raise RenderError(problem)
@@ -312,7 +313,7 @@ def _sfload(synth: Any, path: Path) -> int:
     """Load ``path`` into ``synth``; its SoundFont id."""
     sfid = synth.sfload(str(path))
     if sfid == _FLUID_FAILED:
-        raise RenderError(f"FluidSynth could not load the SoundFont {path} (corrupt or not a SoundFont?)")
+        raise RenderError(f"FluidSynth could not load the SoundFont {path.name} (corrupt or not a SoundFont?)")
     return sfid
 
 
@@ -407,7 +408,8 @@ def _select(synth: Any, channel: int, sfid: int, is_drum: bool, program: int, so
         kind = "drum kit" if is_drum else "program"
         log.warning("%s has no %s %d; using %d instead", soundfont.name, kind, program, _FALLBACK_PRESET)
         if synth.program_select(channel, sfid, bank, _FALLBACK_PRESET) == _FLUID_FAILED:
-            raise RenderError(f"SoundFont {soundfont} has no preset in bank {bank}; is it a General MIDI SoundFont?")
+            raise RenderError(f"SoundFont {soundfont.name} has no preset in bank {bank}; "
+                              "is it a General MIDI SoundFont?")
 
 
 def _check_sample_rate(sample_rate: int) -> int:
@@ -857,5 +859,7 @@ def install_soundfont(data: bytes, name: str, folder: Path) -> Path:
         render_audio(Score(notes=(Note(start=0.0, end=0.1, pitch=60),)), soundfont=path, reverb=False)
     except (RenderError, OSError) as exc:
         path.unlink(missing_ok=True)
-        raise RenderError(f"{name} cannot be used: {exc}") from None
+        # The message names the stored copy (its hash); the user knows the file by the name they uploaded.
+        reason = str(exc).replace(str(path), name).replace(path.name, name)
+        raise RenderError(f"{name} cannot be used: {reason}") from None
     return path

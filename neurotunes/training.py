@@ -4,30 +4,50 @@ Every chunk of ``sequence_length`` tokens is fed with a target at every step
 (``return_sequences=True``), which trains about 20x faster per epoch than the
 classic one-target-per-window recipe.  Progress goes to a callback; a
 ``should_stop`` callable lets a UI stop the run, keeping the best weights.
+
+A run can be resumed: the epoch numbering and the history continue from the
+bundle's, and Adam's step count and moments continue from an
+:class:`OptimizerState` (plain float arrays, saved beside the bundle as
+``.optimizer.npz`` by :meth:`Checkpoint.save`).  A loss or weights that become
+NaN or infinite stop the run with :class:`~neurotunes.errors.TrainingDiverged`:
+non-finite weights never leave this module.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import time
+import zipfile
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from .bundle import ModelBundle
-from .errors import BadModel
 from .config import ModelConfig, TrainConfig
 from .dataset import Dataset, augment_transpose, make_windows, notes_per_token, token_stream
 from .encoding import Vocabulary
+from .errors import BadModel, TrainingDiverged
 
 log = logging.getLogger(__name__)
+
+#: The optimizer state's file inside a checkpoint folder.  The leading dot matters:
+#: ``ModelBundle.load`` skips dot-files in a folder (and refuses any other extra file),
+#: so a checkpoint folder still loads as a plain bundle everywhere else.
+OPTIMIZER_FILE = ".optimizer.npz"
 
 
 @dataclass(frozen=True)
 class Progress:
-    """One progress report: after a batch (``batch`` set) or after an epoch."""
+    """One progress report: after a batch (``batch`` set) or after an epoch.
+
+    ``epoch`` and ``epochs`` count the whole run, a resumed run's earlier epochs
+    included (epoch 4/6 after resuming a 3-epoch run for 3 more); ``initial_epoch``
+    is how many of them were done before this call to :func:`train`.
+    """
 
     epoch: int  # 1-based
     epochs: int
@@ -38,16 +58,105 @@ class Progress:
     val_loss: float | None = None
     val_accuracy: float | None = None
     elapsed_s: float = 0.0
+    initial_epoch: int = 0
 
     @property
     def fraction(self) -> float:
+        """Share of the whole run done (a resumed run starts part-way)."""
         done = (self.epoch - 1) + ((self.batch or self.batches) / max(self.batches, 1))
         return min(done / self.epochs, 1.0)
 
     @property
     def eta_s(self) -> float | None:
-        f = self.fraction
-        return self.elapsed_s * (1 - f) / f if f > 0 else None
+        """Seconds left, from this call's own pace (its elapsed time covers only its own epochs)."""
+        todo = self.epochs - self.initial_epoch
+        done = self.fraction * self.epochs - self.initial_epoch
+        return self.elapsed_s * (todo - done) / done if done > 0 else None
+
+
+@dataclass(frozen=True, eq=False)  # arrays: compare them with np.array_equal
+class OptimizerState:
+    """Adam's step count and moment estimates: what a resumed run needs besides the weights.
+
+    ``slots`` are the optimizer's variables after its step counter, in Keras' order
+    (``m`` and ``v`` for each trainable weight).  Stored as plain arrays in an ``.npz``
+    read with ``allow_pickle=False``, like the bundle's weights.
+    """
+
+    iterations: int
+    slots: tuple[np.ndarray, ...] = field(repr=False)
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, iterations=np.asarray(self.iterations, dtype=np.int64),
+                 **{f"s{i:03d}": np.asarray(a, dtype=np.float32) for i, a in enumerate(self.slots)})
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, name: str = OPTIMIZER_FILE) -> "OptimizerState":
+        """Read :meth:`to_bytes`' output.
+
+        Raises
+        ------
+        BadModel
+            Not a plain array file, unexpected names, wrong types or non-finite values.
+        """
+        fix = f"delete {name} to resume without it (Adam then starts afresh)"
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                names = sorted(npz.files)
+                arrays = {k: np.asarray(npz[k]) for k in names}
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            # allow_pickle=False makes numpy refuse object arrays (pickles) with ValueError.
+            raise BadModel(f"{name} is not a plain array file ({exc}); {fix}") from None
+        slot_names = [f"s{i:03d}" for i in range(len(names) - 1)]
+        if names != sorted(["iterations", *slot_names]):
+            raise BadModel(f"{name} has unexpected array names; {fix}")
+        steps = arrays["iterations"]
+        if steps.shape != () or steps.dtype != np.int64 or int(steps) < 0:
+            raise BadModel(f"{name}: the step count must be one whole number of at least 0; {fix}")
+        slots = tuple(arrays[k] for k in slot_names)
+        if any(a.dtype != np.float32 or not np.isfinite(a).all() for a in slots):
+            raise BadModel(f"{name}: the optimizer's moments must be finite float32 arrays; {fix}")
+        return cls(iterations=int(steps), slots=slots)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A model after ``epoch`` epochs and, when known, the optimizer state that goes with its weights."""
+
+    epoch: int
+    bundle: ModelBundle
+    optimizer: OptimizerState | None = None
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the bundle folder, with the optimizer state as its hidden :data:`OPTIMIZER_FILE`."""
+        directory = self.bundle.save(directory)
+        stale = directory / OPTIMIZER_FILE
+        if self.optimizer is not None:
+            stale.write_bytes(self.optimizer.to_bytes())
+        elif stale.exists():  # never pair these weights with another run's moments
+            stale.unlink()
+        return directory
+
+    @classmethod
+    def load(cls, source: str | Path) -> "Checkpoint":
+        """A bundle folder (with its optimizer state, if saved), a .zip, or a shipped model's name.
+
+        Raises
+        ------
+        BadModel
+            The bundle or its optimizer state is unreadable.
+        """
+        from .bundle import load_bundle
+        from .constants import SHIPPED_MODELS
+
+        bundle = load_bundle(source)
+        state_file = Path(source) / OPTIMIZER_FILE
+        optimizer = None
+        if str(source) not in SHIPPED_MODELS and state_file.is_file():
+            optimizer = OptimizerState.from_bytes(state_file.read_bytes(), name=str(state_file))
+        return cls(epoch=len(_prior_history(bundle).get("loss", [])), bundle=bundle, optimizer=optimizer)
 
 
 @dataclass
@@ -55,6 +164,13 @@ class TrainResult:
     bundle: ModelBundle
     history: dict[str, list[float]] = field(default_factory=dict)
     stopped_early: bool = False
+    optimizer: OptimizerState | None = None  # the state that goes with the bundle's (best) weights
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """The result as something to save and resume from: numbered by the epochs run (the history's
+        length), holding the best of their weights and the optimizer state of that moment."""
+        return Checkpoint(len(self.history.get("loss", [])), self.bundle, self.optimizer)
 
 
 def prepare_arrays(dataset: Dataset, train_config: TrainConfig) -> dict[str, Any]:
@@ -78,8 +194,9 @@ def train(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    on_epoch: Callable[[int, ModelBundle], None] | None = None,
+    on_epoch: Callable[[Checkpoint], None] | None = None,
     resume_from: ModelBundle | None = None,
+    resume_optimizer: OptimizerState | None = None,
     name: str = "model",
 ) -> TrainResult:
     """Train a model and return it as a :class:`ModelBundle` with its curves.
@@ -87,24 +204,39 @@ def train(
     Parameters
     ----------
     dataset, model_config, train_config
-        What to learn from, the architecture, and how to fit it.
+        What to learn from, the architecture, and how to fit it.  When resuming,
+        ``train_config.epochs`` is the number of epochs to *add*.
     on_progress
         Called after every batch and every epoch.
     should_stop
         Polled after every batch; returning True ends training, keeping the best weights so far.
     on_epoch
-        Called after every epoch with ``(epoch, bundle of the current weights)``: checkpoints and samples.
+        Called after every epoch with a :class:`Checkpoint` of the current weights and
+        optimizer state: checkpoints and samples.
     resume_from
-        Continue from this bundle's weights (same architecture and encoding).
+        Continue from this bundle's weights (same architecture and encoding); its history
+        is continued, and the epochs are numbered on from its last one.
+    resume_optimizer
+        Adam's state saved with ``resume_from`` (its step count and moments continue);
+        without it Adam starts afresh on the resumed weights.
     name
         The model's display name.
+
+    Returns
+    -------
+    TrainResult
+        The best weights of this call's epochs (lowest validation loss, else training loss),
+        the whole history and the optimizer state that goes with those weights.
 
     Raises
     ------
     DatasetError
         If the data is too small for one sequence.
     BadModel
-        ``resume_from`` does not fit the architecture or encoding.
+        ``resume_from`` or ``resume_optimizer`` does not fit the architecture or encoding,
+        or its weights are not finite.
+    TrainingDiverged
+        The loss or the weights became NaN or infinite; the message names the epoch and batch.
     """
     import tensorflow as tf
 
@@ -117,9 +249,16 @@ def train(
     if model_config.vocab_size != len(vocab):
         model_config = ModelConfig.from_dict({**model_config.to_dict(), "vocab_size": len(vocab)})
 
+    prior: dict[str, list[float]] = {}
     if resume_from is not None:
         if resume_from.model != model_config or resume_from.encoding != dataset.encoding:
             raise BadModel("the run to resume used another architecture or encoding; start a new run instead")
+        if not _all_finite(resume_from.weights):
+            raise BadModel("the run to resume has weights that are NaN or infinite, so it cannot go on; "
+                           "start a new run, with a lower learning rate")
+        prior = _prior_history(resume_from)
+    initial_epoch = len(prior.get("loss", []))
+    total_epochs = initial_epoch + train_config.epochs
     tf.keras.utils.set_random_seed(train_config.seed)
     strategy = _distribution_strategy(train_config.strategy)
     with strategy.scope():
@@ -131,6 +270,8 @@ def train(
             loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
+        if resume_optimizer is not None:
+            _restore_optimizer(model.optimizer, model.trainable_variables, resume_optimizer)
     x, y = arrays["x"], arrays["y"]
     ds = (
         tf.data.Dataset.from_tensor_slices((x, y))
@@ -152,46 +293,103 @@ def train(
         "dataset": dataset.stats(),
         "training": train_config.to_dict(),
         "resumed_from": resume_from.hash if resume_from is not None else None,
+        "initial_epoch": initial_epoch,
         "replicas": int(strategy.num_replicas_in_sync),
     }
 
-    def snapshot(metrics: dict[str, Any]) -> ModelBundle:
+    def snapshot(weights: list[np.ndarray], metrics: dict[str, Any]) -> ModelBundle:
         return ModelBundle(
             model=model_config,
             encoding=dataset.encoding,
             vocab=vocab,
-            weights=tuple(np.asarray(w, dtype=np.float32) for w in model.get_weights()),
+            weights=tuple(np.asarray(w, dtype=np.float32) for w in weights),
             metrics=metrics,
             info={**info, "trained_at": time.strftime("%Y-%m-%d %H:%M:%S")},
         )
 
-    callback = _progress_callback(train_config.epochs, steps, on_progress, should_stop, train_config.patience)
-    callbacks = [callback, *_schedule_callbacks(train_config, has_validation=val_data is not None)]
-    if on_epoch is not None:
-        callbacks.append(tf.keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda epoch, logs: on_epoch(epoch + 1, snapshot({"history": dict(callback.history)}))
-        ))
+    def checkpoint(epoch: int, weights: list[np.ndarray], history: dict[str, list[float]]) -> None:
+        if on_epoch is not None:
+            bundle = snapshot(weights, {"history": {k: list(v) for k, v in history.items()}})
+            on_epoch(Checkpoint(epoch, bundle, _optimizer_state(model.optimizer)))
+
+    callback = _progress_callback(
+        total_epochs, steps, on_progress, should_stop, train_config.patience,
+        initial_epoch=initial_epoch, prior_history=prior, on_checkpoint=checkpoint,
+        learning_rate=train_config.learning_rate,
+    )
+    callbacks = [callback, *_schedule_callbacks(train_config, has_validation=val_data is not None,
+                                                total_epochs=total_epochs)]
     model.fit(
         ds,
-        epochs=train_config.epochs,
+        epochs=total_epochs,
+        initial_epoch=initial_epoch,
         steps_per_epoch=steps,
         validation_data=val_data,
         callbacks=callbacks,
         verbose=0,
     )
-    if callback.best_weights is not None:
-        model.set_weights(callback.best_weights)
+    weights = callback.best_weights if callback.best_weights is not None else model.get_weights()
+    if not _all_finite(weights):  # the callback checks every epoch; this is the last line of defence
+        raise TrainingDiverged(_diverged_message("after the last epoch", "the weights became NaN or infinite",
+                                                 train_config.learning_rate))
     history = callback.history
     metrics: dict[str, Any] = {"history": history, "epochs_run": len(history.get("loss", []))}
-    if history.get("val_loss"):
-        best = float(min(history["val_loss"]))
+    # The figures describe the weights returned: this call's best epoch (a resumed run's earlier
+    # epochs, or a validation set it had and this call lacks, say nothing about them).
+    logs = callback.best_logs if callback.best_weights is not None else callback.last_logs
+    if val_data is not None and "val_loss" in logs:
         npt = arrays["val_notes_per_token"]
         metrics.update(
-            best_val_loss_per_token=best,
-            val_nll_per_note=best / npt if npt else None,
-            val_accuracy=float(history["val_accuracy"][int(np.argmin(history["val_loss"]))]),
+            best_val_loss_per_token=logs["val_loss"],
+            val_nll_per_note=logs["val_loss"] / npt if npt else None,
+            val_accuracy=logs.get("val_accuracy"),
         )
-    return TrainResult(bundle=snapshot(metrics), history=history, stopped_early=callback.stopped)
+    optimizer = callback.best_optimizer if callback.best_weights is not None else _optimizer_state(model.optimizer)
+    return TrainResult(bundle=snapshot(weights, metrics), history=history, stopped_early=callback.stopped,
+                       optimizer=optimizer)
+
+
+def _all_finite(weights) -> bool:
+    return all(np.isfinite(np.asarray(w)).all() for w in weights)
+
+
+def _prior_history(bundle: ModelBundle) -> dict[str, list[float]]:
+    """The bundle's training curves, if they are well-formed (metrics.json may come from anywhere)."""
+    history = bundle.metrics.get("history") if isinstance(bundle.metrics, Mapping) else None
+    if not isinstance(history, Mapping) or not isinstance(history.get("loss"), list):
+        return {}
+    epochs = len(history["loss"])
+    curves = {
+        str(k): [float(v) for v in values] for k, values in history.items()
+        if isinstance(values, list) and len(values) == epochs
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    }
+    return curves if "loss" in curves else {}
+
+
+def _optimizer_state(optimizer) -> OptimizerState:
+    iterations = optimizer.iterations
+    slots = tuple(np.asarray(v.numpy(), dtype=np.float32) for v in optimizer.variables if v is not iterations)
+    return OptimizerState(iterations=int(iterations.numpy()), slots=slots)
+
+
+def _restore_optimizer(optimizer, trainable_variables, state: OptimizerState) -> None:
+    """Give a freshly compiled Adam the saved step count and moments (inside the strategy's scope)."""
+    optimizer.build(trainable_variables)
+    slots = [v for v in optimizer.variables if v is not optimizer.iterations]
+    if [tuple(v.shape) for v in slots] != [tuple(a.shape) for a in state.slots]:
+        raise BadModel("the saved optimizer state does not fit this model; delete it (or resume from the "
+                       "bundle alone) to continue with a fresh optimizer")
+    optimizer.iterations.assign(state.iterations)
+    for variable, value in zip(slots, state.slots):
+        variable.assign(value)
+
+
+def _diverged_message(where: str, what: str, learning_rate: float) -> str:
+    return (f"training stopped {where}: {what}, so the weights are no longer usable. Lower the learning "
+            f"rate (this run used {learning_rate:g}; try {max(learning_rate / 10, 1e-6):g}) and check that "
+            "the training pieces are real music (no empty or broken files); checkpoints saved before this "
+            "point are still good to resume from.")
 
 
 def _distribution_strategy(name: str):
@@ -207,17 +405,18 @@ def _distribution_strategy(name: str):
     return tf.distribute.MirroredStrategy(devices=devices)
 
 
-def _schedule_callbacks(train_config: TrainConfig, *, has_validation: bool) -> list:
-    """Learning-rate schedule: constant, halve on a plateau, or cosine decay to 5%."""
+def _schedule_callbacks(train_config: TrainConfig, *, has_validation: bool, total_epochs: int) -> list:
+    """Learning-rate schedule: constant, halve on a plateau, or cosine decay to 5% over the whole run
+    (a resumed run's epochs count on, so the curve continues where it was)."""
     import tensorflow as tf
 
     if train_config.lr_schedule == "plateau":
         return [tf.keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss" if has_validation else "loss", factor=0.5, patience=1, min_lr=1e-5, verbose=0)]
     if train_config.lr_schedule == "cosine":
-        base, epochs = train_config.learning_rate, train_config.epochs
+        base = train_config.learning_rate
         return [tf.keras.callbacks.LearningRateScheduler(
-            lambda epoch: base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1)))))]
+            lambda epoch: base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * epoch / max(total_epochs, 1)))))]
     return []
 
 
@@ -227,58 +426,80 @@ def _progress_callback(
     on_progress: Callable[[Progress], None] | None,
     should_stop: Callable[[], bool] | None,
     patience: int,
+    *,
+    initial_epoch: int = 0,
+    prior_history: Mapping[str, list[float]] | None = None,
+    on_checkpoint: Callable[[int, list, dict], None] | None = None,
+    learning_rate: float = 0.0,
 ):
     """A Keras callback that reports progress, honours a stop request, early-stops
-    after ``patience`` epochs without improvement and remembers the best weights."""
+    after ``patience`` epochs without improvement, remembers the best weights (and the
+    optimizer state with them), and stops the run when the loss or weights stop being finite."""
     import tensorflow as tf
 
     class ProgressCallback(tf.keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
-            self.history: dict[str, list[float]] = {}
+            self.history: dict[str, list[float]] = {k: list(v) for k, v in (prior_history or {}).items()}
             self.best_weights = None
+            self.best_optimizer: OptimizerState | None = None
+            self.best_logs: dict[str, float] = {}
+            self.last_logs: dict[str, float] = {}
             self.best_loss = math.inf
-            self.best_epoch = 0
+            self.best_epoch = initial_epoch  # patience counts from this call's start
             self.stopped = False
             self.start = time.monotonic()
-            self.epoch = 0
+            self.epoch = initial_epoch
+
+        def _report(self, epoch: int, batch: int | None, logs: Mapping[str, float]) -> None:
+            if on_progress:
+                on_progress(Progress(
+                    epoch, epochs, batch, batches,
+                    float(logs.get("loss", math.nan)), float(logs.get("accuracy", math.nan)),
+                    logs.get("val_loss") if batch is None else None,
+                    logs.get("val_accuracy") if batch is None else None,
+                    elapsed_s=time.monotonic() - self.start, initial_epoch=initial_epoch,
+                ))
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch = epoch + 1
 
         def on_train_batch_end(self, batch, logs=None):
             logs = logs or {}
-            if on_progress:
-                on_progress(
-                    Progress(
-                        self.epoch, epochs, batch + 1, batches,
-                        float(logs.get("loss", math.nan)), float(logs.get("accuracy", math.nan)),
-                        elapsed_s=time.monotonic() - self.start,
-                    )
-                )
+            loss = float(logs.get("loss", 0.0))
+            if not math.isfinite(loss):  # Keras' running mean: it stays NaN once one batch is
+                raise TrainingDiverged(_diverged_message(
+                    f"at epoch {self.epoch}, batch {batch + 1}",
+                    f"the loss became {'NaN (not a number)' if math.isnan(loss) else 'infinite'}", learning_rate))
+            self._report(self.epoch, batch + 1, logs)
             if should_stop and should_stop():
                 self.stopped = True
                 self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):
             logs = {k: float(v) for k, v in (logs or {}).items()}
+            weights = self.model.get_weights()
+            # A finite loss can still come with a last update that broke the weights; check them
+            # before anything is kept or checkpointed (2 x LSTM 256, 0.9 M weights: 1.4 ms to fetch,
+            # 0.2 ms to check, once an epoch).
+            bad = [k for k in ("loss", "val_loss") if k in logs and not math.isfinite(logs[k])]
+            if bad or not _all_finite(weights):
+                what = (f"the {bad[0].replace('_', ' ')} became NaN or infinite" if bad
+                        else "the weights became NaN or infinite")
+                raise TrainingDiverged(_diverged_message(f"at the end of epoch {epoch + 1}", what, learning_rate))
             for k, v in logs.items():
                 self.history.setdefault(k, []).append(v)
+            self.last_logs = logs
             watched = logs.get("val_loss", logs.get("loss", math.inf))
             if watched < self.best_loss:
                 self.best_loss, self.best_epoch = watched, epoch + 1
-                self.best_weights = self.model.get_weights()
+                self.best_weights, self.best_logs = weights, logs
+                self.best_optimizer = _optimizer_state(self.model.optimizer)
             elif patience and epoch + 1 - self.best_epoch >= patience:
                 log.info("early stop: no improvement for %d epochs", patience)
                 self.model.stop_training = True
-            if on_progress:
-                on_progress(
-                    Progress(
-                        epoch + 1, epochs, None, batches,
-                        logs.get("loss", math.nan), logs.get("accuracy", math.nan),
-                        logs.get("val_loss"), logs.get("val_accuracy"),
-                        elapsed_s=time.monotonic() - self.start,
-                    )
-                )
+            self._report(epoch + 1, None, logs)
+            if on_checkpoint is not None:
+                on_checkpoint(epoch + 1, weights, self.history)
 
     return ProgressCallback()

@@ -24,6 +24,7 @@ import importlib.util
 import io
 import logging
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,30 @@ FFMPEG_EXTENSIONS = ("m4a", "aac", "opus", "webm", "wma", "aiff", "aif", "mp4")
 FFMPEG_TIMEOUT_S = 120
 #: Shortest audio worth transcribing.
 MIN_AUDIO_SECONDS = 0.1
+#: Frames decoded per read: a damaged stream loses at most this much before the damage (0.37 s at 44.1 kHz).
+DECODE_BLOCK_FRAMES = 16_384
+#: Audio shorter than its header promises by more than this is reported as truncated.  MP3 encoder
+#: padding (about 26 ms) and rounding in a header's frame count stay below it.
+TRUNCATION_TOLERANCE_S = 0.1
+TRUNCATION_TOLERANCE_SHARE = 0.01
+#: A WAV data-chunk size that means "unknown" (written by recorders that stream to a pipe), not a promise.
+WAV_STREAMING_SIZES = (0, 0xFFFFFFFF)
+
+#: Noise detection: spectral flatness (0 = a pure tone, 1 = white noise) over the band where pitched
+#: instruments have their partials, per STFT frame; the share of frames (within 40 dB of the loudest)
+#: above NOISE_FLATNESS.  Measured shares: white noise 1.00 at 8-48 kHz and any level, pink noise 0.86;
+#: piano, organ, distorted guitar, violin, flute and pad melodies and three Bach chorales rendered by
+#: FluidSynth 0.00, GM "Seashore" (a noise effect) 0.38, a drum-only loop 0.07, drums with a melody 0.01;
+#: a melody under white noise at 0 dB SNR 0.59, at 10 dB 0.21.  Ten minutes at 44.1 kHz cost 1.5 s.
+NOISE_BAND_HZ = (100.0, 8000.0)
+NOISE_FLATNESS = 0.3
+NOISE_FRAME_SHARE = 0.75
+NOISE_LOUD_FRAME_DB = -40.0
+NOISE_FFT = 2048
+NOISE_HOP = 512
+NOISE_CHUNK_FRAMES = 1024  # STFT frames per chunk (24 s at 22,050 Hz)
+#: The band stops short of the file's Nyquist frequency, where resamplers and encoders leave it empty.
+NOISE_NYQUIST_SHARE = 0.9
 
 #: Starting points for common material: Basic Pitch settings plus clean-up.
 PRESETS: dict[str, tuple[TranscribeConfig, PostProcessConfig]] = {
@@ -93,12 +118,24 @@ class AudioAnalysis:
     contour: np.ndarray  # (frames, 264) pitch contour, 3 bins per semitone
     seconds: float
     tempo_bpm: float | None  # estimated from the audio; None when no beat was found
+    #: Problems worth telling the user while still transcribing (truncated file, noise), one sentence each.
+    warnings: tuple[str, ...] = ()
+    #: Share of frames that sound like noise (see :func:`noise_share`); above NOISE_FRAME_SHARE it is noise.
+    noise_share: float = 0.0
 
     def model_output(self) -> dict[str, np.ndarray]:
         return {"note": self.note, "onset": self.onset, "contour": self.contour}
 
 
 # --- decoding ------------------------------------------------------------
+_FOLDERS = re.compile(r"(?:[A-Za-z]:)?[\\/](?:[^\s\\/'\"]+[\\/])+")
+
+
+def _without_folders(text: object) -> str:
+    """A library's message with every absolute path cut to its file name: no server path reaches a user."""
+    return _FOLDERS.sub("", str(text))
+
+
 def _ffmpeg_decode(data: bytes, name: str) -> np.ndarray | None:
     """Decode any format ffmpeg knows to mono float32 at the model's rate; None without ffmpeg.
 
@@ -118,7 +155,7 @@ def _ffmpeg_decode(data: bytes, name: str) -> np.ndarray | None:
                 capture_output=True, timeout=FFMPEG_TIMEOUT_S, check=False,
             )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise BadAudio(f"{name}: ffmpeg could not decode it ({exc})") from None
+        raise BadAudio(f"{name}: ffmpeg could not decode it ({_without_folders(exc)})") from None
     if proc.returncode != 0 or not proc.stdout:
         reason = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no audio stream"]
         reason_text = reason[0].split(": ", 1)[-1]  # drop the temp file name
@@ -126,8 +163,55 @@ def _ffmpeg_decode(data: bytes, name: str) -> np.ndarray | None:
     return np.frombuffer(proc.stdout, dtype="<f4").astype(np.float32)
 
 
-def decode_audio(data: bytes, *, name: str = "audio file", max_seconds: float = C.MAX_AUDIO_SECONDS) -> tuple[np.ndarray, int]:
+def _wav_shortfall(data: bytes) -> tuple[float, float] | None:
+    """``(promised, present)`` seconds of a RIFF WAVE whose data chunk claims more bytes than the file holds.
+
+    libsndfile quietly shortens such a file to what is there, so the header is read here.
+    ``None`` for a complete WAV, a streaming size (unknown length) or anything else.
+    """
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    pos, byte_rate = 12, 0
+    while pos + 8 <= len(data):
+        chunk, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        body = pos + 8
+        if chunk == b"fmt " and size >= 16 and body + 16 <= len(data):
+            byte_rate = int.from_bytes(data[body + 8:body + 12], "little")
+        elif chunk == b"data":
+            present = len(data) - body
+            if size in WAV_STREAMING_SIZES or size <= present or not byte_rate:
+                return None
+            return size / byte_rate, present / byte_rate
+        pos = body + size + (size & 1)  # chunks are word-aligned
+    return None
+
+
+def _truncation_warning(name: str, promised_s: float, present_s: float) -> str | None:
+    missing = promised_s - present_s
+    if missing <= max(TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE_SHARE * promised_s):
+        return None
+    return (f"{name} is truncated: its header promises {promised_s:.1f} s of audio but the file holds only "
+            f"{present_s:.1f} s; the notes cover that part only (re-export or download the file again for the rest)")
+
+
+def _libsndfile_reason(exc: Exception) -> str:
+    return str(exc).rsplit(": ", 1)[-1].strip().rstrip(".") or type(exc).__name__
+
+
+def decode_audio(
+    data: bytes,
+    *,
+    name: str = "audio file",
+    max_seconds: float = C.MAX_AUDIO_SECONDS,
+    warnings: list[str] | None = None,
+) -> tuple[np.ndarray, int]:
     """Decode audio bytes to a mono float32 array and its sample rate.
+
+    Parameters
+    ----------
+    warnings
+        Receives one sentence per problem that does not stop decoding: a file that
+        is shorter than its header promises is decoded as far as it goes.
 
     Raises
     ------
@@ -140,22 +224,47 @@ def decode_audio(data: bytes, *, name: str = "audio file", max_seconds: float = 
         raise BadAudio(f"{name} is empty (0 bytes)")
     if len(data) > C.MAX_UPLOAD_MB * 1024 * 1024:
         raise BadAudio(f"{name} is {len(data) / 1e6:.0f} MB; audio files over {C.MAX_UPLOAD_MB} MB are refused")
+    warnings = warnings if warnings is not None else []
 
     def read(buf: bytes) -> tuple[np.ndarray, int]:
         with sf.SoundFile(io.BytesIO(buf)) as f:
-            seconds = f.frames / f.samplerate if f.samplerate else 0
-            if seconds > max_seconds:
+            rate = int(f.samplerate)
+            promised = f.frames / rate if rate else 0
+            if promised > max_seconds:
                 raise BadAudio(
-                    f"{name} is {seconds / 60:.1f} minutes long; the limit is {max_seconds / 60:.0f} minutes"
+                    f"{name} is {promised / 60:.1f} minutes long; the limit is {max_seconds / 60:.0f} minutes"
                 )
-            return f.read(dtype="float32", always_2d=True), int(f.samplerate)
+            # Block by block, so a stream damaged part way (a cut-off FLAC) still gives what precedes the damage.
+            blocks, damage = [], None
+            while True:
+                try:
+                    block = f.read(DECODE_BLOCK_FRAMES, dtype="float32", always_2d=True)
+                except Exception as exc:  # libsndfile reports a damaged stream as LibsndfileError/RuntimeError
+                    damage = _libsndfile_reason(exc)
+                    break
+                if not len(block):
+                    break
+                blocks.append(block)
+            audio = np.concatenate(blocks) if blocks else np.zeros((0, max(f.channels, 1)), dtype=np.float32)
+        present = len(audio) / rate if rate else 0
+        if damage and not len(audio):
+            raise BadAudio(f"{name} is damaged: its header promises {promised:.1f} s of audio but none of it "
+                           f"could be decoded ({damage}); re-export or download the file again")
+        shortfall = _wav_shortfall(buf)
+        warning = (_truncation_warning(name, *shortfall) if shortfall
+                   else _truncation_warning(name, promised, present) if promised else None)
+        if warning is None and damage:
+            warning = f"{name} is damaged after {present:.1f} s ({damage}); the notes cover that part only"
+        if warning:
+            warnings.append(warning)
+        return audio, rate
 
     try:
         audio, rate = read(data)
     except BadAudio:
         raise
     except Exception as exc:  # libsndfile reports corrupt/unknown data as LibsndfileError/RuntimeError
-        reason = str(exc).rsplit(": ", 1)[-1].strip().rstrip(".") or type(exc).__name__
+        reason = _libsndfile_reason(exc)
         decoded = _ffmpeg_decode(data, name)
         if decoded is None:
             raise BadAudio(
@@ -171,7 +280,10 @@ def decode_audio(data: bytes, *, name: str = "audio file", max_seconds: float = 
     if audio.shape[0] == 0:
         raise BadAudio(f"{name} holds no audio samples")
     if audio.shape[0] / rate < MIN_AUDIO_SECONDS:
-        raise BadAudio(f"{name} is only {audio.shape[0] / rate * 1000:.0f} ms long (truncated?)")
+        shortfall = _wav_shortfall(data)
+        promise = (f"; its header promises {shortfall[0]:.1f} s, so the file is truncated" if shortfall
+                   else " (truncated?)")
+        raise BadAudio(f"{name} is only {audio.shape[0] / rate * 1000:.0f} ms long{promise}")
     mono = audio.mean(axis=1)
     if not np.all(np.isfinite(mono)):
         raise BadAudio(f"{name} holds invalid (NaN/inf) samples")
@@ -277,6 +389,41 @@ def estimate_tempo(audio: np.ndarray, rate: int) -> float | None:
     return round(value, 1)
 
 
+def noise_share(audio: np.ndarray, rate: int) -> float:
+    """Share (0-1) of the audible frames whose spectrum is flat like noise rather than peaked like notes.
+
+    Spectral flatness is taken over :data:`NOISE_BAND_HZ` (capped below the file's own Nyquist
+    frequency): a resampler's empty top band would otherwise pull white noise's flatness down.
+    The STFT runs on chunks, so ten minutes of audio never needs more than a few MB.
+    """
+    import librosa
+
+    freqs = librosa.fft_frequencies(sr=rate, n_fft=NOISE_FFT)
+    top = min(NOISE_BAND_HZ[1], NOISE_NYQUIST_SHARE * rate / 2)
+    band = (freqs >= NOISE_BAND_HZ[0]) & (freqs <= top)
+    if len(audio) < NOISE_FFT:
+        audio = np.pad(audio, (0, NOISE_FFT - len(audio)))
+    flatness, loudness = [], []
+    step = NOISE_CHUNK_FRAMES * NOISE_HOP
+    for start in range(0, max(len(audio) - NOISE_FFT, 0) + 1, step):
+        chunk = audio[start:start + step + NOISE_FFT - NOISE_HOP]
+        power = np.abs(librosa.stft(chunk, n_fft=NOISE_FFT, hop_length=NOISE_HOP, center=False)) ** 2
+        inside = power[band] + 1e-12
+        flatness.append(np.exp(np.mean(np.log(inside), axis=0)) / np.mean(inside, axis=0))
+        loudness.append(power.sum(axis=0))
+    flat, loud = np.concatenate(flatness), np.concatenate(loudness)
+    audible = loud >= loud.max() * 10 ** (NOISE_LOUD_FRAME_DB / 10)  # power, so 10 log10
+    return float(np.mean(flat[audible] > NOISE_FLATNESS)) if loud.max() > 0 else 0.0
+
+
+def _noise_evidence(share: float) -> str:
+    return f"{share:.0%} of it has the flat spectrum of hiss or static"
+
+
+def _noise_warning(name: str, share: float) -> str:
+    return f"{name} sounds like noise, not music ({_noise_evidence(share)}): any notes found in it may be meaningless"
+
+
 def analyze_audio(
     data: bytes,
     *,
@@ -295,11 +442,15 @@ def analyze_audio(
         The model itself failed.
     """
     # Check the audio before loading anything heavy: a bad file fails at once.
-    audio, rate = decode_audio(data, name=name, max_seconds=max_seconds)
+    warnings: list[str] = []
+    audio, rate = decode_audio(data, name=name, max_seconds=max_seconds, warnings=warnings)
     if float(np.max(np.abs(audio))) < SILENCE_PEAK:
         raise BadAudio(f"{name} is silent (peak below -60 dBFS): there is nothing to transcribe")
     import librosa
 
+    noise = noise_share(audio, rate)  # at the file's own rate: its whole band, before resampling cuts it
+    if noise > NOISE_FRAME_SHARE:
+        warnings.append(_noise_warning(name, noise))
     _import_basic_pitch(backend)
     if rate != MODEL_SAMPLE_RATE:
         audio = librosa.resample(audio, orig_sr=rate, target_sr=MODEL_SAMPLE_RATE, res_type="soxr_hq")
@@ -307,7 +458,7 @@ def analyze_audio(
         output = _run_model(audio, on_progress, backend)
     except Exception as exc:  # the model failing is not the user's fault; say so plainly
         log.exception("Basic Pitch failed on %s", name)
-        raise TranscriptionError(f"Basic Pitch failed on {name}: {exc}") from None
+        raise TranscriptionError(f"Basic Pitch failed on {name}: {_without_folders(exc)}") from None
     return AudioAnalysis(
         name=name,
         note=output["note"],
@@ -315,6 +466,8 @@ def analyze_audio(
         contour=output["contour"],
         seconds=round(len(audio) / MODEL_SAMPLE_RATE, 3),
         tempo_bpm=estimate_tempo(audio, MODEL_SAMPLE_RATE),
+        warnings=tuple(warnings),
+        noise_share=round(noise, 3),
     )
 
 
@@ -350,7 +503,9 @@ def notes_from_analysis(
         )
     except Exception as exc:
         log.exception("note creation failed on %s", analysis.name)
-        raise TranscriptionError(f"Basic Pitch could not create notes for {analysis.name}: {exc}") from None
+        raise TranscriptionError(
+            f"Basic Pitch could not create notes for {analysis.name}: {_without_folders(exc)}"
+        ) from None
     notes = [
         Note(
             pitch=int(pitch),
@@ -370,10 +525,15 @@ def notes_from_analysis(
             "postprocess": post.to_dict(),
             "audio_seconds": analysis.seconds,
             "estimated_tempo_bpm": analysis.tempo_bpm,
+            # What the app shows next to the transcription and the CLI prints on stderr.
+            **({"warnings": list(analysis.warnings)} if analysis.warnings else {}),
         },
     )
     score = postprocess(score, post, estimated_tempo=analysis.tempo_bpm)
     if not len(score):
+        if analysis.noise_share > NOISE_FRAME_SHARE:
+            raise TranscriptionError(f"no notes found in {analysis.name}, which sounds like noise, not music "
+                                     f"({_noise_evidence(analysis.noise_share)})")
         hint = "lower the onset and frame thresholds or the minimum note length"
         if post.min_note_ms or post.monophonic:
             hint += ", or turn off the clean-up options"
@@ -420,6 +580,12 @@ def transcribe_audio(
         Called with the fraction of audio processed (0-1).
     backend
         ``"onnx"``, ``"tflite"`` or ``"tf"``; ``None`` picks the fastest installed (see :func:`load_basic_pitch`).
+
+    Returns
+    -------
+    Score
+        The notes; ``metadata["warnings"]`` (present only when there are some) lists problems that did not
+        stop the transcription, one sentence each: a truncated file, audio that sounds like noise.
 
     Raises
     ------

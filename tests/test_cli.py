@@ -99,7 +99,7 @@ def test_train_tiny_from_midi_folder_then_generate(tmp_path):
                "--lr-schedule", "cosine", "--sequence-length", "16", "--batch-size", "4", "--validation", "0",
                "--checkpoint-dir", tmp_path / "ckpt", "-o", tmp_path / "model2")
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["epoch-001", "epoch-002"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["epoch-002", "epoch-003"]
     from neurotunes.bundle import load_bundle
 
     first, second = load_bundle(tmp_path / "model"), load_bundle(tmp_path / "model2")
@@ -161,3 +161,17 @@ def test_evaluate_prints_metrics_as_json(tmp_path, tiny_bundle):
     for args in (("--samples", "0"), ("--samples", "10000"), ("--reference", tmp_path / "nowhere"),
                  ("--reference", empty)):
         assert_one_line_error(run("evaluate", "--model", bundle_path, "--reference", refs, *args))
+
+
+def test_the_neurotunes_command_is_the_same_program(tmp_path):
+    """pyproject.toml's console script, installed by the set-up: `neurotunes ...` = `python -m neurotunes ...`."""
+    command = os.path.join(os.path.dirname(sys.executable), "neurotunes")
+    assert os.path.exists(command), "bash run.sh installs this checkout (pip install -e .)"
+    env = {**os.environ, "CI": "1"}
+    shown = subprocess.run([command, "--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: neurotunes ")
+    made = subprocess.run([command, "generate", "--length", "12", "--seed", "3", "-o", str(tmp_path / "a.mid")],
+                          capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert run("generate", "--length", "12", "--seed", "3", "-o", tmp_path / "b.mid").returncode == 0
+    assert read_midi(tmp_path / "a.mid").notes == read_midi(tmp_path / "b.mid").notes

@@ -113,3 +113,134 @@ def test_step_budget_is_exact_even_for_small_data():
           TrainConfig(epochs=2, batch_size=2, sequence_length=16, max_steps_per_epoch=7, patience=0),
           on_progress=lambda p: batches.append(p.batch) if p.batch else None)
     assert len(batches) == 14 and max(batches) == 7
+
+
+# --- divergence, resume and the optimizer's state --------------------------------------------
+def _tiny_dataset():
+    pieces = [make_score(pitches=tuple(60 + ((i * k) % 12) for i in range(24)), step=0.25, dur=0.25)
+              for k in range(1, 7)]
+    return split_dataset(pieces, validation_fraction=0.2, seed=0)
+
+
+TINY = ModelConfig(arch="lstm", units=8, layers=1, embedding_dim=4, dropout=0.0)
+
+
+def _exploding_bundle(dataset, scale=1e37):
+    """Finite weights so large that the first batch's loss overflows: a run that went off the rails.
+
+    (A huge learning rate does not do it: TrainConfig caps it at 1.0 and Adam's steps with
+    clipnorm=1.0 stay finite even at 1e6, measured over 30 batches on this model.)
+    """
+    from neurotunes.bundle import ModelBundle, expected_weight_shapes
+    from neurotunes.encoding import Vocabulary
+
+    vocab = Vocabulary.for_encoding(dataset.encoding)
+    model = ModelConfig.from_dict({**TINY.to_dict(), "vocab_size": len(vocab)})
+    rng = np.random.default_rng(0)
+    weights = tuple((rng.standard_normal(s) * scale).astype(np.float32) for s in expected_weight_shapes(model))
+    return ModelBundle(model, dataset.encoding, vocab, weights, info={"name": "exploding"})
+
+
+def test_non_finite_loss_stops_with_a_message_and_no_weights():
+    from neurotunes.errors import TrainingDiverged
+
+    ds = _tiny_dataset()
+    checkpoints = []
+    with pytest.raises(TrainingDiverged) as err:
+        train(ds, TINY, TrainConfig(epochs=2, batch_size=4, sequence_length=16), resume_from=_exploding_bundle(ds),
+              on_epoch=checkpoints.append)
+    message = str(err.value)
+    assert "epoch 1, batch 1" in message and ("infinite" in message or "NaN" in message)
+    assert "Lower the learning rate" in message and "0.002" in message and "training pieces" in message
+    assert checkpoints == []  # nothing non-finite was handed out as a checkpoint
+
+
+def test_resuming_non_finite_weights_is_refused():
+    from neurotunes.errors import BadModel
+
+    ds = _tiny_dataset()
+    broken = _exploding_bundle(ds, scale=np.inf)
+    with pytest.raises(BadModel, match="NaN or infinite"):
+        train(ds, TINY, TrainConfig(epochs=1, batch_size=4, sequence_length=16), resume_from=broken)
+
+
+def test_progress_of_a_resumed_run_counts_on():
+    from neurotunes.training import Progress
+
+    p = Progress(epoch=4, epochs=6, batch=None, batches=10, loss=1.0, accuracy=0.5, elapsed_s=10.0, initial_epoch=3)
+    assert p.fraction == pytest.approx(4 / 6)
+    assert p.eta_s == pytest.approx(20.0)  # one epoch of this run took 10 s; two are left
+
+
+def test_resume_continues_epoch_numbering_history_and_adam():
+    ds = _tiny_dataset()
+    config = dict(batch_size=4, sequence_length=16, patience=0, max_steps_per_epoch=5)
+    straight = train(ds, TINY, TrainConfig(epochs=3, **config))
+    first = train(ds, TINY, TrainConfig(epochs=2, **config))
+    seen, checkpoints = [], []
+    resumed = train(ds, TINY, TrainConfig(epochs=1, **config), resume_from=first.bundle,
+                    resume_optimizer=first.optimizer, on_progress=seen.append, on_epoch=checkpoints.append)
+    assert len(resumed.history["loss"]) == len(straight.history["loss"]) == 3
+    assert resumed.bundle.metrics["epochs_run"] == straight.bundle.metrics["epochs_run"] == 3
+    assert resumed.history["loss"][:2] == first.history["loss"]
+    assert {(p.epoch, p.epochs) for p in seen} == {(3, 3)}  # "epoch 3/3", not "1/1"
+    assert [c.epoch for c in checkpoints] == [3]
+    assert resumed.bundle.info["initial_epoch"] == 2 and resumed.bundle.info["resumed_from"] == first.bundle.hash
+    # Adam's step count goes on as in the straight run (the loss fell every epoch: best = last).
+    assert first.optimizer.iterations == 10
+    assert resumed.optimizer.iterations == straight.optimizer.iterations == 15
+    # Without the saved state Adam starts again; on data without a validation set the earlier
+    # run's validation curve stays in the history but says nothing about the new weights.
+    no_validation = split_dataset(list(ds.train + ds.validation), validation_fraction=0.0)
+    fresh = train(no_validation, TINY, TrainConfig(epochs=1, **config), resume_from=first.bundle)
+    assert fresh.optimizer.iterations == 5
+    assert len(fresh.history["loss"]) == 3 and fresh.history["val_loss"] == first.history["val_loss"]
+    assert "val_nll_per_note" not in fresh.bundle.metrics
+
+
+def test_checkpoint_folder_keeps_the_optimizer_state_and_refuses_pickles(tmp_path):
+    import io
+
+    from neurotunes.bundle import ModelBundle
+    from neurotunes.errors import BadModel
+    from neurotunes.training import OPTIMIZER_FILE, Checkpoint
+
+    ds = _tiny_dataset()
+    result = train(ds, TINY, TrainConfig(epochs=1, batch_size=4, sequence_length=16))
+    folder = result.checkpoint.save(tmp_path / "run")
+    assert ModelBundle.load(folder).hash == result.bundle.hash  # still a plain bundle everywhere else
+    loaded = Checkpoint.load(folder)
+    assert loaded.epoch == 1 and loaded.bundle.hash == result.bundle.hash
+    assert loaded.optimizer.iterations == result.optimizer.iterations
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.optimizer.slots, result.optimizer.slots))
+    assert len(loaded.optimizer.slots) == 2 * len(result.bundle.weights)  # m and v for every weight
+    buf = io.BytesIO()
+    np.savez(buf, iterations=np.asarray(3, dtype=np.int64), s000=np.array([{"run": "code"}], dtype=object))
+    (folder / OPTIMIZER_FILE).write_bytes(buf.getvalue())
+    with pytest.raises(BadModel, match="not a plain array file"):
+        Checkpoint.load(folder)
+
+
+@pytest.mark.slow
+def test_cli_reports_divergence_on_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from neurotunes.midi_io import write_midi
+    from tests.conftest import ROOT
+
+    ds = _tiny_dataset()
+    _exploding_bundle(ds).save(tmp_path / "exploding")
+    for i, score in enumerate(ds.train + ds.validation):
+        write_midi(score, tmp_path / f"p{i}.mid")
+    proc = subprocess.run(
+        [sys.executable, "-m", "neurotunes", "train", "--files", *[str(p) for p in sorted(tmp_path.glob("*.mid"))],
+         "--resume", str(tmp_path / "exploding"), "--sequence-length", "16", "--batch-size", "4", "--epochs", "2",
+         "--checkpoint-dir", str(tmp_path / "ckpt"), "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT), "CI": "1"},
+    )
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("neurotunes: error:")]
+    assert len(errors) == 1 and "epoch 1, batch 1" in errors[0] and "Lower the learning rate" in errors[0], proc.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "ckpt").exists()

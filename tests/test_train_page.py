@@ -1,0 +1,158 @@
+"""The Train page through AppTest: kept settings, divergence and crash messages, resume numbering."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from neurotunes.ui import state
+from tests.conftest import ROOT, make_score
+from tests.test_jobs import tiny_dataset
+
+pytestmark = pytest.mark.slow
+APP = str(ROOT / "app.py")
+
+
+def _train_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("app_pages/train.py")
+    return at.run()
+
+
+def _by_label(widgets, label: str):
+    return next(w for w in widgets if w.label == label)
+
+
+def _wait(condition, timeout: float = 90.0) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def _settings(at: AppTest) -> dict:
+    return {
+        "pieces": _by_label(at.slider, "Chorales").value,
+        "keys": _by_label(at.checkbox, "Move every chorale to C major / A minor").value,
+        "preset": _by_label(at.selectbox, "Architecture").value,
+        "epochs": _by_label(at.slider, "Epochs").value,
+        "transpose": _by_label(at.slider, "Transpose ± semitones (augmentation)").value,
+        "cell": _by_label(at.selectbox, "Cell").value,
+        "layers": _by_label(at.number_input, "Layers").value,
+        "units": _by_label(at.select_slider, "Units").value,
+        "dropout": _by_label(at.slider, "Dropout").value,
+        "embedding": _by_label(at.select_slider, "Embedding size").value,
+        "lr": _by_label(at.select_slider, "Learning rate").value,
+        "schedule": _by_label(at.selectbox, "Learning-rate schedule").value,
+        "patience": _by_label(at.number_input, "Early stop after epochs without progress (0 = off)").value,
+        "sample_every": _by_label(at.slider, "Play a sample every N epochs").value,
+        "name": _by_label(at.text_input, "Model name").value,
+    }
+
+
+def test_settings_survive_a_page_switch():
+    at = _train_page()
+    _by_label(at.selectbox, "Architecture").set_value("GRU: 2 × GRU 256").run()
+    assert _by_label(at.selectbox, "Cell").value == "gru"  # the preset fills in "More settings"
+    _by_label(at.slider, "Chorales").set_value(15)
+    _by_label(at.checkbox, "Move every chorale to C major / A minor").uncheck()
+    _by_label(at.slider, "Epochs").set_value(7)
+    _by_label(at.slider, "Transpose ± semitones (augmentation)").set_value(2)
+    _by_label(at.number_input, "Layers").set_value(3)
+    _by_label(at.select_slider, "Units").set_value(64)
+    _by_label(at.slider, "Dropout").set_value(0.1)
+    _by_label(at.select_slider, "Embedding size").set_value(32)
+    _by_label(at.select_slider, "Learning rate").set_value(1e-3)
+    _by_label(at.selectbox, "Learning-rate schedule").set_value("cosine")
+    _by_label(at.number_input, "Early stop after epochs without progress (0 = off)").set_value(5)
+    _by_label(at.slider, "Play a sample every N epochs").set_value(2)
+    _by_label(at.text_input, "Model name").set_value("Fugue bot")
+    at.run()
+    chosen = _settings(at)
+    assert chosen["layers"] == 3 and chosen["name"] == "Fugue bot" and chosen["schedule"] == "cosine"
+    for page in ("generate", "dataset"):
+        at.switch_page(f"app_pages/{page}.py")
+        at.run()
+    at.switch_page("app_pages/train.py")
+    at.run()
+    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    assert _settings(at) == chosen
+
+
+def test_divergence_is_a_message_on_the_page():
+    from neurotunes.config import TrainConfig
+    from neurotunes.ui.jobs import TrainingJob
+    from tests.test_training import TINY, _exploding_bundle
+
+    at = _train_page()
+    dataset = tiny_dataset()
+    job = TrainingJob(dataset, TINY, TrainConfig(epochs=2, batch_size=4, sequence_length=16), name="wild",
+                      resume_from=_exploding_bundle(dataset)).start()
+    at.session_state[state.TRAIN_JOB] = job
+    _wait(lambda: not job.active)
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("Training failed" in e and "epoch 1, batch 1" in e and "Lower the learning rate" in e
+               for e in errors), errors
+    assert not at.session_state[state.TRAINED_MODELS]
+
+
+def _running(job) -> bool:
+    """The job has started training (and has not failed on the way)."""
+    assert job.status != "failed", job.error
+    return job.pid is not None and bool(job.snapshot().batch_losses)
+
+
+def _train_on_tiny_data(at: AppTest, epochs: int) -> AppTest:
+    """Pieces long enough for the page's 128-token chunks: one batch per epoch."""
+    from neurotunes.dataset import split_dataset
+
+    pieces = [make_score(pitches=tuple(60 + (i * k) % 12 for i in range(200)), step=0.25, dur=0.25)
+              for k in range(1, 7)]
+    at.session_state[state.BUILT_DATASET] = split_dataset(pieces, validation_fraction=0.2, seed=0)
+    at.run()
+    _by_label(at.radio, "Train on").set_value("The dataset from the Dataset page")
+    _by_label(at.selectbox, "Architecture").set_value("Quick: 1 × LSTM 128").run()
+    _by_label(at.slider, "Epochs").set_value(epochs)
+    return _by_label(at.button, "Train").click().run()
+
+
+def test_a_killed_training_process_is_a_failed_run_not_a_hung_page():
+    at = _train_on_tiny_data(_train_page(), epochs=100)
+    job = at.session_state[state.TRAIN_JOB]
+    _wait(lambda: _running(job))
+    os.kill(job.pid, signal.SIGKILL)
+    _wait(lambda: not job.active, timeout=20)
+    at.run()
+    assert not at.exception
+    assert any("Training failed" in e.value and "SIGKILL" in e.value for e in at.error), [e.value for e in at.error]
+    assert not _by_label(at.button, "Train").disabled  # the page is usable again
+
+
+def test_resume_on_the_page_numbers_epochs_on():
+    at = _train_on_tiny_data(_train_page(), epochs=100)
+    job = at.session_state[state.TRAIN_JOB]
+    _wait(lambda: _running(job) and len(job.snapshot().history.get("loss", [])) >= 2)
+    at.run()
+    _by_label(at.button, "Stop (keep the best weights)").click().run()
+    _wait(lambda: not job.active)
+    at.run()
+    assert job.status == "stopped", job.error
+    done = len(job.history["loss"])
+    _by_label(at.slider, "Epochs").set_value(2)
+    _by_label(at.button, "Resume this run").click().run()
+    resumed = at.session_state[state.TRAIN_JOB]
+    assert resumed is not job and resumed.resume_from is job.result and resumed.resume_optimizer is job.optimizer
+    messages = set()
+    while resumed.active:
+        messages.add(resumed.snapshot().message.split(" · ")[0])
+        time.sleep(0.05)
+    assert resumed.status == "done", resumed.error
+    assert len(resumed.history["loss"]) == done + 2
+    assert f"Epoch {done + 2}/{done + 2}" in messages, messages
+    assert resumed.result.info["initial_epoch"] == done
