@@ -113,6 +113,134 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# --- Streamlit's own protocol: a session as the browser's websocket sees it, without a browser -------------------
+class ProtocolSession:
+    """One app session driven over Streamlit's websocket protocol (what the browser's JavaScript sends), so the
+    load on this machine is the server's alone: five Chromium tabs on the same two cores took about half the CPU."""
+
+    def __init__(self, server: str):
+        self.server = server
+        self.ws = None
+        self.pages: dict[str, str] = {}  # page name -> script hash
+        self.elements: dict[tuple, object] = {}  # delta path -> Element of the last run
+        self.widgets: dict[str, object] = {}  # widget id -> WidgetState to send on each run (what the user set)
+        self.session_id = ""
+        self.page_hash = ""
+        self._requests = 0
+
+    async def connect(self) -> None:
+        import websockets
+
+        url = self.server.replace("http://", "ws://") + "/_stcore/stream"
+        self.ws = await websockets.connect(url, subprotocols=["streamlit"], max_size=None, open_timeout=60)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+    async def run(self, page: str | None = None, *, triggers: tuple[str, ...] = (), timeout: float = 300.0) -> float:
+        """Rerun the script (on ``page``), with the kept widget values and ``triggers`` (button ids); seconds
+        until the server says the run finished."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if page is not None:
+            self.page_hash = self.pages.get(page, "")
+            self.widgets = {}
+        msg = BackMsg()
+        msg.rerun_script.page_script_hash = self.page_hash
+        for state in self.widgets.values():
+            msg.rerun_script.widget_states.widgets.append(state)
+        for widget_id in triggers:
+            trigger = msg.rerun_script.widget_states.widgets.add()
+            trigger.id = widget_id
+            trigger.trigger_value = True
+        start = time.monotonic()
+        await self.ws.send(msg.SerializeToString())
+        self.elements = {}
+        while True:
+            raw = await asyncio.wait_for(self.ws.recv(), timeout)
+            fwd = ForwardMsg()
+            fwd.ParseFromString(raw)
+            kind = fwd.WhichOneof("type")
+            if kind == "new_session":
+                self.session_id = fwd.new_session.initialize.session_id or self.session_id
+            elif kind == "navigation":
+                self.pages = {p.page_name: p.page_script_hash for p in fwd.navigation.app_pages}
+                self.page_hash = fwd.navigation.page_script_hash or self.page_hash
+            elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                self.elements[tuple(fwd.metadata.delta_path)] = fwd.delta.new_element
+            elif kind == "file_urls_response":
+                self._urls = fwd.file_urls_response
+            elif kind == "script_finished":
+                return time.monotonic() - start
+
+    def find(self, kind: str, label: str):
+        """The widget proto of ``kind`` whose label starts with ``label`` in the last run."""
+        for element in self.elements.values():
+            if element.WhichOneof("type") == kind:
+                widget = getattr(element, kind)
+                if widget.label.startswith(label):
+                    return widget
+        raise LookupError(f"no {kind} labelled {label!r}; saw {sorted(self.texts())[:20]}")
+
+    def texts(self) -> list[str]:
+        out = []
+        for element in self.elements.values():
+            kind = element.WhichOneof("type")
+            body = getattr(element, kind)
+            for attr in ("body", "label", "text"):
+                value = getattr(body, attr, None)
+                if isinstance(value, str) and value:
+                    out.append(value)
+        return out
+
+    def set_int(self, kind: str, label: str, value: int) -> None:
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        widget = self.find(kind, label)
+        state = WidgetState(id=widget.id)
+        state.int_value = value
+        self.widgets[widget.id] = state
+
+    async def upload(self, label: str, name: str, data: bytes) -> None:
+        """Upload a file as the browser does (ask for URLs, PUT with the XSRF token), then set the widget."""
+        import urllib.request
+        import uuid
+
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+        widget = self.find("file_uploader", label)
+        self._requests += 1
+        msg = BackMsg()
+        msg.file_urls_request.request_id = str(self._requests)
+        msg.file_urls_request.file_names.append(name)
+        msg.file_urls_request.session_id = self.session_id
+        await self.ws.send(msg.SerializeToString())
+        while True:
+            fwd = ForwardMsg()
+            fwd.ParseFromString(await asyncio.wait_for(self.ws.recv(), 60))
+            if fwd.WhichOneof("type") == "file_urls_response":
+                urls = fwd.file_urls_response.file_urls[0]
+                break
+        jar = urllib.request.urlopen(self.server + "/_stcore/health").headers.get_all("Set-Cookie") or []  # as the app does
+        xsrf = next((c.split(";")[0].split("=", 1)[1] for c in jar if c.startswith("_streamlit_xsrf=")), "")
+        boundary = uuid.uuid4().hex
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+                f"Content-Type: audio/wav\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        upload_url = urls.upload_url if urls.upload_url.startswith("http") else self.server + urls.upload_url
+        request = urllib.request.Request(upload_url, data=body, method="PUT", headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}", "X-Xsrftoken": xsrf,
+            "Cookie": f"_streamlit_xsrf={xsrf}"})
+        await asyncio.to_thread(urllib.request.urlopen, request)
+        state = WidgetState(id=widget.id)
+        info = state.file_uploader_state_value.uploaded_file_info.add()
+        info.file_id, info.name, info.size = urls.file_id, name, len(data)
+        info.file_urls.CopyFrom(urls)
+        self.widgets[widget.id] = state
+
+
 # --- one user ----------------------------------------------------------------------------------------
 async def generate_once(page, number: int, seed: int | None = None) -> float:
     """Press Generate; seconds until take ``number`` is on screen with its audio decoded."""
@@ -134,7 +262,7 @@ async def transcribe(page, server: str, wav: Path) -> float:
     from playwright.async_api import expect
 
     await page.get_by_role("link", name="Transcribe").click()
-    await expect(page.get_by_role("heading", name="Transcribe")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Transcribe", exact=True)).to_be_visible()
     start = time.monotonic()
     await page.get_by_test_id("stMainBlockContainer").locator("input[type=file]").set_input_files([str(wav)])
     await page.get_by_role("button", name="Transcribe").click()
@@ -147,7 +275,7 @@ async def start_training(page) -> None:
     from playwright.async_api import expect
 
     await page.get_by_role("link", name="Train").click()
-    await expect(page.get_by_role("heading", name="Train")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
     await page.get_by_role("button", name="model_training Train", exact=True).click()
     await expect(page.get_by_text("Epoch", exact=False).first).to_be_visible(timeout=180_000)
 
@@ -172,11 +300,11 @@ async def user(browser, server: str, index: int, wav: Path, train: bool, results
     page.set_default_timeout(180_000)
     expect.set_options(timeout=180_000)
     await page.goto(server)
-    await expect(page.get_by_role("heading", name="Generate")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Generate", exact=True)).to_be_visible()
     if train:
         await start_training(page)
         await page.get_by_role("link", name="Generate").click()
-        await expect(page.get_by_role("heading", name="Generate")).to_be_visible()
+        await expect(page.get_by_role("heading", name="Generate", exact=True)).to_be_visible()
     # Each user their own seed: the caption of the take they see must carry it (no leakage).
     seed = 100 + index
     results.setdefault("generate_s", []).append(await generate_once(page, 1, seed))
@@ -188,9 +316,108 @@ async def user(browser, server: str, index: int, wav: Path, train: bool, results
     results.setdefault("pages", []).append((context, page))
 
 
-async def main_async(args) -> None:
+async def protocol_user(server: str, index: int, wav: Path, train: bool, results: dict) -> None:
+    """The same user as :func:`user`, over Streamlit's protocol."""
+    from streamlit.proto.Alert_pb2 import Alert
+
+    session = ProtocolSession(server)
+    await session.connect()
+    await session.run()
+    if train:
+        await session.run("Train")
+        await session.run(triggers=(session.find("button", "Train").id,))
+        results["trainer"] = session
+        await session.run("Generate")
+    seed = 100 + index
+    session.set_int("number_input", "Seed", seed)
+    results.setdefault("generate_s", []).append(await session.run(triggers=(session.find("button", "Generate").id,)))
+    results.setdefault("leaks", []).append(not any(f"seed {seed} ·" in t for t in session.texts()))
+    await session.run("Transcribe")
+    start = time.monotonic()
+    await session.upload("Audio files", wav.name, wav.read_bytes())
+    await session.run()
+    await session.run(triggers=(session.find("button", "Transcribe").id,))
+    results.setdefault("transcribe_s", []).append(time.monotonic() - start)
+    if wav.name not in session.texts():
+        results.setdefault("missing", []).append(wav.name)
+    errors = sum(1 for e in session.elements.values()
+                 if e.WhichOneof("type") == "exception"
+                 or (e.WhichOneof("type") == "alert" and e.alert.format == Alert.ERROR))
+    results.setdefault("errors", []).append(errors)
+    if not train:
+        await session.close()
+
+
+async def protocol_training_done(session: "ProtocolSession", timeout_s: float) -> bool:
+    await session.run("Train")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = " ".join(session.texts())
+        if "Training failed" in text:
+            raise RuntimeError("training failed: " + text[-500:])
+        if "Finished." in text or "Stopped;" in text:
+            await session.close()
+            return True
+        await asyncio.sleep(2.0)
+        await session.run()
+    return False
+
+
+async def run_with_protocol(server: str, wavs: list[Path], args, watch: MemoryWatch):
+    """Phases 1-3 over Streamlit's protocol; returns the figures :func:`main_async` prints."""
+    alone_user = ProtocolSession(server)
+    await alone_user.connect()
+    await alone_user.run()
+    button = alone_user.find("button", "Generate").id
+    warm = await alone_user.run(triggers=(button,))
+    alone = [await alone_user.run(triggers=(button,)) for _ in range(3)]
+    await alone_user.close()
+    base_mb = watch.last()
+    results: dict = {}
+    started = time.monotonic()
+    await asyncio.gather(*(protocol_user(server, i, wavs[i], args.train and i == 0, results)
+                           for i in range(args.users)))
+    ended, done = time.monotonic(), None
+    if args.train:
+        done = await protocol_training_done(results["trainer"], args.train_timeout)
+        ended = time.monotonic()
+    return warm, alone, results, base_mb, started, ended, done
+
+
+async def run_with_browsers(server: str, wavs: list[Path], args, watch: MemoryWatch):
+    """Phases 1-3 in real Chromium tabs (which share this machine's cores with the server)."""
     from playwright.async_api import async_playwright, expect
 
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # 1. One user alone (after one warm-up take: the model and soundfont load once per process).
+        context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = await context.new_page()
+        page.set_default_timeout(120_000)
+        expect.set_options(timeout=120_000)
+        await page.goto(server)
+        warm = await generate_once(page, 1)
+        alone = [await generate_once(page, n) for n in (2, 3, 4)]
+        await context.close()
+        base_mb = watch.last()
+        # 2. Five at once, one of them training.
+        results: dict = {}
+        started = time.monotonic()
+        await asyncio.gather(*(user(browser, server, i, wavs[i], args.train and i == 0, results)
+                               for i in range(args.users)))
+        ended, done = time.monotonic(), None
+        if args.train:
+            trainer_page = results["pages"][0][1]
+            await trainer_page.get_by_role("link", name="Train").click()
+            done = await training_done(trainer_page, args.train_timeout)
+            ended = time.monotonic()
+        for context, _ in results["pages"]:
+            await context.close()
+        await browser.close()
+    return warm, alone, results, base_mb, started, ended, done
+
+
+async def main_async(args) -> None:
     from neurotunes.render import score_to_wav
     from neurotunes.score import Note, Score
 
@@ -209,37 +436,11 @@ async def main_async(args) -> None:
     watch.start()
     table: list[tuple[str, str, str]] = []
     try:
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            # 1. One user alone (after one warm-up take: the model and soundfont load once per process).
-            context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-            page = await context.new_page()
-            page.set_default_timeout(120_000)
-            expect.set_options(timeout=120_000)
-            await page.goto(server)
-            warm = await generate_once(page, 1)
-            alone = [await generate_once(page, n) for n in (2, 3, 4)]
-            await context.close()
-            base_mb = watch.last()
-            # 2. Five at once, one of them training.
-            results: dict = {}
-            started = time.monotonic()
-            await asyncio.gather(*(user(browser, server, i, wavs[i], args.train and i == 0, results)
-                                   for i in range(args.users)))
-            loaded_end = time.monotonic()
-            trained_at = None
-            if args.train:
-                trainer_page = results["pages"][0][1]
-                await trainer_page.get_by_role("link", name="Train").click()
-                done = await training_done(trainer_page, args.train_timeout)
-                trained_at = time.monotonic()
-                table.append(("training finished in the browser", "yes" if done else "NO (timed out)", "yes"))
-            for context, _ in results["pages"]:
-                await context.close()
-            await browser.close()
-        # 3. Memory settles.
-        settle_from = trained_at or loaded_end
-        while time.monotonic() < settle_from + args.settle:
+        run = run_with_protocol if args.client == "protocol" else run_with_browsers
+        warm, alone, results, base_mb, started, ended, done = await run(server, wavs, args, watch)
+        if done is not None:
+            table.append(("training finished", "yes" if done else "NO (timed out)", "yes"))
+        while time.monotonic() < ended + args.settle:  # memory settles
             await asyncio.sleep(1.0)
         server_peak, total_peak = watch.peak(since=started)
         after = watch.last()
@@ -264,13 +465,15 @@ async def main_async(args) -> None:
         ("errors shown to users", str(sum(results["errors"])), "0"),
         ("takes that showed another user's settings", str(sum(results["leaks"])), "0"),
         ("server RSS before the crowd", f"{base_mb:.0f} MB", "-"),
+        ("users whose transcription did not appear", str(len(results.get("missing", []))), "0"),
         ("server RSS peak (server process)", f"{server_peak:.0f} MB", f"<= {TARGETS['peak_mb']} MB"),
         ("  with its child processes (training)", f"{total_peak:.0f} MB", "-"),
         (f"server RSS {args.settle:.0f} s after the {'training' if args.train else 'crowd'} ended",
          f"{after:.0f} MB", f"<= {TARGETS['after_mb']} MB"),
     ]
     width = max(len(r[0]) for r in table)
-    print(f"\n{'measure':<{width}}  {'value':>22}  target")
+    print(f"\nclient: {args.client}; {args.users} users{'; one trains' if args.train else ''}")
+    print(f"{'measure':<{width}}  {'value':>22}  target")
     for name, value, target in table:
         print(f"{name:<{width}}  {value:>22}  {target}")
     print(f"\nserver log: {work / 'server.log'}")
@@ -279,6 +482,8 @@ async def main_async(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--client", choices=("protocol", "browser"), default="protocol",
+                        help="protocol: Streamlit's websocket protocol (the server's load alone); browser: Chromium tabs")
     parser.add_argument("--no-train", dest="train", action="store_false", help="nobody trains")
     parser.add_argument("--train-timeout", type=float, default=600.0)
     parser.add_argument("--settle", type=float, default=60.0, help="seconds to watch memory after the load")
