@@ -332,3 +332,14 @@ def test_soundfont_is_loaded_once_per_process(tmp_path, monkeypatch):
         render.load_soundfont(truncated)
     assert str(truncated.resolve()) not in render.loaded_soundfonts()
     assert rms(render.render_audio(c_major_scale(), soundfont=copies[2])) > 0.01
+
+
+def test_mp3_of_mono_and_stereo_audio_keeps_channels_and_length():
+    t = np.arange(SR) / SR
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    for audio in (tone, np.stack([tone, tone], axis=1)):
+        back, rate = sf.read(io.BytesIO(render.audio_to_mp3(audio, SR)))
+        assert rate == SR and (back.ndim == 1) == (audio.ndim == 1)
+        assert abs(len(back) - len(audio)) < 0.1 * SR
+    with pytest.raises(RenderError, match="at most 2 channels"):
+        render.audio_to_mp3(np.zeros((100, 3), np.float32), SR)
