@@ -10,6 +10,7 @@ default: the number of cores), and a waiting user is told their place in line.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import os
 import threading
@@ -67,8 +68,31 @@ class JobLine:
         finally:
             with self._cond:
                 self.running -= 1
+                idle = self.running == 0 and not self._waiting
                 self._cond.notify_all()
+            if idle:
+                release_free_memory()
 
+
+def release_free_memory() -> None:
+    """Hand memory that Python has freed back to the operating system (glibc keeps it otherwise).
+
+    A take or a transcription allocates and frees tens of MB (audio buffers,
+    activations); glibc holds freed blocks in per-thread arenas, so a server's
+    resident memory only ever grew.  ``malloc_trim`` returns them; it costs a few
+    milliseconds and runs when the line of heavy jobs becomes empty.
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
 
 #: The server's one line for generate, transcribe, evaluate and train.
 HEAVY_JOBS = JobLine()
