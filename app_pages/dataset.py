@@ -2,7 +2,11 @@
 
 import streamlit as st
 
-from neurotunes.corpus import CORPORA
+from neurotunes import encodings
+from neurotunes.corpus import CORPORA, corpus_paths
+from neurotunes.dataset import build_dataset
+from neurotunes.encodings import EncodingConfig
+from neurotunes.plotting import histogram_bars, pitch_histogram
 from neurotunes.ui import state
 from neurotunes.ui.widgets import guarded
 
@@ -12,8 +16,6 @@ st.caption("Gather the music a model learns from. Nothing here is lost when you 
 
 @st.cache_data(show_spinner=False)
 def corpus_size(key: str) -> int:
-    from neurotunes.corpus import corpus_paths
-
     return len(corpus_paths(key))
 
 
@@ -32,8 +34,7 @@ per_corpus = st.slider("Pieces per corpus", 5, 500, 60, 5, disabled=not corpora,
                        help="Parsing takes a moment per piece the first time; later runs read a cache.")
 
 st.subheader("Preparation")
-ENCODINGS = {"event": "Event: pitch, duration and time-shift tokens (real rhythm)",
-             "classic": "Classic: note and chord names, fixed half-beat steps (Classical-Piano-Composer)"}
+ENCODINGS = encodings.descriptions()
 encoding_name = st.radio("Encoding", list(ENCODINGS), format_func=ENCODINGS.get)
 c1, c2, c3 = st.columns(3)
 key_norm = c1.checkbox("Normalize key (to C major / A minor)")
@@ -43,37 +44,23 @@ validation = c3.slider("Validation share (by piece)", 0.0, 0.5, 0.1, 0.05)
 
 
 def build():
-    from neurotunes.corpus import load_corpus
-    from neurotunes.dataset import scores_from_files, split_dataset
-    from neurotunes.errors import DatasetError
-
-    scores, parts, skipped = [], [], []
-    if use_accepted and accepted:
-        scores += list(accepted.values())
-        parts.append(f"{len(accepted)} transcriptions")
-    if uploads:
-        got = scores_from_files([(u.name, u.getvalue()) for u in uploads], skipped)
-        scores += got
-        parts.append(f"{len(got)} uploaded pieces")
-    for key in corpora:
-        bar = st.progress(0.0, text=f"Reading {CORPORA[key].title}…")
-        got = load_corpus(key, limit=per_corpus, errors=skipped,
-                          progress=lambda i, n, b=bar, k=key: b.progress(i / n, text=f"Reading {CORPORA[k].title}…"))
-        bar.empty()
-        scores += got
-        parts.append(f"{len(got)} from {CORPORA[key].title}")
-    if skipped:
-        with st.expander(f"Skipped {len(skipped)} file(s)", icon=":material/warning:", expanded=True):
-            for message in skipped[:200]:
-                st.warning(message)
-    if not scores:
-        raise DatasetError("none of the chosen sources could be read (the reasons are above)" if skipped
-                           else "choose at least one source with music in it")
-    from neurotunes.encoding import EncodingConfig
-
-    dataset = split_dataset(scores, validation_fraction=validation, key_normalization=key_norm,
-                            tempo_normalization=tempo_norm, description=", ".join(parts),
-                            encoding=EncodingConfig(name=encoding_name))
+    skipped: list[str] = []
+    bars = {key: st.progress(0.0, text=f"Reading {CORPORA[key].title}…") for key in corpora}
+    try:
+        dataset = build_dataset(
+            accepted=list(accepted.values()) if use_accepted else [],
+            files=[(u.name, u.getvalue()) for u in uploads or []], corpora=corpora, per_corpus=per_corpus,
+            skipped=skipped, validation_fraction=validation, key_normalization=key_norm,
+            tempo_normalization=tempo_norm, encoding=EncodingConfig(name=encoding_name),
+            corpus_progress=lambda key, i, n: bars[key].progress(i / n, text=f"Reading {CORPORA[key].title}…"),
+        )
+    finally:
+        for bar in bars.values():
+            bar.empty()
+        if skipped:
+            with st.expander(f"Skipped {len(skipped)} file(s)", icon=":material/warning:", expanded=True):
+                for message in skipped[:200]:
+                    st.warning(message)
     st.session_state[state.BUILT_DATASET] = dataset
 
 
@@ -85,17 +72,15 @@ if dataset is None:
     st.info("Choose sources and press **Build dataset**. The Train page uses the dataset built here.",
             icon=":material/dataset:")
 else:
-    from neurotunes.plotting import histogram_bars, pitch_histogram
-
     stats = dataset.stats()
     st.subheader("Statistics")
-    st.caption(stats["description"])
+    st.caption(stats.description)
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.metric("Training pieces", stats["pieces_train"])
-    c2.metric("Validation pieces", stats["pieces_validation"])
-    c3.metric("Notes", f"{stats['notes']:,}")
-    c4.metric("Tokens", f"{stats['tokens']:,}")
-    c5.metric("Vocabulary", stats["vocabulary_size"])
+    c1.metric("Training pieces", stats.pieces_train)
+    c2.metric("Validation pieces", stats.pieces_validation)
+    c3.metric("Notes", f"{stats.notes:,}")
+    c4.metric("Tokens", f"{stats.tokens:,}")
+    c5.metric("Vocabulary", stats.vocabulary_size)
     hists = dataset.histograms()
     steps = dataset.encoding.steps_per_quarter
     a, b = st.columns(2)

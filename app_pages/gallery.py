@@ -4,6 +4,7 @@ import datetime
 
 import streamlit as st
 
+from neurotunes.ui import state
 from neurotunes.ui.visitor import visitor_secret
 from neurotunes.ui.widgets import guarded, slug
 
@@ -17,7 +18,7 @@ me = visitor_secret()
 password = ""
 with st.expander("Operator", icon=":material/admin_panel_settings:"):
     if gallery.operator_enabled():
-        password = st.text_input("Operator password", type="password", key="g_operator")
+        password = st.text_input("Operator password", type="password", key=state.GALLERY_OPERATOR)
         if password and not gallery.is_operator(password):
             st.error("That is not the operator password.")
             password = ""
@@ -31,9 +32,9 @@ if not total:
     st.info("Nothing saved yet: generate a take and press **Save to gallery**.", icon=":material/library_music:")
 else:
     pages = -(-total // gallery.PAGE_SIZE)
-    if st.session_state.get("g_page", 1) > pages:  # the last page emptied by a delete
-        st.session_state["g_page"] = pages
-    page = st.pagination(pages, key="g_page") if pages > 1 else 1
+    if st.session_state.get(state.GALLERY_PAGE, 1) > pages:  # the last page emptied by a delete
+        st.session_state[state.GALLERY_PAGE] = pages
+    page = st.pagination(pages, key=state.GALLERY_PAGE) if pages > 1 else 1
     first = (page - 1) * gallery.PAGE_SIZE
     shown = f" · showing {first + 1}–{min(first + gallery.PAGE_SIZE, total)}" if pages > 1 else ""
     st.caption(f"{total} track{'s' if total > 1 else ''}, newest first{shown}")
@@ -47,17 +48,17 @@ else:
             about.caption(f"{track.notes} notes · {track.seconds:.1f} s · {track.model} · saved {when}"
                           + (" · yours" if track.mine else ""))
             with actions.container(horizontal=True, horizontal_alignment="right", vertical_alignment="center"):
-                listen = st.toggle("Listen", key=f"g_listen_{track.id}")
+                listen = st.toggle("Listen", key=state.item_key(state.TRACK_LISTEN, track.id))
                 stem = slug(track.title)
                 # Callables: the files leave the database only when someone presses the button.
                 st.download_button("MIDI", lambda t=track.id: gallery.track_files(t)[0], file_name=f"{stem}.mid",
-                                   mime="audio/midi", key=f"g_mid_{track.id}", icon=":material/download:",
-                                   on_click="ignore")
+                                   mime="audio/midi", key=state.item_key(state.TRACK_MIDI, track.id),
+                                   icon=":material/download:", on_click="ignore")
                 st.download_button("MP3", lambda t=track.id: gallery.track_files(t)[1], file_name=f"{stem}.mp3",
-                                   mime="audio/mpeg", key=f"g_mp3_{track.id}", icon=":material/download:",
-                                   on_click="ignore")
-                delete = (track.mine or bool(password)) and st.button("Delete", key=f"g_del_{track.id}",
-                                                                      icon=":material/delete:")
+                                   mime="audio/mpeg", key=state.item_key(state.TRACK_MP3, track.id),
+                                   icon=":material/download:", on_click="ignore")
+                delete = (track.mine or bool(password)) and st.button(
+                    "Delete", key=state.item_key(state.TRACK_DELETE, track.id), icon=":material/delete:")
             if delete:
                 # The library checks the owner and password again: the button is a convenience, not the lock.
                 if guarded(lambda t=track.id: gallery.delete_track(t, owner=me, admin_password=password or None),

@@ -2,32 +2,15 @@
 
 import streamlit as st
 
-from neurotunes.config import ARCHITECTURES, LR_SCHEDULES, ModelConfig, TrainConfig
-from neurotunes.ui import state
+from neurotunes import models
+from neurotunes.bundle import ModelBundle
+from neurotunes.config import LR_SCHEDULES
+from neurotunes.plotting import training_curves
+from neurotunes.ui import state, train_form
+from neurotunes.ui.train_form import FROM_DATASET, PRESETS, QUICK
 from neurotunes.ui.widgets import guarded, show_score, slug
 
-PRESETS = {
-    "Classic: 2 × LSTM 256, dropout 0.3": ModelConfig(arch="lstm", units=256, layers=2, dropout=0.3),
-    "Quick: 1 × LSTM 128": ModelConfig(arch="lstm", units=128, layers=1, dropout=0.2),
-    "GRU: 2 × GRU 256": ModelConfig(arch="gru", units=256, layers=2, dropout=0.3),
-    "LSTM + attention: 2 × LSTM 256": ModelConfig(arch="lstm_attention", units=256, layers=2, dropout=0.3),
-    "Dilated CNN (WaveNet-like): 7 layers × 128": ModelConfig(arch="cnn", units=128, layers=7, dropout=0.1),
-    "Simple RNN: 2 × 256": ModelConfig(arch="rnn", units=256, layers=2, dropout=0.2),
-}
-FROM_DATASET, QUICK = "The dataset from the Dataset page", "Quick: Bach chorales"
-
-
-def preset_settings(preset: str) -> dict:
-    base = PRESETS[preset]
-    return {state.TRAIN_ARCH: base.arch, state.TRAIN_LAYERS: base.layers, state.TRAIN_UNITS: base.units,
-            state.TRAIN_DROPOUT: base.dropout, state.TRAIN_EMBEDDING: base.embedding_dim}
-
-
-# Settings start from these once per session; the widgets take no value= so nothing fights the kept state.
-for key, value in {state.TRAIN_PIECES: 40, state.TRAIN_KEY_NORMALIZE: True, state.TRAIN_PRESET: next(iter(PRESETS)),
-                   state.TRAIN_EPOCHS: 3, state.TRAIN_LR: 2e-3, state.TRAIN_PATIENCE: 3, state.TRAIN_NAME: "My model",
-                   **preset_settings(next(iter(PRESETS)))}.items():
-    st.session_state.setdefault(key, value)
+train_form.start_with_defaults()
 
 st.title("Train")
 st.caption("Teach a model your music — it keeps training while you visit other pages — or use a ready one.")
@@ -42,8 +25,6 @@ with mine.container(border=True):
     st.markdown("**Load a model bundle** (.zip saved by NeuroTunes)")
     bundle_file = st.file_uploader("Model bundle", type=["zip"], label_visibility="collapsed")
     if bundle_file is not None and st.button("Load this model", icon=":material/upload:"):
-        from neurotunes.bundle import ModelBundle
-
         loaded = guarded(lambda: ModelBundle.from_zip(bundle_file.getvalue(), name=bundle_file.name),
                          what=f"Could not load {bundle_file.name}")
         if loaded is not None:
@@ -64,60 +45,40 @@ if st.session_state.get(state.TRAIN_SOURCE) not in sources:  # the built dataset
     st.session_state[state.TRAIN_SOURCE] = sources[0]
 source = st.radio("Train on", sources, horizontal=True, key=state.TRAIN_SOURCE, **kept)
 if source == QUICK:
-    pieces = st.slider("Chorales", 5, 400, step=5, key=state.TRAIN_PIECES, **kept,
-                       help="More pieces: better model, slower training.")
-    quick_keys = st.checkbox("Move every chorale to C major / A minor", key=state.TRAIN_KEY_NORMALIZE, **kept,
-                             help="The model learns harmony once instead of in twelve keys (the shipped models "
-                                  "are trained this way); Generate's Transpose moves its music to any key.")
+    st.slider("Chorales", 5, 400, step=5, key=state.TRAIN_PIECES, **kept,
+              help="More pieces: better model, slower training.")
+    st.checkbox("Move every chorale to C major / A minor", key=state.TRAIN_KEY_NORMALIZE, **kept,
+                help="The model learns harmony once instead of in twelve keys (the shipped models "
+                     "are trained this way); Generate's Transpose moves its music to any key.")
 else:
     s = built.stats()
-    st.caption(f"{s['description']} · {s['pieces_train']} training / {s['pieces_validation']} validation pieces")
+    st.caption(f"{s.description} · {s.pieces_train} training / {s.pieces_validation} validation pieces")
 
 st.subheader("Model and training")
 c1, c2, c3 = st.columns(3)
-c1.selectbox("Architecture", list(PRESETS), key=state.TRAIN_PRESET, **kept,
-             on_change=lambda: st.session_state.update(preset_settings(st.session_state[state.TRAIN_PRESET])))
-epochs = c2.slider("Epochs", 1, 100, key=state.TRAIN_EPOCHS, **kept,
-                   help="When resuming: epochs to add; the numbering goes on from the stopped run's.")
-transpose = c3.slider("Transpose ± semitones (augmentation)", 0, 6, key=state.TRAIN_TRANSPOSE, **kept)
+c1.selectbox("Architecture", list(PRESETS), key=state.TRAIN_PRESET, on_change=train_form.apply_preset, **kept)
+c2.slider("Epochs", 1, 100, key=state.TRAIN_EPOCHS, **kept,
+          help="When resuming: epochs to add; the numbering goes on from the stopped run's.")
+c3.slider("Transpose ± semitones (augmentation)", 0, 6, key=state.TRAIN_TRANSPOSE, **kept)
 with st.expander("More settings", icon=":material/tune:"):
     c1, c2, c3, c4 = st.columns(4)
-    arch = c1.selectbox("Cell", ARCHITECTURES, key=state.TRAIN_ARCH, **kept)
-    layers = c2.number_input("Layers", 1, 10, key=state.TRAIN_LAYERS, **kept)
-    units = c3.select_slider("Units", [32, 64, 128, 256, 384, 512], key=state.TRAIN_UNITS, **kept)
-    dropout = c4.slider("Dropout", 0.0, 0.6, step=0.05, key=state.TRAIN_DROPOUT, **kept)
+    c1.selectbox("Cell", models.names(), key=state.TRAIN_ARCH, **kept)
+    c2.number_input("Layers", 1, 10, key=state.TRAIN_LAYERS, **kept)
+    c3.select_slider("Units", [32, 64, 128, 256, 384, 512], key=state.TRAIN_UNITS, **kept)
+    c4.slider("Dropout", 0.0, 0.6, step=0.05, key=state.TRAIN_DROPOUT, **kept)
     c1, c2, c3, c4 = st.columns(4)
-    embedding = c1.select_slider("Embedding size", [16, 32, 64, 128, 256], key=state.TRAIN_EMBEDDING, **kept)
-    lr = c2.select_slider("Learning rate", [3e-4, 1e-3, 2e-3, 3e-3, 5e-3], key=state.TRAIN_LR, **kept)
-    schedule = c3.selectbox("Learning-rate schedule", LR_SCHEDULES, key=state.TRAIN_SCHEDULE, **kept)
-    patience = c4.number_input("Early stop after epochs without progress (0 = off)", 0, 20,
-                               key=state.TRAIN_PATIENCE, **kept)
-    sample_every = st.slider("Play a sample every N epochs", 1, 10, key=state.TRAIN_SAMPLE_EVERY, **kept)
-name = st.text_input("Model name", max_chars=60, key=state.TRAIN_NAME, **kept)
+    c1.select_slider("Embedding size", [16, 32, 64, 128, 256], key=state.TRAIN_EMBEDDING, **kept)
+    c2.select_slider("Learning rate", [3e-4, 1e-3, 2e-3, 3e-3, 5e-3], key=state.TRAIN_LR, **kept)
+    c3.selectbox("Learning-rate schedule", LR_SCHEDULES, key=state.TRAIN_SCHEDULE, **kept)
+    c4.number_input("Early stop after epochs without progress (0 = off)", 0, 20,
+                    key=state.TRAIN_PATIENCE, **kept)
+    st.slider("Play a sample every N epochs", 1, 10, key=state.TRAIN_SAMPLE_EVERY, **kept)
+st.text_input("Model name", max_chars=60, key=state.TRAIN_NAME, **kept)
 
 
 def start(resume_from=None, resume_optimizer=None):
-    from neurotunes.corpus import load_corpus
-    from neurotunes.dataset import split_dataset
-    from neurotunes.ui.jobs import TrainingJob
-
-    if source == QUICK:
-        bar = st.progress(0.0, text="Reading chorales…")
-        scores = load_corpus("bach", limit=pieces,
-                             progress=lambda i, n: bar.progress(min(i / pieces, 1.0), text="Reading chorales…"))
-        bar.empty()
-        dataset = split_dataset(scores, validation_fraction=0.1, description=f"{len(scores)} Bach chorales",
-                                key_normalization=quick_keys)
-    else:
-        dataset = built
-    model_config = ModelConfig(arch=arch, layers=int(layers), units=int(units), dropout=float(dropout),
-                               embedding_dim=int(embedding))
-    train_config = TrainConfig(epochs=int(epochs), transpose_semitones=int(transpose), learning_rate=float(lr),
-                               lr_schedule=schedule, patience=int(patience))
-    new_job = TrainingJob(dataset, model_config, train_config, name=name or "My model", resume_from=resume_from,
-                          resume_optimizer=resume_optimizer, sample_every=int(sample_every))
-    st.session_state[state.TRAIN_JOB] = new_job.start()
-    return new_job
+    dataset = train_form.quick_dataset() if source == QUICK else built
+    return train_form.start_job(dataset, resume_from, resume_optimizer)
 
 
 c1, c2, _ = st.columns([1, 1.6, 3])
@@ -135,8 +96,6 @@ if job is not None and job.status == "stopped" and job.result is not None and no
 if job is not None:
     @st.fragment(run_every=1.0 if job.active else None)
     def progress_panel():
-        from neurotunes.plotting import training_curves
-
         current = st.session_state[state.TRAIN_JOB]
         snap = current.snapshot()
         st.subheader(f"Run: {current.name}")
@@ -144,13 +103,13 @@ if job is not None:
             eta = f" · about {snap.eta_s:.0f} s left" if snap.eta_s else ""
             st.progress(snap.fraction, text=snap.message + eta)
             c1, c2, _ = st.columns([1.3, 1.6, 2])
-            if c1.button("Stop (keep the best weights)", icon=":material/stop_circle:", key="stop_training"):
+            if c1.button("Stop (keep the best weights)", icon=":material/stop_circle:", key=state.TRAIN_STOP):
                 current.stop()
             if snap.checkpoint is not None:
                 epoch = snap.checkpoint_epoch
                 c2.download_button(f"Checkpoint after epoch {epoch} (.zip)", snap.checkpoint.to_zip(),
                                    file_name=f"{slug(current.name)}-epoch{epoch}.zip", mime="application/zip",
-                                   icon=":material/download:", key=f"ckpt_{epoch}")
+                                   icon=":material/download:", key=state.item_key(state.TRAIN_CHECKPOINT, epoch))
         elif snap.status == "failed":
             st.error(f"Training failed: {snap.error}")
         else:
@@ -158,16 +117,17 @@ if job is not None:
                 if key := current.collect(state.trained_models()):
                     state.set_active_model(key)
                 st.rerun()  # the whole page: the new model appears below and polling stops
-            nll = snap.result.metrics.get("val_nll_per_note") if snap.result else None
+            nll = snap.result.metrics.val_nll_per_note if snap.result else None
             st.success(snap.message + (f" Validation NLL {nll:.2f} nats per note." if nll else "")
                        + (" The Generate page now uses this model." if snap.result else ""))
         if snap.history or snap.batch_losses:
             st.plotly_chart(training_curves(snap.history, batch_losses=list(snap.batch_losses)),
-                            width="stretch", key="train_curves")
+                            width="stretch", key=state.item_key(state.TRAIN_CHART, "curves"))
         if snap.samples:
             epoch, sample = snap.samples[-1]
             st.caption(f"What the model plays after epoch {epoch}")
-            show_score(sample, key=f"sample_{epoch}", file_stem=f"{slug(current.name)}-epoch{epoch}")
+            show_score(sample, key=state.item_key(state.TRAIN_SAMPLE, epoch),
+                       file_stem=f"{slug(current.name)}-epoch{epoch}")
 
     progress_panel()
 
@@ -175,8 +135,8 @@ if state.trained_models():
     st.subheader("Models in this session")
     for key, bundle in state.trained_models().items():
         c1, c2 = st.columns([3, 1])
-        nll = bundle.metrics.get("val_nll_per_note")
+        nll = bundle.metrics.val_nll_per_note
         c1.write(f"**{key}** · {bundle.model.layers} × {bundle.model.arch.upper()} {bundle.model.units}"
                  + (f" · validation NLL {nll:.2f} nats/note" if nll else ""))
         c2.download_button("Download .zip", bundle.to_zip(), file_name=f"{slug(key)}.zip", mime="application/zip",
-                           key=f"dl_{key}", icon=":material/download:")
+                           key=state.item_key(state.TRAIN_DOWNLOAD, key), icon=":material/download:")

@@ -40,7 +40,7 @@ from neurotunes.bundle import ModelBundle, load_bundle  # noqa: E402
 from neurotunes.config import GenerateConfig, ModelConfig, TrainConfig  # noqa: E402
 from neurotunes.corpus import load_corpus  # noqa: E402
 from neurotunes.dataset import split_dataset, token_stream  # noqa: E402
-from neurotunes.encoding import EncodingConfig  # noqa: E402
+from neurotunes.encodings import EncodingConfig  # noqa: E402
 from neurotunes.evaluate import (  # noqa: E402
     CLASSIC_WINDOW,
     SPLIT_SEED,

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from neurotunes.config import ModelConfig, TrainConfig  # noqa: E402
 from neurotunes.corpus import load_corpus  # noqa: E402
 from neurotunes.dataset import split_dataset  # noqa: E402
-from neurotunes.encoding import EncodingConfig  # noqa: E402
+from neurotunes.encodings import EncodingConfig  # noqa: E402
 from neurotunes.metrics import model_metrics  # noqa: E402
 from neurotunes.training import train  # noqa: E402
 

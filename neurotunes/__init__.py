@@ -6,6 +6,7 @@ music21 and FluidSynth load on first use.
 """
 
 from .errors import NeuroTunesError
+from . import models  # registers the built-in architectures that ModelConfig checks names against
 from .score import Note, Score
 
 __all__ = ["Note", "Score", "NeuroTunesError"]

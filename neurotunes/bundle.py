@@ -21,19 +21,90 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
 from . import constants as C
 from .config import ModelConfig
-from .encoding import BOS, EncodingConfig, Vocabulary
+from .encodings import EncodingConfig, Vocabulary, encoding_for
 from .errors import BadConfig, BadModel
+from .models import weight_shapes
+from .records import DatasetStats, JsonRecord
 
 FORMAT = "neurotunes-bundle"
 VERSION = 1
 FILES = ("bundle.json", "config.json", "vocab.json", "weights.npz", "metrics.json")
 MAX_BUNDLE_MB = 200
+
+
+def _history(value: Any) -> dict[str, list] | None:
+    """Training curves, if well-formed: a ``loss`` curve and every curve a list of numbers as long as it
+    (metrics.json may come from anywhere; anything else is kept unread)."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("loss"), list):
+        return None
+    epochs = len(value["loss"])
+    well_formed = all(
+        isinstance(curve, list) and len(curve) == epochs
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in curve)
+        for curve in value.values()
+    )
+    return dict(value) if well_formed else None
+
+
+@dataclass(frozen=True)
+class BundleMetrics(JsonRecord):
+    """``metrics.json``: the training curves and the validation figures of the weights kept.
+
+    ``history`` maps a Keras metric (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``)
+    to one value per epoch run, a resumed run's earlier epochs included.  The figures
+    describe the weights in the bundle (the best epoch); each is None when not measured.
+    """
+
+    _TYPES: ClassVar[Mapping[str, Any]] = {
+        "history": _history, "epochs_run": int, "best_val_loss_per_token": float,
+        "val_nll_per_note": float, "val_accuracy": float,
+    }
+
+    history: Mapping[str, list[float]] | None = None
+    epochs_run: int | None = None
+    best_val_loss_per_token: float | None = None
+    val_nll_per_note: float | None = None  # nats per note on the validation pieces
+    val_accuracy: float | None = None
+
+    @property
+    def curves(self) -> dict[str, list[float]]:
+        """The history as fresh lists of floats (empty when none was recorded)."""
+        return {str(k): [float(v) for v in curve] for k, curve in (self.history or {}).items()}
+
+    @property
+    def epochs(self) -> int:
+        """Epochs the weights have seen: the length of the recorded loss curve."""
+        return len((self.history or {}).get("loss", []))
+
+
+@dataclass(frozen=True)
+class BundleInfo(JsonRecord):
+    """``info`` in ``config.json``: where a model comes from.
+
+    Part of the content hash, so it is written back exactly as read (see
+    :mod:`neurotunes.records`).  ``training`` stays the settings as they were
+    written (a later :class:`~neurotunes.config.TrainConfig` may add fields, and
+    re-writing it would change an old bundle's hash).
+    """
+
+    _TYPES: ClassVar[Mapping[str, Any]] = {
+        "name": str, "dataset": DatasetStats, "training": Mapping, "resumed_from": str,
+        "initial_epoch": int, "replicas": int, "trained_at": str,
+    }
+
+    name: str | None = None
+    dataset: DatasetStats | None = None
+    training: Mapping[str, Any] | None = None  # TrainConfig.to_dict() of the run
+    resumed_from: str | None = None  # the hash of the bundle this run continued
+    initial_epoch: int | None = None  # epochs done before this run (a resumed run's earlier ones)
+    replicas: int | None = None  # devices the run trained on in parallel
+    trained_at: str | None = None  # local time, "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -42,10 +113,15 @@ class ModelBundle:
     encoding: EncodingConfig
     vocab: Vocabulary
     weights: tuple[np.ndarray, ...]
-    metrics: Mapping[str, Any] = field(default_factory=dict)
-    info: Mapping[str, Any] = field(default_factory=dict)  # name, dataset, training settings
+    metrics: BundleMetrics = field(default_factory=BundleMetrics)
+    info: BundleInfo = field(default_factory=BundleInfo)
 
     def __post_init__(self) -> None:
+        # A plain mapping (as read from JSON) is accepted and read into its record.
+        if not isinstance(self.metrics, BundleMetrics):
+            object.__setattr__(self, "metrics", BundleMetrics.from_dict(self.metrics))
+        if not isinstance(self.info, BundleInfo):
+            object.__setattr__(self, "info", BundleInfo.from_dict(self.info))
         if len(self.vocab) != self.model.vocab_size:
             raise BadModel(
                 f"vocabulary has {len(self.vocab)} tokens but the model expects {self.model.vocab_size}"
@@ -53,15 +129,15 @@ class ModelBundle:
 
     @property
     def name(self) -> str:
-        return str(self.info.get("name", "model"))
+        return self.info.name or "model"
 
     @property
     def key_normalized(self) -> bool:
         """Trained on pieces moved to C major / A minor: it writes in those keys (and expects primers there)."""
-        return bool(self.info.get("dataset", {}).get("key_normalized", False))
+        return bool(self.info.dataset is not None and self.info.dataset.key_normalized)
 
     def config_dict(self) -> dict[str, Any]:
-        return {"model": self.model.to_dict(), "encoding": self.encoding.to_dict(), "info": dict(self.info)}
+        return {"model": self.model.to_dict(), "encoding": self.encoding.to_dict(), "info": self.info.to_dict()}
 
     @property
     def hash(self) -> str:
@@ -83,7 +159,7 @@ class ModelBundle:
             "config.json": config,
             "vocab.json": vocab,
             "weights.npz": weights,
-            "metrics.json": _json_bytes(dict(self.metrics)),
+            "metrics.json": _json_bytes(self.metrics.to_dict()),
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -118,6 +194,8 @@ class ModelBundle:
             metrics = json.loads(files["metrics.json"])
         except ValueError as exc:
             raise BadModel(f"{name}: a JSON file is unreadable ({exc})") from None
+        if not isinstance(metrics, dict):
+            raise BadModel(f"{name}: metrics.json holds a {type(metrics).__name__}, not a JSON object")
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise BadModel(f"{name} is not a NeuroTunes bundle (bundle.json has no format tag)")
         if manifest.get("version") != VERSION:
@@ -130,13 +208,14 @@ class ModelBundle:
             model = ModelConfig.from_dict(config["model"])
             encoding = EncodingConfig.from_dict(config["encoding"])
             vocab = Vocabulary.from_json(files["vocab.json"])
-            info = config.get("info", {})
-        except (BadConfig, KeyError, TypeError) as exc:
+            info = BundleInfo.from_dict(config.get("info", {}))
+            metrics = BundleMetrics.from_dict(metrics)
+        except (BadConfig, KeyError, TypeError, AttributeError) as exc:  # AttributeError: "info" is no object
             raise BadModel(f"{name} has an invalid config: {exc}") from None
-        if encoding.name == "event" and vocab != Vocabulary.for_encoding(encoding):
-            raise BadModel(f"{name}: its vocabulary does not match its encoding settings")
-        if encoding.name == "classic" and vocab.tokens[:1] != (BOS,):
-            raise BadModel(f"{name}: a classic vocabulary must start with {BOS}")
+        try:
+            encoding_for(encoding).check_vocabulary(vocab)
+        except BadConfig as exc:
+            raise BadModel(f"{name}: {exc}") from None
         weights = _read_weights(files["weights.npz"], name)
         _check_weight_shapes(model, weights, name)
         return cls(model=model, encoding=encoding, vocab=vocab, weights=weights, metrics=metrics, info=info)
@@ -218,33 +297,17 @@ def _read_weights(data: bytes, name: str) -> tuple[np.ndarray, ...]:
     return arrays
 
 
-def expected_weight_shapes(model: ModelConfig) -> list[tuple[int, ...]]:
-    """Weight shapes of :func:`neurotunes.models.build_model` in ``get_weights()`` order (no TF needed)."""
-    shapes: list[tuple[int, ...]] = [(model.vocab_size, model.embedding_dim)]
-    u = model.units
-    if model.arch == "cnn":
-        shapes += [(1, model.embedding_dim, u), (u,)]
-        for _ in range(model.layers):
-            shapes += [(2, u, 2 * u), (2 * u,), (1, u, u), (u,)]
-        return shapes + [(u, model.vocab_size), (model.vocab_size,)]
-    gates = {"lstm": 4, "lstm_attention": 4, "gru": 3, "rnn": 1}[model.arch]
-    inp = model.embedding_dim
-    for _ in range(model.layers):
-        shapes.append((inp, gates * u))
-        shapes.append((u, gates * u))
-        shapes.append((2, gates * u) if model.arch == "gru" else (gates * u,))
-        inp = u
-    if model.arch == "lstm_attention":
-        shapes.append(())  # the attention's learned scale
-        return shapes + [(2 * u, model.vocab_size), (model.vocab_size,)]
-    return shapes + [(u, model.vocab_size), (model.vocab_size,)]
-
-
 def _check_weight_shapes(model: ModelConfig, weights: tuple[np.ndarray, ...], name: str) -> None:
-    want = expected_weight_shapes(model)
+    want = weight_shapes(model)
     got = [tuple(w.shape) for w in weights]
-    if got != want:
-        raise BadModel(f"{name}: weights do not fit the {model.arch} architecture in its config")
+    if got == want:
+        return
+    if len(got) != len(want):
+        detail = f"it holds {len(got)} weight arrays, the config's model has {len(want)}"
+    else:
+        i = next(i for i, (g, w) in enumerate(zip(got, want)) if g != w)
+        detail = f"weight array {i} has shape {got[i]}, the config's model needs {want[i]}"
+    raise BadModel(f"{name}: weights do not fit the {model.arch} architecture in its config ({detail})")
 
 
 def load_bundle(spec: str | Path | bytes) -> ModelBundle:

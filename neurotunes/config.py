@@ -2,22 +2,192 @@
 
 Each rejects bad values with a message that names the setting and its range,
 so the CLI and the pages can show it as is.
+
+A setting is declared once, as a dataclass field made by :func:`setting`: its
+default, range, step, label and help text ride in the field's metadata (a
+:class:`Setting`).  Validation here, the CLI's options (``cli.add_setting_options``),
+the pages' widgets (``ui.widgets.setting_widgets``) and share links (``share.py``)
+all read that one declaration, so a new setting is one field.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping, TypeVar
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Iterator, Mapping, TypeVar
 
 from . import constants as C
 from .errors import BadConfig
+from .keys import PITCH_CLASS_NAMES
+from .registry import architectures
 
 T = TypeVar("T", bound="_Config")
 
+#: The key of a :class:`Setting` in a dataclass field's metadata.
+SETTING = "neurotunes.setting"
+#: Page sections a setting can be drawn in (``Setting.page``); each page decides where a section goes.
+PAGE_SECTIONS = ("main", "sampling", "constraints")
+#: How a setting is drawn on a page (``Setting.widget``).
+WIDGETS = ("slider", "number", "select", "instrument", "pitch range", "paired")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What one config field accepts and how it is shown: the single declaration everything else reads.
+
+    Attributes
+    ----------
+    kind
+        ``int``, ``float``, ``str`` or ``bool``: what the value is.
+    low, high
+        The range the library accepts (numbers); ``low_open`` excludes ``low`` itself.
+    step
+        The page's step (and the sensible resolution of the value).
+    choices
+        The values a text setting may take (a scale's name, a learning-rate schedule).
+    labels
+        How the page names the whole numbers ``low``..``high`` (0 -> "C" for a key).
+    optional
+        ``None`` is allowed too (it means "not set").
+    label, help
+        What the page and the CLI call the setting, and what it does, in a musician's words.
+    page, widget
+        The page section it is drawn in (see :data:`PAGE_SECTIONS`; ``None``: not on a page) and
+        how (see :data:`WIDGETS`; ``"paired"``: drawn by the setting that names it as ``pair``).
+    pair
+        The setting a two-ended widget ("pitch range") sets with this one (its upper end).
+    ui_low, ui_high
+        A narrower range the page offers (the library accepts ``low``..``high``; a link or the
+        CLI may use the rest).  For a two-ended widget, both ends at ``ui_low``/``ui_high``
+        mean "no limit": the settings' defaults.
+    cli
+        The CLI flag (``"--beam"``); ``None`` gives ``--name-with-dashes``, ``""`` leaves it out.
+    """
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    choices: tuple[Any, ...] = ()
+    labels: tuple[str, ...] = ()
+    optional: bool = False
+    low_open: bool = False
+    label: str = ""
+    help: str = ""
+    page: str | None = None
+    widget: str = "slider"
+    pair: str | None = None
+    ui_low: float | None = None
+    ui_high: float | None = None
+    cli: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.page is not None and self.page not in PAGE_SECTIONS:
+            raise ValueError(f"page must be one of {', '.join(PAGE_SECTIONS)}, got {self.page!r}")
+        if self.widget not in WIDGETS:
+            raise ValueError(f"widget must be one of {', '.join(WIDGETS)}, got {self.widget!r}")
+
+    @property
+    def page_range(self) -> tuple[float, float]:
+        """The ends the page offers: the narrower UI range where one is declared, else the library's."""
+        low = self.low if self.ui_low is None else self.ui_low
+        high = self.high if self.ui_high is None else self.ui_high
+        return low, high  # type: ignore[return-value]
+
+    def check(self, name: str, value: Any) -> None:
+        """Raise :class:`BadConfig` naming ``name``, its range and ``value`` when the value does not fit."""
+        if value is None and self.optional:
+            return
+        if self.choices:
+            if value not in self.choices:
+                raise BadConfig(f"{name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
+            return
+        if self.kind is bool:
+            if not isinstance(value, bool):
+                raise BadConfig(f"{name} must be true or false, got {value!r}")
+            return
+        if self.kind is str:
+            if not isinstance(value, str):
+                raise BadConfig(f"{name} must be text, got {value!r}")
+            return
+        integer = self.kind is int
+        number = int if integer else (int, float)
+        fits = (not isinstance(value, bool) and isinstance(value, number) and math.isfinite(value)
+                and (self.low is None or (value > self.low if self.low_open else value >= self.low))
+                and (self.high is None or value <= self.high))
+        if not fits:
+            if self.low_open:
+                raise BadConfig(f"{name} must be above {self.low:g} and at most {self.high:g}, got {value!r}")
+            what, low, high = ("a whole number", f"{self.low:.0f}", f"{self.high:.0f}") if integer else \
+                ("a number", f"{self.low:g}", f"{self.high:g}")
+            raise BadConfig(f"{name} must be {what} from {low} to {high}, got {value!r}")
+
+    def parse(self, name: str, text: str) -> Any:
+        """The value ``text`` spells (a share link's parameter), checked; :class:`BadConfig` if it is not one."""
+        if self.optional and text in ("", "None"):
+            return None
+        try:
+            if self.kind is bool:
+                if text.lower() not in ("true", "false"):
+                    raise ValueError(text)
+                value: Any = text.lower() == "true"
+            else:
+                value = self.kind(text)
+        except ValueError:
+            if self.kind is bool:
+                raise BadConfig(f"{name} must be true or false, got {text[:64]!r}") from None
+            whole = ", or not a whole one" if self.kind is int else ""
+            raise BadConfig(f"{name} is not a number{whole}: {text[:64]!r}") from None
+        self.check(name, value)
+        return value
+
+
+def setting(default: Any, low: float | None = None, high: float | None = None, *, kind: type | None = None,
+            **about: Any) -> Any:
+    """A dataclass field whose :class:`Setting` metadata declares its range, label, help, page and CLI flag.
+
+    ``kind`` is taken from ``default`` unless given (an optional setting whose default is ``None``).
+
+    Examples
+    --------
+    >>> @dataclass(frozen=True)
+    ... class Echo(_Config):
+    ...     delay_beats: float = setting(0.5, 0.0, 4.0, step=0.25, label="Echo delay (beats)",
+    ...                                  help="How long after each note its echo sounds.", page="sampling")
+    >>> Echo(delay_beats=9)
+    Traceback (most recent call last):
+    ...
+    neurotunes.errors.BadConfig: delay_beats must be a number from 0 to 4, got 9
+    """
+    kind = kind or type(default)
+    if "choices" in about:
+        about["choices"] = tuple(about["choices"])
+    if "labels" in about:
+        about["labels"] = tuple(about["labels"])
+    return field(default=default, metadata={SETTING: Setting(kind=kind, low=low, high=high, **about)})
+
+
+def settings_of(config: Any) -> Iterator[tuple[str, Setting, Any]]:
+    """``(name, Setting, default)`` for every declared setting of a config class (or instance), in field order."""
+    for f in fields(config):
+        if SETTING in f.metadata:
+            yield f.name, f.metadata[SETTING], f.default
+
 
 class _Config:
-    """JSON round trip and range checks shared by every config."""
+    """JSON round trip and range checks shared by every config.
+
+    Fields made with :func:`setting` are checked from their metadata; a subclass adds
+    checks that involve several settings in ``_check``.
+    """
+
+    def __post_init__(self) -> None:
+        for name, about, _ in settings_of(self):
+            about.check(name, getattr(self, name))
+        self._check()
+
+    def _check(self) -> None:
+        """Checks across settings (the lowest pitch not above the highest); the per-setting ones come first."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]
@@ -35,17 +205,9 @@ class _Config:
         except TypeError as exc:
             raise BadConfig(f"bad {cls.__name__}: {exc}") from None
 
-    def _check_range(self, name: str, low: float, high: float, *, integer: bool = False) -> None:
-        value = getattr(self, name)
-        kind = int if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or not low <= value <= high:
-            what = "a whole number" if integer else "a number"
-            raise BadConfig(f"{name} must be {what} from {low:g} to {high:g}, got {value!r}")
 
-
-ARCHITECTURES = ("lstm", "gru", "rnn", "lstm_attention", "cnn")
-RECURRENT = ("lstm", "gru", "rnn")
 LR_SCHEDULES = ("constant", "plateau", "cosine")
+STRATEGIES = ("default", "mirrored")
 
 
 @dataclass(frozen=True)
@@ -55,108 +217,37 @@ class ModelConfig(_Config):
     The reference preset is the classic one: 2 x LSTM 256, dropout 0.3.
     """
 
-    arch: str = "lstm"  # lstm, gru, rnn (SimpleRNN), lstm_attention, cnn (dilated causal, WaveNet-like)
-    vocab_size: int = 137
-    embedding_dim: int = 64
-    units: int = 256
-    layers: int = 2  # recurrent layers; for cnn, dilated layers with dilations 1, 2, 4, ...
-    dropout: float = 0.3
-    context: int = 128  # attention window (tokens) for lstm_attention; the training chunk length
+    arch: str = "lstm"  # a registered architecture: neurotunes.models.names(); each module says what it is
+    vocab_size: int = setting(137, 2, 100_000)
+    embedding_dim: int = setting(64, 1, 2048)
+    units: int = setting(256, 1, 4096)
+    layers: int = setting(2, 1, 12, help="recurrent layers; for cnn, dilated layers with dilations 1, 2, 4, ...")
+    dropout: float = setting(0.3, 0.0, 0.9)
+    context: int = setting(128, 8, 4096,
+                           help="attention window (tokens) for lstm_attention; the training chunk length")
 
-    def __post_init__(self) -> None:
-        if self.arch not in ARCHITECTURES:
-            raise BadConfig(f"unknown architecture {self.arch!r}; available: {', '.join(ARCHITECTURES)}")
-        self._check_range("vocab_size", 2, 100_000, integer=True)
-        self._check_range("embedding_dim", 1, 2048, integer=True)
-        self._check_range("units", 1, 4096, integer=True)
-        self._check_range("layers", 1, 12, integer=True)
-        self._check_range("dropout", 0.0, 0.9)
-        self._check_range("context", 8, 4096, integer=True)
+    def _check(self) -> None:
+        architectures.get(self.arch)  # BadConfig naming the registered ones if it is not one of them
 
 
 @dataclass(frozen=True)
 class TrainConfig(_Config):
     """How to fit a model: chunk length, batches, epochs, optimizer."""
 
-    sequence_length: int = C.SEQUENCE_LENGTH
-    batch_size: int = 32
-    epochs: int = 10
-    learning_rate: float = 2e-3
-    validation_fraction: float = 0.1
-    transpose_semitones: int = 0  # augment with transpositions in -N..+N
-    patience: int = 3  # early stopping on validation loss; 0 turns it off
-    seed: int = 0
-    max_steps_per_epoch: int = 0  # batches per epoch, cycling through the data; 0 = one pass over it
-    lr_schedule: str = "constant"  # "constant", "plateau" (halve when stuck) or "cosine"
-    strategy: str = "default"  # "default" (one device) or "mirrored" (tf.distribute over every GPU)
-
-    def __post_init__(self) -> None:
-        if self.strategy not in ("default", "mirrored"):
-            raise BadConfig(f"strategy must be 'default' or 'mirrored', got {self.strategy!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise BadConfig(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
-        self._check_range("sequence_length", 8, 2048, integer=True)
-        self._check_range("batch_size", 1, 1024, integer=True)
-        self._check_range("epochs", 1, 1000, integer=True)
-        self._check_range("learning_rate", 1e-6, 1.0)
-        self._check_range("validation_fraction", 0.0, 0.5)
-        self._check_range("transpose_semitones", 0, 6, integer=True)
-        self._check_range("patience", 0, 100, integer=True)
-        self._check_range("seed", 0, 2**31 - 1, integer=True)
-        self._check_range("max_steps_per_epoch", 0, 1_000_000, integer=True)
-
-
-@dataclass(frozen=True)
-class GenerateConfig(_Config):
-    """Sampling settings.  Same model + config + primer + seed -> the same notes."""
-
-    length: int = C.DEFAULT_GENERATE_NOTES  # notes to generate
-    seconds: float = 0.0  # if above 0, also stop once the music reaches this many seconds
-    temperature: float = C.DEFAULT_TEMPERATURE
-    top_k: int = 0  # 0 = off
-    top_p: float = 1.0  # 1 = off
-    repetition_penalty: float = 1.0  # divide the chance of a pitch heard in the last `no_repeat_window` notes
-    no_repeat_window: int = 8
-    beam_width: int = 1  # 1 = sampling; above 1, beam search for the most likely continuation
-    seed: int = 0
-    tempo_bpm: float = 100.0
-    program: int = C.DEFAULT_PROGRAM
-    scale: str = "chromatic"  # lock pitches to a scale (see SCALES) on `key` (0 = C ... 11 = B)
-    key: int = 0
-    pitch_low: int = 0  # allowed pitch range
-    pitch_high: int = 127
-    density: float = 1.0  # above 1: more notes per beat; below 1: sparser
-    max_chord: int = 0  # most notes starting together (0 = no limit)
-    transpose: int = 0  # semitones to move the result (a key-normalised model writes in C major / A minor)
-
-    def __post_init__(self) -> None:
-        self._check_range("length", 1, C.MAX_GENERATE_NOTES, integer=True)
-        self._check_range("seconds", 0, C.MAX_GENERATE_SECONDS)
-        self._check_range("temperature", 0.05, 5.0)
-        self._check_range("top_k", 0, 100_000, integer=True)
-        if isinstance(self.top_p, bool) or not isinstance(self.top_p, (int, float)) or not 0.0 < self.top_p <= 1.0:
-            raise BadConfig(f"top_p must be above 0 and at most 1, got {self.top_p!r}")
-        self._check_range("repetition_penalty", 1.0, 10.0)
-        self._check_range("no_repeat_window", 0, 64, integer=True)
-        self._check_range("beam_width", 1, 16, integer=True)
-        self._check_range("seed", 0, 2**31 - 1, integer=True)
-        self._check_range("tempo_bpm", 20, 300)
-        self._check_range("program", 0, 127, integer=True)
-        if self.scale not in SCALES:
-            raise BadConfig(f"scale must be one of {', '.join(SCALES)}, got {self.scale!r}")
-        self._check_range("key", 0, 11, integer=True)
-        self._check_range("pitch_low", 0, 127, integer=True)
-        self._check_range("pitch_high", 0, 127, integer=True)
-        if self.pitch_low > self.pitch_high:
-            raise BadConfig(f"the lowest pitch ({self.pitch_low}) is above the highest ({self.pitch_high})")
-        self._check_range("density", 0.1, 10.0)
-        self._check_range("max_chord", 0, 16, integer=True)
-        self._check_range("transpose", -12, 12, integer=True)
-
-    def allowed_pitches(self) -> set[int]:
-        """Pitches the scale lock and the range allow."""
-        steps = SCALES[self.scale]
-        return {p for p in range(self.pitch_low, self.pitch_high + 1) if (p - self.key) % 12 in steps}
+    sequence_length: int = setting(C.SEQUENCE_LENGTH, 8, 2048, help="tokens per training chunk")
+    batch_size: int = setting(32, 1, 1024)
+    epochs: int = setting(10, 1, 1000)
+    learning_rate: float = setting(2e-3, 1e-6, 1.0)
+    validation_fraction: float = setting(0.1, 0.0, 0.5)
+    transpose_semitones: int = setting(0, 0, 6, help="augment with transpositions in -N..+N")
+    patience: int = setting(3, 0, 100, help="early stopping on validation loss; 0 turns it off")
+    seed: int = setting(0, 0, C.MAX_SEED)
+    max_steps_per_epoch: int = setting(0, 0, 1_000_000,
+                                       help="batches per epoch, cycling through the data; 0 = one pass over it")
+    lr_schedule: str = setting("constant", choices=LR_SCHEDULES,
+                               help="constant, plateau (halve when stuck) or cosine")
+    strategy: str = setting("default", choices=STRATEGIES,
+                            help="default (one device) or mirrored (tf.distribute over every GPU)")
 
 
 #: Scale name -> semitones above the key's tonic.
@@ -173,34 +264,106 @@ SCALES = {
 
 
 @dataclass(frozen=True)
+class GenerateConfig(_Config):
+    """Sampling settings.  Same model + config + primer + seed -> the same notes.
+
+    Each field declares its range, label and help once (:func:`setting`); the page
+    offers a narrower range where a wider one is rarely useful (``ui_low``/``ui_high``),
+    and the CLI and share links accept the library's whole range.
+    """
+
+    length: int = setting(C.DEFAULT_GENERATE_NOTES, 1, C.MAX_GENERATE_NOTES, step=10, ui_low=10, ui_high=1000,
+                          label="Length (notes)", help="How many notes to write.", page="main")
+    seconds: float = setting(0.0, 0, C.MAX_GENERATE_SECONDS, step=5, ui_high=600,
+                             label="Stop after (seconds, 0 = by notes only)",
+                             help="Also stop once the music lasts this long; 0 stops by the number of notes only.",
+                             page="sampling")
+    temperature: float = setting(C.DEFAULT_TEMPERATURE, 0.05, 5.0, step=0.05, ui_low=0.1, ui_high=2.0,
+                                 label="Temperature", help="Lower: safer, more repetitive. Higher: more adventurous.",
+                                 page="main")
+    top_k: int = setting(0, 0, 100_000, step=1, ui_high=100, label="Top-k (0 = off)",
+                         help="Choose only among the k likeliest next notes (0 = any note may come).", page="sampling")
+    top_p: float = setting(1.0, 0.0, 1.0, low_open=True, step=0.05, ui_low=0.05, label="Top-p (1 = off)",
+                           help="Choose only among the likeliest next notes that together hold this share of the "
+                                "chance (1 = any note may come).", page="sampling")
+    repetition_penalty: float = setting(1.0, 1.0, 10.0, step=0.1, ui_high=5.0, label="Repetition penalty",
+                                        help="Make pitches heard in the last few notes less likely (1 = off).",
+                                        page="sampling")
+    no_repeat_window: int = setting(8, 0, 64, step=1, ui_low=1, ui_high=32, label="…over the last N notes",
+                                    help="How many recent notes the repetition penalty remembers.", page="sampling")
+    beam_width: int = setting(1, 1, 16, step=1, ui_high=8, label="Beam search width (1 = sample)",
+                              help="Above 1: the most likely continuation instead of a random one (slower, calmer).",
+                              page="sampling", cli="--beam")
+    seed: int = setting(0, 0, C.MAX_SEED, step=1, widget="number", label="Seed",
+                        help="Same model, settings and seed give the same music.", page="main")
+    # The Score's own tempo range: a take at any tempo a Score can hold.
+    tempo_bpm: float = setting(100.0, C.MIN_TEMPO_BPM, C.MAX_TEMPO_BPM, step=1, ui_low=40, ui_high=220,
+                               label="Tempo (BPM)", help="Beats per minute of the result.", page="main", cli="--bpm")
+    program: int = setting(C.DEFAULT_PROGRAM, 0, C.MIDI_PROGRAM_MAX, widget="instrument", label="Instrument",
+                           help="The General MIDI instrument that plays the result (0 = piano, 40 = violin).",
+                           page="main")
+    scale: str = setting("chromatic", choices=SCALES, widget="select", label="Scale",
+                         help="Keep every note in this scale on the key below (chromatic: any note).",
+                         page="constraints")
+    key: int = setting(0, 0, 11, labels=PITCH_CLASS_NAMES, widget="select", label="Key",
+                       help="The scale's tonic: 0 = C, 1 = C#, ..., 11 = B.", page="constraints")
+    pitch_low: int = setting(C.MIDI_PITCH_MIN, C.MIDI_PITCH_MIN, C.MIDI_PITCH_MAX, widget="pitch range",
+                             pair="pitch_high", ui_low=C.PITCH_LOW, ui_high=C.PITCH_HIGH, label="Pitch range",
+                             help="The lowest and highest notes allowed (MIDI numbers; 60 = middle C).",
+                             page="constraints")
+    pitch_high: int = setting(C.MIDI_PITCH_MAX, C.MIDI_PITCH_MIN, C.MIDI_PITCH_MAX, widget="paired",
+                              label="Highest pitch", help="The highest note allowed (MIDI number; 60 = middle C).",
+                              page="constraints")
+    density: float = setting(1.0, 0.1, 10.0, step=0.05, ui_low=0.25, ui_high=4.0, label="Note density",
+                             help="Above 1: busier. Below 1: sparser.", page="constraints")
+    max_chord: int = setting(0, 0, 16, step=1, ui_high=8, label="Most notes at once (0 = any)",
+                             help="The most notes that may start together (0 = no limit).", page="constraints")
+    transpose: int = setting(0, -12, 12, step=1, label="Transpose (semitones)",
+                             help="Move the result up or down (a key-normalised model writes in C major / A minor).",
+                             page="constraints")
+
+    def _check(self) -> None:
+        if self.pitch_low > self.pitch_high:
+            raise BadConfig(f"the lowest pitch ({self.pitch_low}) is above the highest ({self.pitch_high})")
+
+    def allowed_pitches(self) -> set[int]:
+        """Pitches the scale lock and the range allow."""
+        steps = SCALES[self.scale]
+        return {p for p in range(self.pitch_low, self.pitch_high + 1) if (p - self.key) % 12 in steps}
+
+    def summary(self) -> str:
+        """The settings a listener tells takes apart by, on one line: ``temperature 1.0 · seed 3 · 200 notes``."""
+        parts = [f"temperature {self.temperature}", f"seed {self.seed}", f"{self.length} notes"]
+        if self.beam_width > 1:
+            parts.append(f"beam {self.beam_width}")
+        if self.scale != "chromatic":
+            parts.append(f"{self.scale} on {PITCH_CLASS_NAMES[self.key]}")
+        if self.transpose:
+            parts.append(f"transposed {self.transpose:+d}")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
 class TranscribeConfig(_Config):
     """Basic Pitch settings, with Basic Pitch's own defaults."""
 
-    onset_threshold: float = C.BP_ONSET_THRESHOLD
-    frame_threshold: float = C.BP_FRAME_THRESHOLD
-    minimum_note_length_ms: float = C.BP_MIN_NOTE_MS
-    minimum_frequency: float | None = None
-    maximum_frequency: float | None = None
-    midi_tempo: float = C.BP_MIDI_TEMPO
+    onset_threshold: float = setting(C.BP_ONSET_THRESHOLD, 0.01, 0.99)
+    frame_threshold: float = setting(C.BP_FRAME_THRESHOLD, 0.01, 0.99)
+    minimum_note_length_ms: float = setting(C.BP_MIN_NOTE_MS, 1, 5000)
+    minimum_frequency: float | None = setting(None, 1, 20_000, kind=float, optional=True)
+    maximum_frequency: float | None = setting(None, 1, 20_000, kind=float, optional=True)
+    midi_tempo: float = setting(C.BP_MIDI_TEMPO, C.MIN_TEMPO_BPM, C.MAX_TEMPO_BPM)
     melodia_trick: bool = True
     multiple_pitch_bends: bool = False
-    max_seconds: float = C.MAX_AUDIO_SECONDS
+    max_seconds: float = setting(C.MAX_AUDIO_SECONDS, 1, 4 * 60 * 60)
 
-    def __post_init__(self) -> None:
-        self._check_range("onset_threshold", 0.01, 0.99)
-        self._check_range("frame_threshold", 0.01, 0.99)
-        self._check_range("minimum_note_length_ms", 1, 5000)
-        for name in ("minimum_frequency", "maximum_frequency"):
-            if getattr(self, name) is not None:
-                self._check_range(name, 1, 20_000)
+    def _check(self) -> None:
         if (
             self.minimum_frequency is not None
             and self.maximum_frequency is not None
             and self.minimum_frequency >= self.maximum_frequency
         ):
             raise BadConfig("minimum_frequency must be below maximum_frequency")
-        self._check_range("midi_tempo", C.MIN_TEMPO_BPM, C.MAX_TEMPO_BPM)
-        self._check_range("max_seconds", 1, 4 * 60 * 60)
 
 
 QUANTIZE_GRIDS = {"off": 0, "1/8": 2, "1/16": 4}  # grid name -> steps per quarter note
@@ -210,18 +373,12 @@ QUANTIZE_GRIDS = {"off": 0, "1/8": 2, "1/16": 4}  # grid name -> steps per quart
 class PostProcessConfig(_Config):
     """Clean-up applied to a transcription before it joins a dataset."""
 
-    quantize: str = "off"  # "off", "1/8" or "1/16"
+    quantize: str = setting("off", choices=QUANTIZE_GRIDS, help="snap to a grid: off, 1/8 or 1/16")
     monophonic: bool = False  # keep only the top melody line
-    min_note_ms: float = 0.0  # drop notes shorter than this (0 = keep all)
+    min_note_ms: float = setting(0.0, 0, 5000, help="drop notes shorter than this (0 = keep all)")
     normalize_velocity: bool = False  # scale so the loudest note has velocity 100
-    tempo_bpm: float | None = None  # grid tempo for quantizing; None = the tempo estimated from the audio
-
-    def __post_init__(self) -> None:
-        if self.quantize not in QUANTIZE_GRIDS:
-            raise BadConfig(f"quantize must be one of {', '.join(QUANTIZE_GRIDS)}, got {self.quantize!r}")
-        self._check_range("min_note_ms", 0, 5000)
-        if self.tempo_bpm is not None:
-            self._check_range("tempo_bpm", C.MIN_TEMPO_BPM, C.MAX_TEMPO_BPM)
+    tempo_bpm: float | None = setting(None, C.MIN_TEMPO_BPM, C.MAX_TEMPO_BPM, kind=float, optional=True,
+                                      help="grid tempo for quantizing; None = the tempo estimated from the audio")
 
     @property
     def is_identity(self) -> bool:

@@ -61,6 +61,9 @@ NO_PROGRESS_TOKENS = 256
 #: Wall-clock seconds one generation may compute (a host can lower or raise it).
 MAX_GENERATE_WALL_SECONDS = float(os.environ.get("NEUROTUNES_MAX_GENERATE_WALL_SECONDS", "30"))
 MAX_VARIATIONS = 8
+#: A continuation samples with the take's seed plus this, so it does not replay the take's own choices.
+CONTINUATION_SEED_OFFSET = 1000
+MAX_SEED = 2**31 - 1  # seeds are 31-bit: every NumPy and TensorFlow seed API takes them
 DEFAULT_TEMPERATURE = 1.0
 
 # --- Paths ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Callable
 
 from . import constants as C
 from .errors import DatasetError, NeuroTunesError
+from .keys import MODES, Key, piece_key
 from .score import Note, Score
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ def stream_to_score(stream, *, source: str, tempo_bpm: float | None = None) -> S
     keys = list(flat.getElementsByClass(music21.key.KeySignature))
     if keys:
         k = keys[0].asKey() if not isinstance(keys[0], music21.key.Key) else keys[0]
-        key = f"{k.tonic.name} {k.mode}"
+        # A modal key (an ABC tune in D dorian) is no major/minor key: left unknown, so it is estimated.
+        key = Key(k.tonic.pitchClass, k.mode) if k.mode in MODES else None
     return Score(notes=tuple(notes), tempo_bpm=bpm, time_signature=ts, key=key, metadata={"source": source})
 
 
@@ -226,10 +228,8 @@ NOTATION_STEPS_PER_QUARTER = 4
 
 def _notation_key(score: Score):
     """The piece's key (from its file, or estimated) as a music21 Key; None for a piece without one."""
-    from .metrics import music21_key, piece_key
-
     found = piece_key(score)
-    return music21_key(found) if found else None
+    return _m21().key.Key(found.music21_name) if found else None
 
 
 def _spell_in_key(staff, key) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import constants as C
-from .encoding import EncodingConfig, Vocabulary, count_notes, score_to_tokens
+from .corpus import CORPORA, NOTATION_SUFFIXES, load_corpus, notation_to_scores
+from .encodings import EncodingConfig, Vocabulary, encoding_for
 from .errors import DatasetError, NeuroTunesError
+from .keys import piece_key
+from .midi_io import midi_to_score
+from .records import DatasetStats
 from .score import Score
+from .text import printable_name
 
 #: Caps on uploaded archives: a zip bomb or a folder of 10,000 files is refused with a message.
 MAX_ZIP_FILES = 2000
@@ -19,21 +26,6 @@ MIDI_SUFFIXES = (".mid", ".midi")
 SKIPPED_ZIP_PREFIXES = ("__MACOSX/", ".")
 #: Names listed in one message before "and N more".
 MAX_NAMES_SHOWN = 5
-
-
-def printable_name(name: str) -> str:
-    """A file or archive-entry name fit for a one-line message.
-
-    Control characters (a newline in a name would split the line) are escaped,
-    and bytes that are not UTF-8 (kept by Python as surrogates) are shown as ``\\xNN``.
-    """
-    import os
-
-    try:
-        text = os.fsencode(name).decode("utf-8", "backslashreplace")
-    except UnicodeError:  # a lone surrogate that no file system produced
-        text = name.encode("utf-8", "backslashreplace").decode()
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _names(names: Sequence[str]) -> str:
@@ -48,8 +40,6 @@ def _unsafe_member(filename: str) -> bool:
 
 
 def supported_suffixes() -> tuple[str, ...]:
-    from .corpus import NOTATION_SUFFIXES
-
     return (*MIDI_SUFFIXES, *NOTATION_SUFFIXES, ".zip")
 
 
@@ -61,9 +51,6 @@ def scores_from_file(name: str, data: bytes) -> list[Score]:
     NeuroTunesError
         Unsupported, empty or broken file; the message names it.
     """
-    from .corpus import NOTATION_SUFFIXES, notation_to_scores
-    from .midi_io import midi_to_score
-
     suffix = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
     if suffix in MIDI_SUFFIXES:
         return [midi_to_score(data, name=name)]
@@ -82,9 +69,6 @@ def scores_from_files(files: Sequence[tuple[str, bytes]], errors: list[str] | No
     errors
         Receives one message per skipped file or archive.
     """
-    import io
-    import zipfile
-
     errors = errors if errors is not None else []
     scores: list[Score] = []
     for name, data in files:
@@ -154,24 +138,23 @@ class Dataset:
     description: str = ""
     key_normalized: bool = False  # every piece was moved to C major / A minor
 
-    def stats(self) -> dict[str, Any]:
-        """Counts for the model's config (JSON values only)."""
-        vocab = Vocabulary.for_encoding(self.encoding, self.train + self.validation)
-        tokens = [len(score_to_tokens(s, self.encoding)) for s in self.train + self.validation]
-        return {
-            "pieces_train": len(self.train),
-            "pieces_validation": len(self.validation),
-            "notes": sum(len(s) for s in self.train + self.validation),
-            "tokens": int(sum(tokens)),
-            "vocabulary_size": len(vocab),
-            "description": self.description,
-            "key_normalized": self.key_normalized,
-        }
+    def stats(self) -> DatasetStats:
+        """Counts for the pages and the model's config."""
+        encoding = encoding_for(self.encoding)
+        vocab = encoding.vocabulary(self.train + self.validation)
+        tokens = [len(encoding.encode(s)) for s in self.train + self.validation]
+        return DatasetStats(
+            pieces_train=len(self.train),
+            pieces_validation=len(self.validation),
+            notes=sum(len(s) for s in self.train + self.validation),
+            tokens=int(sum(tokens)),
+            vocabulary_size=len(vocab),
+            description=self.description,
+            key_normalized=self.key_normalized,
+        )
 
     def histograms(self) -> dict[str, dict[Any, int]]:
         """Pitch, duration (in grid steps) and key counts over all pieces, for plots."""
-        from .metrics import key_name, piece_key
-
         pitches: dict[int, int] = {}
         durations: dict[int, int] = {}
         keys: dict[str, int] = {}
@@ -182,7 +165,7 @@ class Dataset:
                 d = int(min(max(round(n.duration / step), 1), self.encoding.max_duration))
                 durations[d] = durations.get(d, 0) + 1
             key = piece_key(s)
-            label = key_name(key) if key else "unknown"
+            label = key.name if key else "unknown"
             keys[label] = keys.get(label, 0) + 1
         return {"pitch": dict(sorted(pitches.items())), "duration_steps": dict(sorted(durations.items())),
                 "key": dict(sorted(keys.items(), key=lambda kv: -kv[1]))}
@@ -222,30 +205,68 @@ def split_dataset(
                    key_normalized=key_normalization)
 
 
-def key_shift(score: Score) -> tuple[int, tuple[int, str] | None]:
-    """Semitones (-5..+6) that move a piece to C major or A minor, and the key it is in now.
+def build_dataset(
+    *,
+    accepted: Sequence[Score] = (),
+    files: Sequence[tuple[str, bytes]] = (),
+    corpora: Sequence[str] = (),
+    per_corpus: int = 60,
+    skipped: list[str] | None = None,
+    corpus_progress: Callable[[str, int, int], None] | None = None,
+    validation_fraction: float = 0.1,
+    key_normalization: bool = False,
+    tempo_normalization: bool = False,
+    encoding: EncodingConfig | None = None,
+) -> Dataset:
+    """Gather pieces from every source and split them: what the Dataset page builds.
 
-    The key is the piece's own (from its file) or, failing that, estimated; a
-    piece without notes gives ``(0, None)``.
+    Parameters
+    ----------
+    accepted
+        Pieces already checked by the user (accepted transcriptions).
+    files
+        ``(name, bytes)`` of MIDI, MusicXML, ABC or .zip files (see :func:`scores_from_files`).
+    corpora, per_corpus
+        music21 corpora (keys of :data:`~neurotunes.corpus.CORPORA`) and how many pieces of each.
+    skipped
+        Receives one message per file that could not be read; the others are used.
+    corpus_progress
+        ``(corpus key, files done, files in all)`` while a corpus is read.
+    validation_fraction, key_normalization, tempo_normalization, encoding
+        As in :func:`split_dataset`.
+
+    Raises
+    ------
+    DatasetError
+        No source gave a piece.
     """
-    from .metrics import piece_key
-
-    key = piece_key(score)
-    if key is None:
-        return 0, None
-    tonic, mode = key
-    shift = ((0 if mode == "major" else 9) - tonic) % 12
-    return (shift - 12 if shift > 6 else shift), key
+    skipped = skipped if skipped is not None else []
+    scores: list[Score] = list(accepted)
+    parts = [f"{len(accepted)} transcriptions"] if accepted else []
+    if files:
+        got = scores_from_files(files, skipped)
+        scores += got
+        parts.append(f"{len(got)} uploaded pieces")
+    for key in corpora:
+        progress = (lambda i, n, k=key: corpus_progress(k, i, n)) if corpus_progress else None
+        got = load_corpus(key, limit=per_corpus, errors=skipped, progress=progress)
+        scores += got
+        parts.append(f"{len(got)} from {CORPORA[key].title}")
+    if not scores:
+        raise DatasetError(f"none of the chosen sources could be read ({len(skipped)} file(s) skipped, each "
+                           "listed with its reason)" if skipped else "choose at least one source with music in it")
+    return split_dataset(scores, validation_fraction=validation_fraction, key_normalization=key_normalization,
+                         tempo_normalization=tempo_normalization, description=", ".join(parts), encoding=encoding)
 
 
 def normalize_key(score: Score) -> Score:
-    """Transpose to C major or A minor (by the smaller shift), using the piece's key or an estimate."""
-    from .metrics import key_name
-
-    shift, key = key_shift(score)
+    """Transpose to C major or A minor (by the smaller shift, :meth:`Key.shift_to_reference`), using the
+    piece's key or an estimate; a piece without a key to find is returned as it is."""
+    key = piece_key(score)
     if key is None:
         return score
-    return score.transpose(shift).replace(key=key_name(((key[0] + shift) % 12, key[1])))
+    shift = key.shift_to_reference()
+    return score.transpose(shift).replace(key=key.transpose(shift))
 
 
 def normalize_tempo(score: Score) -> Score:
@@ -263,7 +284,7 @@ def augment_transpose(scores: Sequence[Score], semitones: int) -> list[Score]:
 
 def token_stream(scores: Sequence[Score], encoding: EncodingConfig, vocab: Vocabulary) -> np.ndarray:
     """All pieces' token ids back to back, each piece opening with BOS."""
-    parts = [vocab.encode(score_to_tokens(s, encoding)) for s in scores]
+    parts = [vocab.encode(encoding_for(encoding).encode(s)) for s in scores]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 
@@ -282,10 +303,3 @@ def make_windows(stream: np.ndarray, sequence_length: int, *, what: str = "train
     idx = np.arange(n)[:, None] * sequence_length + np.arange(sequence_length + 1)[None, :]
     windows = stream[idx]
     return windows[:, :-1].copy(), windows[:, 1:].copy()
-
-
-def notes_per_token(scores: Sequence[Score], encoding: EncodingConfig) -> float:
-    """Notes divided by tokens: converts a per-token NLL into NLL per note."""
-    tokens = [score_to_tokens(s, encoding) for s in scores]
-    n_tokens = sum(len(t) - 1 for t in tokens)  # BOS is never a target
-    return sum(count_notes(t, encoding) for t in tokens) / max(n_tokens, 1)

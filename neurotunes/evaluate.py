@@ -25,8 +25,14 @@ import numpy as np
 
 from .bundle import ModelBundle
 from .config import GenerateConfig
+from .corpus import load_corpus
+from .dataset import normalize_key, split_dataset
+from .encodings import ClassicEncoding, encoding_for
 from .errors import BadConfig
-from .metrics import DISTRIBUTION_FEATURES, SetComparison, compare_sets, model_metrics, piece_features
+from .generate import compose, single_threaded_blas
+from .metrics import (DISTRIBUTION_FEATURES, FEATURE_LABELS, SetComparison, compare_sets, model_metrics,
+                      piece_features)
+from .models import make_stepper
 from .score import Score
 
 log = logging.getLogger(__name__)
@@ -50,9 +56,6 @@ VALIDATION_FRACTION = 0.1
 
 def reference_set(name: str, *, progress: Callable[[int, int], None] | None = None) -> list[Score]:
     """The real pieces of a named reference set (see :data:`REFERENCE_SETS`), parsed once and cached on disk."""
-    from .corpus import load_corpus
-    from .dataset import split_dataset
-
     if name not in REFERENCE_SETS:
         raise BadConfig(f"unknown reference set {name!r}; choose one of: {', '.join(REFERENCE_SETS)}")
     _, corpus, limit = REFERENCE_SETS[name]
@@ -98,6 +101,35 @@ class Evaluation:
     reference_features: list[dict[str, Any]]
     models: list[ModelReport]
 
+    @property
+    def measured(self) -> list[ModelReport]:
+        """The models that produced pieces to compare (a failed model says why in its ``error``)."""
+        return [m for m in self.models if not m.error]
+
+    def distance_table(self, *, short: Callable[[str], str] = str) -> list[dict[str, Any]]:
+        """One row per distribution feature: each measured model's overlapping area (OA) and KL divergence
+        against the reference, and, with several models, the closest one (highest OA).  ``short`` shortens
+        a model's name for the column headers."""
+        by_feature = {m.name: {c.feature: c for c in m.comparisons} for m in self.measured}
+        rows = []
+        for feature in DISTRIBUTION_FEATURES:
+            row: dict[str, Any] = {"metric": FEATURE_LABELS[feature]}
+            for m in self.measured:
+                c = by_feature[m.name][feature]
+                row[f"{short(m.name)} OA"] = round(c.overlap, 3)
+                row[f"{short(m.name)} KL"] = round(c.kl_divergence, 3)
+            if len(self.measured) > 1:
+                row["closest"] = short(max(self.measured, key=lambda m: by_feature[m.name][feature].overlap).name)
+            rows.append(row)
+        return rows
+
+    def model_table(self) -> list[dict[str, Any]]:
+        """One row per measured model: how well it predicts the reference pieces."""
+        return [{"model": m.name, "NLL per note (nats)": m.model.get("nll_per_note"),
+                 "perplexity per token": m.model.get("perplexity_per_token"),
+                 "next-note pitch accuracy": m.model.get("pitch_accuracy"), "pieces measured": len(m.features)}
+                for m in self.measured]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "reference": {"name": self.reference_name, "pieces": len(self.reference_features),
@@ -124,9 +156,8 @@ def sample_model(
     on_sample: Callable[[int], None] | None = None,
 ) -> list[Score]:
     """``samples`` takes with seeds ``seed, seed + 1, ...`` (each reproducible on its own)."""
-    from .generate import takes_with_seeds
-
-    return takes_with_seeds(bundle, config, check_sample_count(samples), on_take=on_sample)
+    takes = compose(bundle, config, count=check_sample_count(samples), on_take=on_sample, max_count=MAX_SAMPLES)
+    return [take.score for take in takes]
 
 
 def classic_generate(bundle: ModelBundle, window: Sequence[int], notes: int, *, tempo_bpm: float = 100.0) -> Score:
@@ -137,13 +168,11 @@ def classic_generate(bundle: ModelBundle, window: Sequence[int], notes: int, *, 
     likely token (argmax) and slide on, until ``notes`` notes exist; decode with
     every token half a beat after the previous one (each note a beat long).
     """
-    from .encoding import BOS, tokens_to_score
-    from .generate import make_stepper, single_threaded_blas
-
-    if bundle.encoding.name != "classic":
-        raise BadConfig("the classic loop needs a model trained on the classic encoding")
+    encoding = encoding_for(bundle.encoding)
+    if not isinstance(encoding, ClassicEncoding):
+        raise BadConfig(f"the classic loop needs a model trained on the classic encoding, not {encoding.name!r}")
     vocab = bundle.vocab
-    bos = vocab.index[BOS]
+    bos = vocab.index[encoding.bos]
     stepper = make_stepper(bundle)
     pattern = [int(t) for t in window][-CLASSIC_WINDOW:]
     out: list[str] = []
@@ -157,18 +186,15 @@ def classic_generate(bundle: ModelBundle, window: Sequence[int], notes: int, *, 
             logits[bos] = -np.inf  # CPC's vocabulary has no start token to emit
             token = int(np.argmax(logits))
             out.append(vocab.tokens[token])
-            count += len(vocab.tokens[token].split("."))
+            count += encoding.count_notes([vocab.tokens[token]])
             pattern = pattern[1:] + [token]
-    return tokens_to_score(out, bundle.encoding, tempo_bpm=tempo_bpm,
-                           metadata={"source": f"classic loop on {bundle.name}"})
+    return encoding.decode(out, tempo_bpm=tempo_bpm, metadata={"source": f"classic loop on {bundle.name}"})
 
 
 def _model_space(bundle: ModelBundle, scores: Sequence[Score]) -> list[Score]:
     """Reference pieces as the model was trained to read them (moved to C major / A minor if it was)."""
     if not bundle.key_normalized:
         return list(scores)
-    from .dataset import normalize_key
-
     return [normalize_key(s) for s in scores]
 
 

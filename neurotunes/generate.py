@@ -9,10 +9,10 @@ from the config: the same bundle, config, primer and seed give the same notes.
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -20,208 +20,19 @@ import numpy as np
 from . import constants as C
 from .bundle import ModelBundle
 from .config import GenerateConfig
-from .encoding import (
-    BOS,
-    CLASSIC_STEP_QUARTERS,
-    EncodingConfig,
-    Vocabulary,
-    completes_note,
-    score_to_tokens,
-    tokens_to_score,
-    transpose_token,
-)
+from .encodings import Encoding, Vocabulary, encoding_for
 from .errors import BadConfig, BadModel
-from .score import PITCH_CLASS_NAMES, Note, Score
+from .keys import PITCH_CLASS_NAMES, piece_key
+from .models import make_stepper
+from .score import Note, Score
 
 log = logging.getLogger(__name__)
 
 RECIPE_KEY = "recipe"
+#: Choices kept per step in a traced take (the "why this note" chart shows them).
+TRACE_TOP = 10
 #: How strongly the density setting favours short (or long) time shifts, per beat moved.
 DENSITY_STRENGTH = 3.0
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # exact identity; never overflows
-
-
-class RecurrentStepper:
-    """The bundle's recurrent stack (LSTM, GRU, SimpleRNN, optionally with causal
-    attention on top) run one token at a time on NumPy arrays.
-
-    ``step(token)`` feeds one token id and returns next-token logits; the state
-    (and, with attention, the cached outputs it attends to) is kept on the object.
-    Equal within float32 rounding to running the Keras model over the whole prefix.
-    """
-
-    def __init__(self, bundle: ModelBundle):
-        cfg = bundle.model
-        w = [np.asarray(a, dtype=np.float32) for a in bundle.weights]
-        self.arch = "lstm" if cfg.arch == "lstm_attention" else cfg.arch
-        self.attention = cfg.arch == "lstm_attention"
-        self.context = cfg.context
-        self.units = cfg.units
-        embedding = w[0]
-        self.layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        i = 1
-        for _ in range(cfg.layers):
-            self.layers.append((w[i], w[i + 1], w[i + 2]))
-            i += 3
-        self.scale = float(w[i]) if self.attention else 1.0
-        i += int(self.attention)
-        self.dense_w, self.dense_b = w[i], w[i + 1]
-        # The first layer's input projection of every token, precomputed: a row lookup per step.
-        kernel, _, bias = self.layers[0]
-        input_bias = bias[0] if self.arch == "gru" else bias
-        self.first_projection = embedding @ kernel + input_bias
-        self.reset()
-
-    def reset(self) -> None:
-        self.h = [np.zeros(self.units, dtype=np.float32) for _ in self.layers]
-        self.c = [np.zeros(self.units, dtype=np.float32) for _ in self.layers]
-        self.memory: list[np.ndarray] = []  # attention keys = values: the top layer's past outputs
-
-    def state(self):
-        return [h.copy() for h in self.h], [c.copy() for c in self.c], list(self.memory)
-
-    def set_state(self, state) -> None:
-        self.h = [h.copy() for h in state[0]]
-        self.c = [c.copy() for c in state[1]]
-        self.memory = list(state[2])
-
-    def step(self, token: int) -> np.ndarray:
-        u = self.units
-        x = None
-        for li, (kernel, recurrent, bias) in enumerate(self.layers):
-            h = self.h[li]
-            if self.arch == "lstm":
-                z = (self.first_projection[token] if li == 0 else x @ kernel + bias) + h @ recurrent
-                i_g = _sigmoid(z[:u])
-                f_g = _sigmoid(z[u : 2 * u])
-                c_hat = np.tanh(z[2 * u : 3 * u])
-                o_g = _sigmoid(z[3 * u :])
-                c = f_g * self.c[li] + i_g * c_hat
-                self.c[li] = c
-                h = o_g * np.tanh(c)
-            elif self.arch == "gru":  # reset_after=True (Keras 2 default)
-                xz = self.first_projection[token] if li == 0 else x @ kernel + bias[0]
-                hz = h @ recurrent + bias[1]
-                z_g = _sigmoid(xz[:u] + hz[:u])
-                r_g = _sigmoid(xz[u : 2 * u] + hz[u : 2 * u])
-                h_hat = np.tanh(xz[2 * u :] + r_g * hz[2 * u :])
-                h = z_g * h + (1.0 - z_g) * h_hat
-            else:  # SimpleRNN
-                h = np.tanh((self.first_projection[token] if li == 0 else x @ kernel + bias) + h @ recurrent)
-            self.h[li] = h
-            x = h
-        if self.attention:
-            self.memory.append(x)
-            del self.memory[: -self.context]
-            keys = np.stack(self.memory)
-            scores = self.scale * (keys @ x)
-            weights = np.exp(scores - scores.max())
-            x = np.concatenate([x, (weights / weights.sum()) @ keys])
-        return x @ self.dense_w + self.dense_b
-
-
-class ConvStepper:
-    """The dilated causal CNN run one token at a time: each layer keeps a ring buffer
-    of its past inputs (as deep as its dilation), so a step costs one pass per layer."""
-
-    def __init__(self, bundle: ModelBundle):
-        cfg = bundle.model
-        w = [np.asarray(a, dtype=np.float32) for a in bundle.weights]
-        self.units = cfg.units
-        self.projection = w[0] @ w[1][0] + w[2]  # embedding -> input projection, per token
-        self.layers = []
-        i = 3
-        for layer in range(cfg.layers):
-            dilated_k, dilated_b, res_k, res_b = w[i], w[i + 1], w[i + 2][0], w[i + 3]
-            self.layers.append((2**layer, dilated_k[0], dilated_k[1], dilated_b, res_k, res_b))
-            i += 4
-        self.dense_w, self.dense_b = w[i], w[i + 1]
-        self.reset()
-
-    def reset(self) -> None:
-        self.buffers = [np.zeros((d, self.units), dtype=np.float32) for d, *_ in self.layers]
-        self.t = 0
-
-    def state(self):
-        return [b.copy() for b in self.buffers], self.t
-
-    def set_state(self, state) -> None:
-        self.buffers = [b.copy() for b in state[0]]
-        self.t = state[1]
-
-    def step(self, token: int) -> np.ndarray:
-        u = self.units
-        x = self.projection[token]
-        for buffer, (d, k_past, k_now, bias, res_k, res_b) in zip(self.buffers, self.layers):
-            slot = self.t % d
-            past = buffer[slot]  # this layer's input d steps ago (zeros before the start: causal padding)
-            gated = past @ k_past + x @ k_now + bias
-            z = np.tanh(gated[:u]) * _sigmoid(gated[u:])
-            buffer[slot] = x
-            x = x + z @ res_k + res_b
-        self.t += 1
-        return np.maximum(x, 0.0) @ self.dense_w + self.dense_b
-
-
-def make_stepper(bundle: ModelBundle):
-    """The exact one-token-at-a-time runner for the bundle's architecture."""
-    return ConvStepper(bundle) if bundle.model.arch == "cnn" else RecurrentStepper(bundle)
-
-
-class _Grammar:
-    """Which tokens may come next.
-
-    Event encoding: NOTE is followed by DUR, no pitch twice in one chord, at most
-    ``max_chord`` notes per onset.  Classic encoding: any note or chord token, never BOS.
-    """
-
-    def __init__(self, vocab: Vocabulary, enc: EncodingConfig, max_chord: int = 0):
-        if enc.name == "classic":  # every token is its own kind: only BOS is special
-            self.kind = np.array(["BOS" if t == BOS else "CLASSIC" for t in vocab.tokens])
-        else:
-            self.kind = np.array([t.partition("_")[0] for t in vocab.tokens])
-        self.completes = np.array([completes_note(t, enc) for t in vocab.tokens])
-        self.after_note = self.kind == "DUR"
-        self.otherwise = (self.kind == "NOTE") | (self.kind == "SHIFT")
-        self.shifts = self.kind == "SHIFT"
-        self.classic = enc.name == "classic"
-        self.max_chord = max_chord
-        self.chord: set[int] = set()
-        self.last = "BOS"
-        self.shift_only = False  # after a primer: move on in time first, so primer notes stay first
-
-    def copy(self) -> "_Grammar":
-        other = copy.copy(self)
-        other.chord = set(self.chord)
-        return other
-
-    def require_shift(self) -> None:
-        self.shift_only = True
-
-    def observe(self, token: int) -> None:
-        kind = self.kind[token]
-        if kind == "SHIFT":
-            self.shift_only = False
-        if kind == "NOTE":
-            self.chord.add(token)
-        elif kind == "SHIFT" or kind == "BOS":
-            self.chord.clear()
-        self.last = kind
-
-    def mask(self) -> np.ndarray:
-        if self.last == "NOTE":
-            return self.after_note
-        if self.classic:
-            return self.kind == "CLASSIC"
-        if self.shift_only or (self.max_chord and len(self.chord) >= self.max_chord):
-            return self.shifts
-        allowed = self.otherwise.copy()
-        if self.chord:
-            allowed[list(self.chord)] = False
-        return allowed
 
 
 class _Steering:
@@ -229,18 +40,14 @@ class _Steering:
     scale lock and pitch range (a hard mask), note density (a bias on time
     shifts) and a repetition penalty on recently heard pitches."""
 
-    def __init__(self, vocab: Vocabulary, enc: EncodingConfig, config: GenerateConfig):
+    def __init__(self, vocab: Vocabulary, encoding: Encoding, config: GenerateConfig):
         allowed_pitches = config.allowed_pitches()
-        self.pitch_of: dict[int, list[int]] = {}
-        for i, tok in enumerate(vocab.tokens):
-            if enc.name == "classic" and tok != BOS:
-                self.pitch_of[i] = tokens_to_score([tok], enc).pitch_list()
-            elif tok.startswith("NOTE_"):
-                self.pitch_of[i] = [int(tok[5:])]
+        facts = encoding.facts(vocab)
+        pitched = np.flatnonzero(facts.carries_pitch)
         self.allowed = np.ones(len(vocab), dtype=bool)
-        for i, pitches in self.pitch_of.items():
-            self.allowed[i] = all(p in allowed_pitches for p in pitches)
-        if not any(self.allowed[i] for i in self.pitch_of):
+        for i in pitched:
+            self.allowed[i] = all(p in allowed_pitches for p in facts.pitches[i])
+        if not self.allowed[pitched].any():
             raise BadConfig(
                 f"no note the model knows fits the {config.scale} scale on "
                 f"{PITCH_CLASS_NAMES[config.key]} within pitches "
@@ -250,16 +57,12 @@ class _Steering:
         # ones for a sparser one (weight density ** (-DENSITY_STRENGTH * beats moved)).  How likely a shift is
         # at all stays the model's, so a chord never swells and a sparse setting never becomes all silence.
         self.shift_ids = np.array([], dtype=np.int64)
-        if enc.name == "event" and config.density != 1.0:
-            self.shift_ids = vocab.ids_with_prefix("SHIFT_").astype(np.int64)
-            beats = np.array([int(vocab.tokens[i][6:]) / enc.steps_per_quarter for i in self.shift_ids])
-            self.shift_bias = -np.log(config.density) * DENSITY_STRENGTH * beats
+        if config.density != 1.0:
+            self.shift_ids = np.flatnonzero(facts.time_shift).astype(np.int64)
+            self.shift_bias = -np.log(config.density) * DENSITY_STRENGTH * facts.beats(self.shift_ids)
         self.penalty = float(np.log(config.repetition_penalty))
         self.window = config.no_repeat_window
-        self.by_pitch: dict[int, list[int]] = {}
-        for i, pitches in self.pitch_of.items():
-            for p in pitches:
-                self.by_pitch.setdefault(p, []).append(i)
+        self.by_pitch = facts.by_pitch
 
     def adjust(self, logits: np.ndarray, recent_pitches: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Logits after density and repetition, and the constraint mask."""
@@ -288,7 +91,23 @@ def sample_from_logits(
     top_p: float = 1.0,
     allowed: np.ndarray | None = None,
 ) -> int:
-    """Draw one token id: temperature, then top-k, then nucleus (top-p) filtering."""
+    """Draw one token id from :func:`sampling_distribution`."""
+    p = sampling_distribution(logits, temperature=temperature, top_k=top_k, top_p=top_p, allowed=allowed)
+    return int(min(np.searchsorted(np.cumsum(p), rng.random() * 1.0, side="right"), len(p) - 1))
+
+
+def sampling_distribution(
+    logits: np.ndarray,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    allowed: np.ndarray | None = None,
+) -> np.ndarray:
+    """The probabilities the sampler draws from: temperature, the mask, then top-k, then nucleus (top-p).
+
+    Tokens cut by the mask, top-k or top-p have probability 0; the rest sum to 1.
+    """
     z = np.asarray(logits, dtype=np.float64) / temperature
     if allowed is not None:
         z = np.where(allowed, z, -np.inf)
@@ -305,8 +124,7 @@ def sample_from_logits(
         kept = np.zeros_like(p)
         kept[keep] = p[keep]
         p = kept
-    p /= p.sum()
-    return int(min(np.searchsorted(np.cumsum(p), rng.random() * 1.0, side="right"), len(p) - 1))
+    return p / p.sum()
 
 
 def single_threaded_blas():
@@ -337,11 +155,13 @@ class Generation:
 
     ``warnings`` says why a take stopped before its length (a budget ran out);
     the same text rides in the score's metadata under ``"stopped_early"``.
+    ``config`` is the settings the take was made with, its own seed included.
     """
 
     score: Score
     trace: list[StepTrace] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    config: GenerateConfig = field(default_factory=GenerateConfig)
 
 
 def generate(
@@ -362,7 +182,7 @@ def generate(
     BadConfig
         Impossible settings: a primer without notes, a scale lock the model has no notes for, ...
     """
-    return generate_traced(bundle, config, primer=primer, on_progress=on_progress).score
+    return generate_traced(bundle, config, primer=primer, on_progress=on_progress, trace_top=0).score
 
 
 def generate_traced(
@@ -371,35 +191,57 @@ def generate_traced(
     *,
     primer: Score | None = None,
     on_progress: Callable[[int, int], None] | None = None,
-    trace_top: int = 10,
+    trace_top: int = TRACE_TOP,
 ) -> Generation:
-    """Like :func:`generate`, also returning the model's top choices at every generated step."""
+    """One take, with the model's ``trace_top`` likeliest choices at every generated step (0: no trace).
+
+    :func:`compose` makes several seeded takes with it; :func:`generate` is the one-take call.
+    """
     config = config or GenerateConfig()
     with single_threaded_blas():
-        return _generate(bundle, config, primer, on_progress, trace_top)
+        return replace(_generate(bundle, config, primer, on_progress, trace_top), config=config)
 
 
-def generate_variations(
-    bundle: ModelBundle, config: GenerateConfig, count: int, *, primer: Score | None = None
-) -> list[Score]:
-    """``count`` takes with seeds ``seed, seed + 1, ...``: each reproducible on its own."""
-    if not 1 <= count <= C.MAX_VARIATIONS:
-        raise BadConfig(f"ask for 1 to {C.MAX_VARIATIONS} variations, not {count}")
-    return takes_with_seeds(bundle, config, count, primer=primer)
-
-
-def takes_with_seeds(
+def compose(
     bundle: ModelBundle,
-    config: GenerateConfig,
-    count: int,
+    config: GenerateConfig | None = None,
     *,
+    count: int = 1,
     primer: Score | None = None,
+    traced: bool = False,
+    on_progress: Callable[[int, int, int], None] | None = None,
     on_take: Callable[[int], None] | None = None,
-) -> list[Score]:
-    """Takes with seeds ``seed, seed + 1, ...`` (no cap here: callers set theirs); ``on_take(done)`` after each."""
+    max_count: int = C.MAX_VARIATIONS,
+) -> list[Generation]:
+    """``count`` takes with seeds ``seed, seed + 1, ...``: the one entry point for the CLI, the pages and evaluation.
+
+    Each take is reproducible on its own: take ``i`` is exactly ``generate`` with seed ``seed + i``.
+
+    Parameters
+    ----------
+    count
+        Takes to make, 1 to ``max_count`` (:data:`constants.MAX_VARIATIONS` unless the caller sets its own cap,
+        as evaluation does).
+    traced
+        Keep the model's top choices at every generated step (``Generation.trace``, the "why this note" chart).
+    on_progress
+        ``on_progress(take, notes_done, notes_wanted)``, ``take`` counting from 1.
+    on_take
+        ``on_take(takes_done)`` after each take.
+
+    Raises
+    ------
+    BadConfig
+        A count outside 1..``max_count``, or what :func:`generate` raises.
+    """
+    config = config or GenerateConfig()
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= max_count:
+        raise BadConfig(f"ask for 1 to {max_count} takes, not {count!r}")
     takes = []
     for i in range(count):
-        takes.append(generate(bundle, replace(config, seed=config.seed + i), primer=primer))
+        progress = None if on_progress is None else partial(on_progress, i + 1)
+        takes.append(generate_traced(bundle, replace(config, seed=config.seed + i), primer=primer,
+                                     on_progress=progress, trace_top=TRACE_TOP if traced else 0))
         if on_take:
             on_take(i + 1)
     return takes
@@ -409,20 +251,14 @@ class _Run:
     """One generation: the stepper, the grammar and the steering, and where the music has got to."""
 
     def __init__(self, bundle: ModelBundle, config: GenerateConfig):
-        self.enc = bundle.encoding
+        self.encoding = encoding_for(bundle.encoding)
+        self.facts = self.encoding.facts(bundle.vocab)
         self.vocab = bundle.vocab
         self.config = config
         self.stepper = make_stepper(bundle)
-        self.grammar = _Grammar(bundle.vocab, bundle.encoding, config.max_chord)
-        self.steering = _Steering(bundle.vocab, bundle.encoding, config)
-        if self.enc.name == "classic":
-            self.seconds_per_token = {i: CLASSIC_STEP_QUARTERS * 60.0 / config.tempo_bpm
-                                      for i, t in enumerate(bundle.vocab.tokens) if t != BOS}
-        else:
-            step = 60.0 / config.tempo_bpm / self.enc.steps_per_quarter
-            self.seconds_per_token = {i: int(t[6:]) * step for i, t in enumerate(bundle.vocab.tokens)
-                                      if t.startswith("SHIFT_")}
-        self.pitch_of = self.steering.pitch_of
+        self.grammar = self.encoding.grammar(bundle.vocab, max_chord=config.max_chord)
+        self.steering = _Steering(bundle.vocab, self.encoding, config)
+        self.seconds_per_token = self.facts.seconds_per_token(config.tempo_bpm)
         self.recent: list[int] = []
         self.seconds = 0.0
         self.notes = 0
@@ -440,12 +276,12 @@ class _Run:
 
     def feed(self, token: int) -> None:
         self.grammar.observe(token)
-        self.seconds += self.seconds_per_token.get(token, 0.0)
-        self.recent.extend(self.pitch_of.get(token, ()))
+        self.seconds += float(self.seconds_per_token[token])
+        self.recent.extend(self.facts.pitches[token])
         del self.recent[: -max(self.config.no_repeat_window, 1)]
         self.tokens += 1
         self.idle += 1
-        if self.grammar.completes[token]:
+        if self.facts.completes_note[token]:
             self.notes += 1
             self.idle = 0
 
@@ -490,26 +326,23 @@ def _generate(bundle, config: GenerateConfig, primer: Score | None, on_progress,
     ``transpose`` setting moves the whole result; the scale lock and the pitch
     range are the user's, so they are mapped into the model's space before sampling.
     """
-    enc, vocab = bundle.encoding, bundle.vocab
+    encoding, vocab = encoding_for(bundle.encoding), bundle.vocab
     if primer is not None:
         primer = primer.without_drums()
         if not len(primer):
             raise BadConfig("the primer has no pitched notes to continue from")
-    into_model = 0
-    if primer is not None and bundle.key_normalized:
-        from .dataset import key_shift
-
-        into_model = key_shift(primer)[0]
+    primer_key = piece_key(primer) if primer is not None and bundle.key_normalized else None
+    into_model = primer_key.shift_to_reference() if primer_key else 0
     out_shift = config.transpose - into_model  # model space -> what the user hears
     model_config = _in_model_space(config, out_shift)
     run = _Run(bundle, model_config)
-    prefix = [BOS]
+    prefix = [encoding.bos]
     primer_notes: list[Note] = []
     if primer is not None:
         moved = primer.transpose(into_model) if into_model else primer
         primer_on_grid = moved.with_tempo(config.tempo_bpm) if moved.tempo_bpm != config.tempo_bpm else moved
-        prefix = score_to_tokens(primer_on_grid, enc)
-        primer_notes = list(tokens_to_score(prefix, enc, tempo_bpm=config.tempo_bpm, program=config.program).notes)
+        prefix = encoding.encode(primer_on_grid)
+        primer_notes = list(encoding.decode(prefix, tempo_bpm=config.tempo_bpm, program=config.program).notes)
     ids = list(vocab.encode(prefix, skip_unknown=True))  # a primer chord the model never saw is left out
     if not ids:
         raise BadConfig("none of the primer's notes are in the model's vocabulary")
@@ -517,8 +350,8 @@ def _generate(bundle, config: GenerateConfig, primer: Score | None, on_progress,
         run.feed(int(t))
         run.logits = run.stepper.step(int(t))
     run.start_budget()
-    if primer is not None and not run.grammar.classic:
-        run.grammar.require_shift()
+    if primer is not None:
+        run.grammar.after_primer()
 
     if config.beam_width > 1:
         generated, trace = _beam_search(run, config.beam_width, on_progress)
@@ -526,18 +359,18 @@ def _generate(bundle, config: GenerateConfig, primer: Score | None, on_progress,
         generated, trace = _sample(run, np.random.default_rng(config.seed), on_progress, trace_top)
     warnings = []
     if run.stop_reason is not None:
-        made = sum(1 for t in generated if run.grammar.completes[t])
+        made = sum(1 for t in generated if run.facts.completes_note[t])
         if not made:
             raise BadModel(f"the model made no notes: {run.stop_reason}; it may be untrained or broken")
         warnings.append(f"Stopped after {made} of {config.length} notes: {run.stop_reason}.")
 
     tokens = prefix + vocab.decode(generated)
-    score = tokens_to_score(tokens, enc, tempo_bpm=config.tempo_bpm, program=config.program)
+    score = encoding.decode(tokens, tempo_bpm=config.tempo_bpm, program=config.program)
     if out_shift:
         score = score.transpose(out_shift)
-        trace = [StepTrace(transpose_token(t.token, enc, out_shift),
-                           [transpose_token(x, enc, out_shift) for x in t.top_tokens], t.top_probs) for t in trace]
-    notes_out = _accent(score.notes, config.tempo_bpm, enc.steps_per_quarter)
+        trace = [StepTrace(encoding.transpose_token(t.token, out_shift),
+                           [encoding.transpose_token(x, out_shift) for x in t.top_tokens], t.top_probs) for t in trace]
+    notes_out = _accent(score.notes, config.tempo_bpm, bundle.encoding.steps_per_quarter)
     score = score.replace(
         notes=notes_out,
         metadata={
@@ -571,11 +404,13 @@ def _sample(run: _Run, rng: np.random.Generator, on_progress, trace_top: int):
         z, allowed = run.distribution()
         if not allowed.any():
             break  # nothing may follow (cannot happen with a trained vocabulary; kept as a guard)
-        token = sample_from_logits(z, rng, temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
-                                   allowed=allowed)
+        probs = sampling_distribution(z, temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
+                                      allowed=allowed)
+        token = int(min(np.searchsorted(np.cumsum(probs), rng.random() * 1.0, side="right"), len(probs) - 1))
         if trace_top:
-            probs = _softmax(np.where(allowed, z / config.temperature, -np.inf))
-            top = np.argsort(-probs, kind="stable")[:trace_top]
+            # What the draw used (after temperature, masks, top-k and top-p): a token cut by top-k/top-p
+            # had no chance, so it is not shown as a likely choice.
+            top = [i for i in np.argsort(-probs, kind="stable")[:trace_top] if probs[i] > 0]
             trace.append(StepTrace(vocab.tokens[token], [vocab.tokens[i] for i in top],
                                    [float(probs[i]) for i in top]))
         generated.append(token)
@@ -590,7 +425,15 @@ def _sample(run: _Run, rng: np.random.Generator, on_progress, trace_top: int):
 
 
 def _beam_search(run: _Run, width: int, on_progress):
-    """Keep the ``width`` most likely continuations (log-probability, with the steering applied)."""
+    """Keep the ``width`` most likely continuations (log-probability, with the steering applied).
+
+    The temperature applies as in sampling: each step's distribution is ``softmax(logits / T)``,
+    so the beam looks for the likeliest continuation under the distribution a sampled take
+    would draw from.  (Dividing the summed log-probabilities by T instead would rank every
+    beam exactly as T = 1 does.)  Near 0 the beam follows the single likeliest token at
+    each step; above 1 it weighs the model's confidence less.  Top-k and top-p are
+    sampling cuts and do not apply: the beam keeps its own ``width`` best.
+    """
     beams = [(0.0, [], run.snapshot(), False)]  # (log-probability, tokens, state, finished)
     while not all(done for *_, done in beams):
         candidates = []  # (log-probability, tokens, parent state, next token or None when finished)
@@ -600,7 +443,8 @@ def _beam_search(run: _Run, width: int, on_progress):
                 continue
             run.restore(snap)
             z, allowed = run.distribution()
-            log_probs = np.log(np.maximum(_softmax(np.where(allowed, z, -np.inf)), 1e-300))
+            tempered = z / run.config.temperature
+            log_probs = np.log(np.maximum(_softmax(np.where(allowed, tempered, -np.inf)), 1e-300))
             for token in np.argsort(-log_probs, kind="stable")[:width]:
                 if allowed[token]:
                     candidates.append((score + float(log_probs[token]), tokens + [int(token)], snap, int(token)))

@@ -17,9 +17,8 @@ sets are.
 Per model (:func:`model_metrics`): validation NLL per note, perplexity and
 next-note pitch accuracy.
 
-Key estimation follows Krumhansl & Kessler's key profiles (the method behind
-music21's ``analyze('key')``), computed on duration-weighted pitch classes so it
-needs nothing heavier than NumPy (a test checks it against music21).
+Features measured "in the key" use :func:`neurotunes.keys.estimate` (Krumhansl &
+Kessler's profiles on duration-weighted pitch classes, NumPy only).
 """
 
 from __future__ import annotations
@@ -31,72 +30,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .encodings import encoding_for
 from .errors import BadConfig
+from .generate import single_threaded_blas
+from .keys import Key, estimate, pitch_class_histogram
+from .models import make_stepper
 from .score import Score
-
-# Krumhansl-Kessler probe-tone profiles, tonic first.
-_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-_TONIC_NAMES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B")  # music21 spelling
-
-
-def pitch_class_histogram(score: Score, *, weighted: bool = True) -> np.ndarray:
-    """Share of each pitch class (C=0 ... B=11), weighted by note duration by default."""
-    hist = np.zeros(12)
-    for n in score.notes:
-        if not n.is_drum:
-            hist[n.pitch % 12] += n.duration if weighted else 1.0
-    total = hist.sum()
-    return hist / total if total else hist
-
-
-def estimate_key(score: Score) -> tuple[int, str] | None:
-    """Most likely key as ``(tonic pitch class, "major" | "minor")``; None for an empty piece."""
-    hist = pitch_class_histogram(score)
-    if not hist.any() or np.ptp(hist) == 0:
-        return None  # no notes, or every pitch class equally present: no key to find
-    best, best_r = None, -np.inf
-    for mode, profile in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)):
-        for tonic in range(12):
-            r = np.corrcoef(hist, np.roll(profile, tonic))[0, 1]
-            if r > best_r:
-                best, best_r = (tonic, mode), r
-    return best
-
-
-def _tonic_spelling(key: tuple[int, str]) -> str:
-    """music21's name of the tonic: ``"E-"`` for E-flat major, ``"e-"`` for E-flat minor."""
-    tonic, mode = key
-    return _TONIC_NAMES[tonic] if mode == "major" else _TONIC_NAMES[tonic].lower()
-
-
-def piece_key(score: Score) -> tuple[int, str] | None:
-    """The piece's key: the one its file names, otherwise :func:`estimate_key`'s."""
-    return (parse_key_name(score.key) if score.key else None) or estimate_key(score)
-
-
-def key_name(key: tuple[int, str]) -> str:
-    return f"{_tonic_spelling(key)} {key[1]}"
-
-
-def music21_key(key: tuple[int, str]):
-    """A ``(tonic pitch class, mode)`` key as a ``music21.key.Key``."""
-    from music21 import key as m21key
-
-    return m21key.Key(_tonic_spelling(key))
-
-
-def parse_key_name(text: str) -> tuple[int, str] | None:
-    """``"E- major"`` / ``"g minor"`` / ``"Bb Major"`` -> ``(tonic pitch class, mode)``; None if unreadable."""
-    tonic, _, mode = text.strip().partition(" ")
-    mode = mode.strip().lower() or "major"
-    if not tonic or mode not in ("major", "minor"):
-        return None
-    base = "C D EF G A B".find(tonic[0].upper())
-    if base < 0:
-        return None
-    shift = sum(1 for c in tonic[1:] if c == "#") - sum(1 for c in tonic[1:] if c in "-b")
-    return ((base + shift) % 12, mode)
 
 
 def model_metrics(bundle, scores, *, max_tokens: int = 200_000) -> dict[str, float]:
@@ -114,29 +53,20 @@ def model_metrics(bundle, scores, *, max_tokens: int = 200_000) -> dict[str, flo
       tokens is the right one.
 
     Runs the model one token at a time with its state carried (the same
-    stepper that generates, :func:`~neurotunes.generate.make_stepper`), state reset per piece.
+    stepper that generates, :func:`~neurotunes.models.make_stepper`), state reset per piece.
     """
-    from .generate import single_threaded_blas
-
     with single_threaded_blas():
         return _model_metrics(bundle, scores, max_tokens)
 
 
 def _model_metrics(bundle, scores, max_tokens: int) -> dict[str, float]:
-    from .encoding import count_notes, score_to_tokens
-    from .generate import make_stepper
-
-    enc, vocab = bundle.encoding, bundle.vocab
-    if enc.name == "classic":
-        pitched = np.array([t != "BOS" for t in vocab.tokens])
-    else:
-        pitched = np.array([t.startswith("NOTE_") for t in vocab.tokens])
+    encoding, vocab = encoding_for(bundle.encoding), bundle.vocab
+    pitched = encoding.facts(vocab).carries_pitch
     stepper = make_stepper(bundle)
     nll, pitch_nll, steps, notes, onsets, hits, pitch_steps = 0.0, 0.0, 0, 0, 0, 0, 0
     for score in scores:
-        tokens = score_to_tokens(score, enc)
-        ids = vocab.encode(tokens, skip_unknown=True)
-        notes += count_notes(vocab.decode(ids), enc)
+        ids = vocab.encode(encoding.encode(score), skip_unknown=True)
+        notes += encoding.count_notes(vocab.decode(ids))
         onsets += len({round(n.start, 4) for n in score.notes if not n.is_drum})
         stepper.reset()
         for current, target in zip(ids[:-1], ids[1:]):
@@ -192,10 +122,6 @@ def repetition_stats(score: Score) -> dict[str, float | int | bool]:
 
 
 # --- per-piece features ------------------------------------------------------
-#: Scale steps above the tonic counted as "in the key": the major scale; for minor, natural, harmonic
-#: and melodic minor together (a raised sixth or seventh is at home in a minor key).
-MAJOR_STEPS = frozenset({0, 2, 4, 5, 7, 9, 11})
-MINOR_STEPS = frozenset({0, 2, 3, 5, 7, 8, 9, 10, 11})
 INTERVAL_LIMIT = 12  # interval histogram: -12..+12 semitones, larger leaps folded into the end bins
 IOI_STEP_BEATS = 0.25  # inter-onset intervals binned on the 1/16 grid ...
 IOI_MAX_BEATS = 4.0  # ... up to a whole 4/4 bar; longer gaps share the last bin
@@ -237,8 +163,8 @@ def tonic_relative_histogram(score: Score) -> np.ndarray:
     absolute pitch class; a model trained in C and a chorale in E-flat are judged alike.
     """
     hist = pitch_class_histogram(score)
-    key = estimate_key(score)
-    return np.roll(hist, -key[0]) if key else hist
+    key = estimate(score)
+    return np.roll(hist, -key.tonic) if key else hist
 
 
 def interval_histogram(score: Score) -> np.ndarray:
@@ -279,12 +205,11 @@ def polyphony(score: Score) -> float:
 
 def in_scale_ratio(score: Score) -> float:
     """Share of notes whose pitch class belongs to the estimated key (minor: natural, harmonic, melodic)."""
-    key = estimate_key(score)
+    key = estimate(score)
     pitches = score.pitch_list()
     if key is None or not pitches:
         return 0.0
-    steps = MAJOR_STEPS if key[1] == "major" else MINOR_STEPS
-    return float(np.mean([(p - key[0]) % 12 in steps for p in pitches]))
+    return float(np.mean([(p - key.tonic) % 12 in key.scale_steps for p in pitches]))
 
 
 def on_grid_ratio(score: Score, grid_beats: float = GRID_BEATS) -> float:
@@ -304,28 +229,28 @@ def harmonic_progression(score: Score) -> float | None:
     note is in the key (minor: natural, harmonic or melodic).  ``None`` when the
     piece has no such chords at all (a melody).
     """
-    key = estimate_key(score)
+    key = estimate(score)
     if key is None:
         return None
     chords = [pcs for pcs in _sounding_pitch_classes(score) if len(pcs) >= MIN_CHORD_PITCH_CLASSES]
-    good = sum(_is_diatonic_chord(pcs, *key) for pcs in chords)
+    good = sum(_is_diatonic_chord(pcs, key) for pcs in chords)
     total = len(chords)
     return good / total if total else None
 
 
 @functools.lru_cache(maxsize=8192)  # music21's analysis is slow; pieces in one key share their chords
-def _is_diatonic_chord(pcs: frozenset[int], tonic: int, mode: str) -> bool:
+def _is_diatonic_chord(pcs: frozenset[int], key: Key) -> bool:
     """Whether pitch classes ``pcs`` form a diatonic triad or seventh chord in the key (see
     :func:`harmonic_progression`)."""
-    steps = MAJOR_STEPS if mode == "major" else MINOR_STEPS
-    if not all((pc - tonic) % 12 in steps for pc in pcs):
+    if not all((pc - key.tonic) % 12 in key.scale_steps for pc in pcs):
         return False
     from music21 import chord, roman  # music21's analysis: imported only here
+    from music21 import key as m21key
 
     c = chord.Chord(sorted(60 + pc for pc in pcs))
     if not (c.isTriad() or c.isSeventh()):
         return False
-    return roman.romanNumeralFromChord(c, music21_key((tonic, mode))).frontAlterationAccidental is None
+    return roman.romanNumeralFromChord(c, m21key.Key(key.music21_name)).frontAlterationAccidental is None
 
 
 def _sounding_pitches(score: Score) -> list[list[int]]:

@@ -18,7 +18,9 @@ from typing import Any
 from . import constants as C
 from ._quiet import quiet_import
 from .errors import BadMidi, BadScore
+from .keys import Key
 from .score import Note, Score
+from .text import printable_name
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,7 @@ def midi_to_score(data: bytes, *, name: str = "MIDI file", drop_drums: bool = Tr
         ts = (int(first.numerator), int(first.denominator))
     key = None
     if pm.key_signature_changes:
-        tonic, _, mode = pretty_midi.key_number_to_key_name(pm.key_signature_changes[0].key_number).partition(" ")
-        key = f"{tonic} {mode.lower()}"
+        key = Key.parse(pretty_midi.key_number_to_key_name(pm.key_signature_changes[0].key_number))
 
     metadata: dict[str, Any] = {}
     for text in getattr(pm, "text_events", []):
@@ -138,12 +139,7 @@ def score_to_midi(score: Score) -> bytes:
     pm = pretty_midi.PrettyMIDI(initial_tempo=score.tempo_bpm, resolution=C.MIDI_TICKS_PER_BEAT)
     pm.time_signature_changes.append(pretty_midi.TimeSignature(*score.time_signature, 0.0))
     if score.key:
-        try:
-            pm.key_signature_changes.append(
-                pretty_midi.KeySignature(pretty_midi.key_name_to_key_number(_pm_key_name(score.key)), 0.0)
-            )
-        except ValueError:
-            log.debug("key %r not expressible as a MIDI key signature", score.key)
+        pm.key_signature_changes.append(pretty_midi.KeySignature(_midi_key_number(score.key), 0.0))
     instruments: dict[tuple[int, bool], Any] = {}
     for n in score.notes:
         inst = instruments.get((n.program, n.is_drum))
@@ -159,11 +155,9 @@ def score_to_midi(score: Score) -> bytes:
     return buf.getvalue()
 
 
-def _pm_key_name(key: str) -> str:
-    """'C major' / 'a minor' (music21 style) -> pretty_midi's 'C Major' / 'A minor'."""
-    tonic, _, mode = key.partition(" ")
-    mode = (mode or "major").lower()
-    return f"{tonic[:1].upper()}{tonic[1:].replace('-', 'b')} {'Major' if mode == 'major' else 'minor'}"
+def _midi_key_number(key: Key) -> int:
+    """pretty_midi's key number: the tonic pitch class, plus 12 for minor (0 = C major, 21 = A minor)."""
+    return key.tonic + (12 if key.mode == "minor" else 0)
 
 
 def read_midi(path: str | Path, **kwargs: Any) -> Score:
@@ -171,8 +165,6 @@ def read_midi(path: str | Path, **kwargs: Any) -> Score:
 
     The size cap is checked before reading, so a huge (or sparse) file is refused without loading it.
     """
-    from .dataset import printable_name
-
     path = Path(path)
     name = printable_name(path.name)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from .errors import RenderError
 
@@ -26,7 +27,6 @@ def musicxml_to_svg_pages(musicxml: bytes, *, max_pages: int = MAX_PAGES) -> lis
         import verovio
     except ImportError:
         raise RenderError("sheet music needs the verovio package (pip install verovio)") from None
-    import os
 
     toolkit = verovio.toolkit()
     # Verovio's font resources are set per thread on import; Streamlit runs pages in other threads.

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from . import constants as C
 from ._quiet import quiet_import
 from .errors import BadConfig, RenderError
+from .midi_io import gm_program_names
 from .score import Note, Score
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -659,8 +660,6 @@ def normalize_loudness(
 
 @functools.cache
 def _gm_names() -> dict[str, int]:
-    from .midi_io import gm_program_names
-
     return {name.lower(): i for i, name in enumerate(gm_program_names())}
 
 

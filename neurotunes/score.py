@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from . import constants as C
-from .errors import BadScore
-
-PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+from .errors import BadConfig, BadScore
+from .keys import PITCH_CLASS_NAMES, Key
 
 
 def pitch_name(pitch: int) -> str:
@@ -26,8 +26,6 @@ def pitch_name(pitch: int) -> str:
 
 def pitch_from_name(name: str) -> int:
     """``'C4' -> 60``, ``'F#3' -> 54``, ``'Eb5' -> 75``, ``'C-1' -> 0`` (the names :func:`pitch_name` writes)."""
-    import re
-
     m = re.fullmatch(r"([A-Ga-g])([#b-]*)(-?\d+)", name.strip())
     if not m:
         raise ValueError(f"not a pitch name: {name!r}")
@@ -35,6 +33,17 @@ def pitch_from_name(name: str) -> int:
     base = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[letter.upper()]
     shift = accidentals.count("#") - accidentals.count("b")
     return (int(octave) + 1) * 12 + base + shift
+
+
+def _stored_key(value: Any) -> Any:
+    """A key as Score JSON stores it.  Before keys.py a Score kept any text its file gave, modes such as
+    "D dorian" included, and treated text it could not read as no key: such JSON still reads, as no key."""
+    if not isinstance(value, str):
+        return value  # None, or a wrong type that the constructor names
+    try:
+        return Key.parse(value)
+    except BadConfig:
+        return None
 
 
 @dataclass(frozen=True, order=True)
@@ -100,7 +109,8 @@ class Score:
     time_signature
         ``(numerator, denominator)``.
     key
-        Key name such as ``"C major"`` or ``"a minor"``, or ``None`` if unknown.
+        The key the file names, or ``None`` if unknown.  Text (``"Eb major"``, music21's
+        ``"E- major"``, older Score JSON) is read with :meth:`~neurotunes.keys.Key.parse`.
     metadata
         Provenance: source file, transcription/generation settings, ... (JSON values).
     """
@@ -108,7 +118,7 @@ class Score:
     notes: tuple[Note, ...] = ()
     tempo_bpm: float = C.DEFAULT_TEMPO_BPM
     time_signature: tuple[int, int] = C.DEFAULT_TIME_SIGNATURE
-    key: str | None = None
+    key: Key | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -126,6 +136,13 @@ class Score:
         if len(ts) != 2 or not all(isinstance(v, int) and v > 0 for v in ts) or ts[1] not in (1, 2, 4, 8, 16, 32):
             raise BadScore(f"time signature must be like (4, 4), got {self.time_signature!r}")
         object.__setattr__(self, "time_signature", ts)
+        if isinstance(self.key, str):  # the edge where text becomes a Key: files, JSON, callers' strings
+            try:
+                object.__setattr__(self, "key", Key.parse(self.key))
+            except BadConfig as exc:
+                raise BadScore(f"score key: {exc}") from None
+        elif self.key is not None and not isinstance(self.key, Key):
+            raise BadScore(f"score key must be a Key or text such as 'Eb major', got {self.key!r}")
         try:
             meta = json.loads(json.dumps(dict(self.metadata)))
         except (TypeError, ValueError) as exc:
@@ -171,14 +188,15 @@ class Score:
         return self.with_notes(n for n in self.notes if not n.is_drum)
 
     def transpose(self, semitones: int) -> "Score":
-        """Shift every pitched note; notes pushed outside 0-127 are dropped."""
+        """Shift every pitched note, and the key with them; notes pushed outside 0-127 are dropped."""
         moved = [
             replace(n, pitch=n.pitch + semitones)
             for n in self.notes
             if n.is_drum is False and 0 <= n.pitch + semitones <= 127
         ]
         drums = [n for n in self.notes if n.is_drum]
-        return self.with_notes(moved + drums)
+        key = self.key.transpose(semitones) if self.key else None
+        return replace(self, notes=tuple(moved + drums), key=key)
 
     def with_program(self, program: int) -> "Score":
         return self.with_notes(replace(n, program=program) for n in self.notes)
@@ -255,7 +273,7 @@ class Score:
             "notes": [n.to_dict() for n in self.notes],
             "tempo_bpm": self.tempo_bpm,
             "time_signature": list(self.time_signature),
-            "key": self.key,
+            "key": self.key.name if self.key else None,
             "metadata": dict(self.metadata),
         }
 
@@ -282,7 +300,7 @@ class Score:
                 notes=notes,
                 tempo_bpm=data.get("tempo_bpm", C.DEFAULT_TEMPO_BPM),
                 time_signature=tuple(data.get("time_signature", C.DEFAULT_TIME_SIGNATURE)),
-                key=data.get("key"),
+                key=_stored_key(data.get("key")),
                 metadata=data.get("metadata", {}),
             )
         except (KeyError, TypeError, AttributeError) as exc:

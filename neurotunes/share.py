@@ -8,29 +8,39 @@ input: a tampered link gives a clear message, never an exception trace.
 
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
 
-from .config import GenerateConfig
+from .bundle import ModelBundle, load_bundle
+from .config import GenerateConfig, settings_of
 from .constants import SHIPPED_MODELS
-from .errors import BadConfig
+from .errors import BadConfig, BadModel, NeuroTunesError
+from .generate import RECIPE_KEY
+from .score import Score
 
 HASH_CHARS = 12
 MAX_PARAM_CHARS = 64
+#: Query parameters that are not settings.
+LINK_KEYS = ("model", "hash")
 
 
 def share_params(model: str, model_hash: str, config: GenerateConfig) -> dict[str, str]:
     """Query parameters for a take made by a shipped model with ``config`` (no primer)."""
     if model not in SHIPPED_MODELS:
         raise BadConfig("only takes from a shipped model can be shared as a link (others need the model file)")
-    defaults = GenerateConfig().to_dict()
+    defaults = type(config)().to_dict()
     params = {"model": model, "hash": model_hash[:HASH_CHARS]}
     params.update({k: str(v) for k, v in config.to_dict().items() if v != defaults[k]})
     return params
 
 
-def parse_share_params(params: Mapping[str, str]) -> tuple[str, str, GenerateConfig]:
+def parse_share_params(
+    params: Mapping[str, str], *, config_type: type = GenerateConfig
+) -> tuple[str, str, Any]:
     """``(model name, short hash, config)`` from query parameters.
+
+    Every setting of ``config_type`` (a :class:`GenerateConfig` unless a test passes its own)
+    is read and checked as its declaration says; nothing else is accepted.
 
     Raises
     ------
@@ -43,18 +53,89 @@ def parse_share_params(params: Mapping[str, str]) -> tuple[str, str, GenerateCon
     model_hash = params.get("hash", "")
     if len(model_hash) != HASH_CHARS or any(c not in "0123456789abcdef" for c in model_hash):
         raise BadConfig("the link's model hash is malformed")
-    types = {f.name: f.type for f in fields(GenerateConfig)}
+    declared = {name: about for name, about, _ in settings_of(config_type)}
     values: dict[str, object] = {}
     for key, raw in params.items():
-        if key in ("model", "hash"):
+        if key in LINK_KEYS:
             continue
-        if key not in types:
+        if key not in declared:
             raise BadConfig(f"the link has an unknown setting {key[:MAX_PARAM_CHARS]!r}")
         if len(raw) > MAX_PARAM_CHARS:
             raise BadConfig(f"the link's value for {key} is too long")
-        kind = types[key]
-        try:
-            values[key] = int(raw) if kind == "int" else float(raw) if kind == "float" else str(raw)
-        except ValueError:
-            raise BadConfig(f"the link's value for {key} is not a number: {raw[:MAX_PARAM_CHARS]!r}") from None
-    return model, model_hash, GenerateConfig.from_dict(values)
+        values[key] = declared[key].parse(key, raw)
+    return model, model_hash, config_type.from_dict(values)
+
+
+def take_from_link(
+    params: Mapping[str, str], *, bundle_for: Callable[[str], ModelBundle] = load_bundle
+) -> tuple[str, GenerateConfig]:
+    """``(shipped model name, config)`` of the take a share link describes, checked against the model here.
+
+    ``bundle_for(name)`` gives the shipped bundle (the app passes its cached loader).
+
+    Raises
+    ------
+    BadConfig
+        A malformed or tampered link (see :func:`parse_share_params`).
+    BadModel
+        The link was made with another version of the model: its notes cannot be reproduced.
+    """
+    model, model_hash, config = parse_share_params(params)
+    if bundle_for(model).hash[: len(model_hash)] != model_hash:
+        raise BadModel("the link was made with another version of this model, so it cannot be reproduced here")
+    return model, config
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What regenerates a piece NeuroTunes made: the model, the settings (seed included) and the primer."""
+
+    bundle: ModelBundle
+    config: GenerateConfig
+    primer: Score | None
+
+
+def recipe_from_score(
+    score: Score,
+    *,
+    model: str | None = None,
+    source: str = "the piece",
+    bundle_for: Callable[[str], ModelBundle] = load_bundle,
+) -> Recipe:
+    """The recipe a generated piece carries in its metadata, with the model it names, checked.
+
+    Parameters
+    ----------
+    model
+        A bundle folder, .zip or shipped name to use; ``None`` finds the recipe's model among the
+        shipped ones by its content hash.
+    source
+        How messages name the piece (its file name).
+
+    Raises
+    ------
+    NeuroTunesError
+        No recipe, a damaged one, a model that is not shipped (and none given) or not the one the
+        recipe was made with.
+    """
+    recipe = score.metadata.get(RECIPE_KEY)
+    if not isinstance(recipe, Mapping) or "settings" not in recipe:
+        raise NeuroTunesError(f"{source} carries no NeuroTunes recipe (was it generated by NeuroTunes?)")
+    try:
+        config = GenerateConfig.from_dict(recipe["settings"])
+        primer = Score.from_dict(recipe["primer"]) if recipe.get("primer") else None
+    except NeuroTunesError as exc:
+        raise NeuroTunesError(f"{source} carries a damaged recipe: {exc}") from None
+    model_hash = recipe.get("model_hash")
+    if not isinstance(model_hash, str):
+        raise NeuroTunesError(f"{source} carries a damaged recipe: it names no model hash")
+    if model is None:
+        model = next((name for name in SHIPPED_MODELS if bundle_for(name).hash == model_hash), None)
+        if model is None:
+            raise NeuroTunesError(f"the recipe's model ({recipe.get('model_name')}) is not shipped; "
+                                  "give its bundle (--model)")
+    bundle = bundle_for(model)
+    if bundle.hash != model_hash:
+        raise NeuroTunesError(f"{source} was made with another model ({recipe.get('model_name')}, "
+                              f"{model_hash[:HASH_CHARS]}); this one is {bundle.short_hash}")
+    return Recipe(bundle, config, primer)

@@ -22,15 +22,18 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Callable, Literal, Mapping
 
 import numpy as np
 
-from .bundle import ModelBundle
+from ._quiet import import_tensorflow
+from .bundle import BundleInfo, BundleMetrics, ModelBundle, load_bundle
+from .constants import SHIPPED_MODELS
 from .config import ModelConfig, TrainConfig
-from .dataset import Dataset, augment_transpose, make_windows, notes_per_token, token_stream
-from .encoding import Vocabulary
+from .dataset import Dataset, augment_transpose, make_windows, token_stream
+from .encodings import Vocabulary, encoding_for
 from .errors import BadModel, TrainingDiverged
+from .models import build_model
 
 log = logging.getLogger(__name__)
 
@@ -148,22 +151,24 @@ class Checkpoint:
         BadModel
             The bundle or its optimizer state is unreadable.
         """
-        from .bundle import load_bundle
-        from .constants import SHIPPED_MODELS
-
         bundle = load_bundle(source)
         state_file = Path(source) / OPTIMIZER_FILE
         optimizer = None
         if str(source) not in SHIPPED_MODELS and state_file.is_file():
             optimizer = OptimizerState.from_bytes(state_file.read_bytes(), name=str(state_file))
-        return cls(epoch=len(_prior_history(bundle).get("loss", [])), bundle=bundle, optimizer=optimizer)
+        return cls(epoch=bundle.metrics.epochs, bundle=bundle, optimizer=optimizer)
+
+
+#: Why a run ended before its last epoch: Stop was pressed (``should_stop``), or ``patience``
+#: epochs passed without improvement.  None: it ran every epoch.
+StoppedBy = Literal["user", "patience"]
 
 
 @dataclass
 class TrainResult:
     bundle: ModelBundle
     history: dict[str, list[float]] = field(default_factory=dict)
-    stopped_early: bool = False
+    stopped_by: StoppedBy | None = None
     optimizer: OptimizerState | None = None  # the state that goes with the bundle's (best) weights
 
     @property
@@ -173,18 +178,39 @@ class TrainResult:
         return Checkpoint(len(self.history.get("loss", [])), self.bundle, self.optimizer)
 
 
-def prepare_arrays(dataset: Dataset, train_config: TrainConfig) -> dict[str, Any]:
+@dataclass(frozen=True, eq=False)  # arrays: compare them with np.array_equal
+class TrainingArrays:
+    """What the fit loop consumes: the vocabulary and the token chunks, inputs and next-token targets.
+
+    ``inputs[i]`` is a chunk of ``sequence_length`` token ids and ``targets[i]`` the same chunk
+    one token later (a target at every step).  The validation arrays are None when the dataset
+    has no validation pieces.
+    """
+
+    vocab: Vocabulary
+    inputs: np.ndarray = field(repr=False)
+    targets: np.ndarray = field(repr=False)
+    val_inputs: np.ndarray | None = field(default=None, repr=False)
+    val_targets: np.ndarray | None = field(default=None, repr=False)
+    val_notes_per_token: float = 0.0  # converts the validation loss per token into one per note
+
+    @property
+    def has_validation(self) -> bool:
+        return self.val_inputs is not None
+
+
+def prepare_arrays(dataset: Dataset, train_config: TrainConfig) -> TrainingArrays:
     """Token windows for training and validation (augmentation on the training pieces only)."""
     train_scores = augment_transpose(dataset.train, train_config.transpose_semitones)
-    vocab = Vocabulary.for_encoding(dataset.encoding, [*train_scores, *dataset.validation])
+    encoding = encoding_for(dataset.encoding)
+    vocab = encoding.vocabulary([*train_scores, *dataset.validation])
     x, y = make_windows(token_stream(train_scores, dataset.encoding, vocab), train_config.sequence_length)
-    arrays: dict[str, Any] = {"vocab": vocab, "x": x, "y": y}
-    if dataset.validation:
-        vx, vy = make_windows(
-            token_stream(dataset.validation, dataset.encoding, vocab), train_config.sequence_length, what="validation"
-        )
-        arrays.update(vx=vx, vy=vy, val_notes_per_token=notes_per_token(dataset.validation, dataset.encoding))
-    return arrays
+    if not dataset.validation:
+        return TrainingArrays(vocab, x, y)
+    vx, vy = make_windows(
+        token_stream(dataset.validation, dataset.encoding, vocab), train_config.sequence_length, what="validation"
+    )
+    return TrainingArrays(vocab, x, y, vx, vy, encoding.notes_per_token(dataset.validation))
 
 
 def train(
@@ -238,13 +264,10 @@ def train(
     TrainingDiverged
         The loss or the weights became NaN or infinite; the message names the epoch and batch.
     """
-    import tensorflow as tf
-
-    from .models import build_model
-
+    tf = import_tensorflow()
     train_config = train_config or TrainConfig()
     arrays = prepare_arrays(dataset, train_config)
-    vocab: Vocabulary = arrays["vocab"]
+    vocab = arrays.vocab
     model_config = model_config or ModelConfig()
     if model_config.vocab_size != len(vocab):
         model_config = ModelConfig.from_dict({**model_config.to_dict(), "vocab_size": len(vocab)})
@@ -256,7 +279,7 @@ def train(
         if not _all_finite(resume_from.weights):
             raise BadModel("the run to resume has weights that are NaN or infinite, so it cannot go on; "
                            "start a new run, with a lower learning rate")
-        prior = _prior_history(resume_from)
+        prior = resume_from.metrics.curves
     initial_epoch = len(prior.get("loss", []))
     total_epochs = initial_epoch + train_config.epochs
     tf.keras.utils.set_random_seed(train_config.seed)
@@ -272,7 +295,7 @@ def train(
         )
         if resume_optimizer is not None:
             _restore_optimizer(model.optimizer, model.trainable_variables, resume_optimizer)
-    x, y = arrays["x"], arrays["y"]
+    x, y = arrays.inputs, arrays.targets
     ds = (
         tf.data.Dataset.from_tensor_slices((x, y))
         .shuffle(len(x), seed=train_config.seed, reshuffle_each_iteration=True)
@@ -285,31 +308,34 @@ def train(
         steps = train_config.max_steps_per_epoch
         ds = ds.repeat()
     val_data = None
-    if "vx" in arrays:
-        val_data = tf.data.Dataset.from_tensor_slices((arrays["vx"], arrays["vy"])).batch(train_config.batch_size)
+    if arrays.has_validation:
+        val_data = tf.data.Dataset.from_tensor_slices((arrays.val_inputs, arrays.val_targets)).batch(
+            train_config.batch_size)
 
-    info = {
-        "name": name,
-        "dataset": dataset.stats(),
-        "training": train_config.to_dict(),
-        "resumed_from": resume_from.hash if resume_from is not None else None,
-        "initial_epoch": initial_epoch,
-        "replicas": int(strategy.num_replicas_in_sync),
-    }
+    info = BundleInfo(
+        name=name,
+        dataset=dataset.stats(),
+        training=train_config.to_dict(),
+        resumed_from=resume_from.hash if resume_from is not None else None,
+        initial_epoch=initial_epoch,
+        replicas=int(strategy.num_replicas_in_sync),
+        # Written as null when not resumed, as every bundle trained so far has it (the JSON is hashed).
+        null_keys=frozenset() if resume_from is not None else frozenset({"resumed_from"}),
+    )
 
-    def snapshot(weights: list[np.ndarray], metrics: dict[str, Any]) -> ModelBundle:
+    def snapshot(weights: list[np.ndarray], metrics: BundleMetrics) -> ModelBundle:
         return ModelBundle(
             model=model_config,
             encoding=dataset.encoding,
             vocab=vocab,
             weights=tuple(np.asarray(w, dtype=np.float32) for w in weights),
             metrics=metrics,
-            info={**info, "trained_at": time.strftime("%Y-%m-%d %H:%M:%S")},
+            info=info.with_values(trained_at=time.strftime("%Y-%m-%d %H:%M:%S")),
         )
 
     def checkpoint(epoch: int, weights: list[np.ndarray], history: dict[str, list[float]]) -> None:
         if on_epoch is not None:
-            bundle = snapshot(weights, {"history": {k: list(v) for k, v in history.items()}})
+            bundle = snapshot(weights, BundleMetrics(history={k: list(v) for k, v in history.items()}))
             on_epoch(Checkpoint(epoch, bundle, _optimizer_state(model.optimizer)))
 
     callback = _progress_callback(
@@ -333,38 +359,24 @@ def train(
         raise TrainingDiverged(_diverged_message("after the last epoch", "the weights became NaN or infinite",
                                                  train_config.learning_rate))
     history = callback.history
-    metrics: dict[str, Any] = {"history": history, "epochs_run": len(history.get("loss", []))}
+    metrics = BundleMetrics(history=history, epochs_run=len(history.get("loss", [])))
     # The figures describe the weights returned: this call's best epoch (a resumed run's earlier
     # epochs, or a validation set it had and this call lacks, say nothing about them).
     logs = callback.best_logs if callback.best_weights is not None else callback.last_logs
     if val_data is not None and "val_loss" in logs:
-        npt = arrays["val_notes_per_token"]
-        metrics.update(
+        npt = arrays.val_notes_per_token
+        metrics = metrics.with_values(
             best_val_loss_per_token=logs["val_loss"],
             val_nll_per_note=logs["val_loss"] / npt if npt else None,
             val_accuracy=logs.get("val_accuracy"),
         )
     optimizer = callback.best_optimizer if callback.best_weights is not None else _optimizer_state(model.optimizer)
-    return TrainResult(bundle=snapshot(weights, metrics), history=history, stopped_early=callback.stopped,
+    return TrainResult(bundle=snapshot(weights, metrics), history=history, stopped_by=callback.stopped_by,
                        optimizer=optimizer)
 
 
 def _all_finite(weights) -> bool:
     return all(np.isfinite(np.asarray(w)).all() for w in weights)
-
-
-def _prior_history(bundle: ModelBundle) -> dict[str, list[float]]:
-    """The bundle's training curves, if they are well-formed (metrics.json may come from anywhere)."""
-    history = bundle.metrics.get("history") if isinstance(bundle.metrics, Mapping) else None
-    if not isinstance(history, Mapping) or not isinstance(history.get("loss"), list):
-        return {}
-    epochs = len(history["loss"])
-    curves = {
-        str(k): [float(v) for v in values] for k, values in history.items()
-        if isinstance(values, list) and len(values) == epochs
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-    }
-    return curves if "loss" in curves else {}
 
 
 def _optimizer_state(optimizer) -> OptimizerState:
@@ -395,7 +407,7 @@ def _diverged_message(where: str, what: str, learning_rate: float) -> str:
 def _distribution_strategy(name: str):
     """``"mirrored"``: synchronous data parallelism over every GPU (or every logical CPU when there is
     no GPU, which is how the tests exercise it); ``"default"``: one device."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     if name != "mirrored":
         return tf.distribute.get_strategy()
@@ -408,7 +420,7 @@ def _distribution_strategy(name: str):
 def _schedule_callbacks(train_config: TrainConfig, *, has_validation: bool, total_epochs: int) -> list:
     """Learning-rate schedule: constant, halve on a plateau, or cosine decay to 5% over the whole run
     (a resumed run's epochs count on, so the curve continues where it was)."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     if train_config.lr_schedule == "plateau":
         return [tf.keras.callbacks.ReduceLROnPlateau(
@@ -435,7 +447,7 @@ def _progress_callback(
     """A Keras callback that reports progress, honours a stop request, early-stops
     after ``patience`` epochs without improvement, remembers the best weights (and the
     optimizer state with them), and stops the run when the loss or weights stop being finite."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     class ProgressCallback(tf.keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -447,7 +459,7 @@ def _progress_callback(
             self.last_logs: dict[str, float] = {}
             self.best_loss = math.inf
             self.best_epoch = initial_epoch  # patience counts from this call's start
-            self.stopped = False
+            self.stopped_by: StoppedBy | None = None
             self.start = time.monotonic()
             self.epoch = initial_epoch
 
@@ -473,7 +485,7 @@ def _progress_callback(
                     f"the loss became {'NaN (not a number)' if math.isnan(loss) else 'infinite'}", learning_rate))
             self._report(self.epoch, batch + 1, logs)
             if should_stop and should_stop():
-                self.stopped = True
+                self.stopped_by = "user"
                 self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):
@@ -497,6 +509,7 @@ def _progress_callback(
                 self.best_optimizer = _optimizer_state(self.model.optimizer)
             elif patience and epoch + 1 - self.best_epoch >= patience:
                 log.info("early stop: no improvement for %d epochs", patience)
+                self.stopped_by = self.stopped_by or "patience"
                 self.model.stop_training = True
             self._report(epoch + 1, None, logs)
             if on_checkpoint is not None:

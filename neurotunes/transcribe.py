@@ -24,6 +24,7 @@ import importlib.util
 import io
 import logging
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -35,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from . import constants as C
-from ._quiet import prints_to_log
+from ._quiet import HEAVY_IMPORT_LOCK, prints_to_log, silence_logs_from
 from .config import QUANTIZE_GRIDS, PostProcessConfig, TranscribeConfig
 from .errors import BadAudio, TranscriptionError
 from .score import Note, Score
@@ -306,20 +307,32 @@ def _import_basic_pitch(backend: str | None = None):
     """
     if "basic_pitch.inference" in sys.modules:
         return sys.modules["basic_pitch"]
-    hide_tf = (backend or default_backend()) == "onnx" and "tensorflow" not in sys.modules and _onnx_available()
-    logging.disable(logging.WARNING)
-    if hide_tf:
-        sys.modules["tensorflow"] = None  # type: ignore[assignment]  # makes `import tensorflow` raise ImportError
-    try:
-        with prints_to_log(log):
-            import basic_pitch
-            import basic_pitch.inference
-            import basic_pitch.note_creation  # noqa: F401
-    finally:
+    # Hiding TensorFlow changes sys.modules for the whole process: under HEAVY_IMPORT_LOCK, which every
+    # import of TensorFlow takes too (``import_tensorflow``), so no other thread imports it meanwhile.
+    # basic_pitch's warnings about missing backends go to the root logger; only they are dropped, not
+    # what other threads log in the meantime.
+    with HEAVY_IMPORT_LOCK:
+        if "basic_pitch.inference" in sys.modules:  # another thread finished the import while we waited
+            return sys.modules["basic_pitch"]
+        hide_tf = (backend or default_backend()) == "onnx" and "tensorflow" not in sys.modules and _onnx_available()
         if hide_tf:
-            del sys.modules["tensorflow"]
-        logging.disable(logging.NOTSET)
+            sys.modules["tensorflow"] = None  # type: ignore[assignment]  # makes `import tensorflow` raise ImportError
+        try:
+            with prints_to_log(log), silence_logs_from(logging.getLogger(), _basic_pitch_folder()):
+                import basic_pitch
+                import basic_pitch.inference
+                import basic_pitch.note_creation  # noqa: F401
+        finally:
+            if hide_tf:
+                del sys.modules["tensorflow"]
     return basic_pitch
+
+
+def _basic_pitch_folder() -> str:
+    """Where basic_pitch's files are, found without importing it."""
+    spec = importlib.util.find_spec("basic_pitch")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return os.path.join(locations[0], "") if locations else os.path.join(os.sep, "nonexistent-basic-pitch", "")
 
 
 #: Basic Pitch model files, by backend name (``basic_pitch.FilenameSuffix`` members).

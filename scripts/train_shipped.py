@@ -74,7 +74,7 @@ def main() -> int:
     )
     out = result.bundle.save(args.out)
     logging.info("saved %s (hash %s) val NLL/note %s in %.0f s", out, result.bundle.short_hash,
-                 result.bundle.metrics.get("val_nll_per_note"), time.time() - t0)
+                 result.bundle.metrics.val_nll_per_note, time.time() - t0)
     return 0
 
 

@@ -4,6 +4,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from neurotunes.keys import Key
 from neurotunes.ui import state
 from tests.conftest import ROOT, make_score, play_along_players
 
@@ -30,7 +31,7 @@ def test_start_page_is_generate_and_light():
 
 def test_generate_makes_a_playable_take():
     at = _app().run()
-    at.slider[1].set_value(40)  # length
+    at.slider(key=state.setting_key("length")).set_value(40)  # length
     at.button[0].click().run()
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
@@ -96,7 +97,7 @@ def test_dataset_page_builds_from_a_corpus_and_shows_statistics():
     assert not at.exception and not at.error, [e.value for e in at.error]
     dataset = at.session_state[state.BUILT_DATASET]
     assert len(dataset.train) + len(dataset.validation) == 5 and len(dataset.validation) >= 1
-    assert {s.key for s in dataset.train + dataset.validation} <= {"C major", "a minor"}
+    assert {s.key for s in dataset.train + dataset.validation} <= {Key(0, "major"), Key(9, "minor")}
     labels = {m.label: m.value for m in at.metric}
     assert labels["Training pieces"] == str(len(dataset.train))
     assert len(at.get("plotly_chart")) == 3  # pitches, durations, keys
@@ -130,7 +131,7 @@ def test_train_page_trains_in_the_background_and_generate_uses_it():
     assert any(b.label == "Download .zip" for b in at.get("download_button"))
     assert at.get("plotly_chart"), "no training curves"
     at = _page(at, "generate")
-    at.slider[1].set_value(20)
+    at.slider(key=state.setting_key("length")).set_value(20)
     at.button[0].click().run()
     assert at.session_state[state.TAKES][-1].model_name == models[name].name
 
@@ -159,7 +160,7 @@ def test_stop_keeps_best_weights_and_resume_continues():
     assert resumed is not job and resumed.resume_from is job.result
     at = _wait_for_job(at)
     assert resumed.status == "done", resumed.error
-    assert resumed.result.info["resumed_from"] == job.result.hash
+    assert resumed.result.info.resumed_from == job.result.hash
 
 
 def test_first_page_does_not_import_tensorflow_or_basic_pitch():
@@ -206,12 +207,12 @@ def test_transcribe_presets_and_rerun_with_new_settings():
 
 def test_generate_studio_continue_undo_variations_and_why():
     at = _app().run()
-    at.slider[1].set_value(30)  # length
+    at.slider(key=state.setting_key("length")).set_value(30)  # length
     at.number_input[1].set_value(2)  # takes at once
     at.button[0].click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     takes = at.session_state[state.TAKES]
-    assert [t.settings["seed"] for t in takes] == [0, 1]
+    assert [t.config.seed for t in takes] == [0, 1]
     assert len(at.get("plotly_chart")) >= 2  # piano roll + the "why this note" chart
     next(b for b in at.button if b.label == "Continue this take").click().run()
     takes = at.session_state[state.TAKES]
@@ -304,10 +305,10 @@ def test_generate_shows_the_new_take_and_the_address_bar_follows_the_take_shown(
     """After Generate, Takes at once and Continue, the page shows the newest take (it stayed on the one viewed
     before); a take that cannot be shared clears the previous take's link from the address bar."""
     at = _app().run()
-    at.slider[1].set_value(20)  # length
+    at.slider(key=state.setting_key("length")).set_value(20)  # length
     at.button[0].click().run()
     at.radio(key=state.TAKE_SHOWN).set_value(1).run()
-    at.slider[0].set_value(1.3)  # temperature
+    at.slider(key=state.setting_key("temperature")).set_value(1.3)  # temperature
     at.button[0].click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.radio(key=state.TAKE_SHOWN).value == 2
@@ -375,7 +376,7 @@ def test_an_unexpected_error_is_one_line_with_an_id_and_no_server_path(monkeypat
         raise RuntimeError("boom in /srv/secret/neurotunes/generate.py")
 
     at = _app().run()
-    at.slider[1].set_value(20)
+    at.slider(key=state.setting_key("length")).set_value(20)
     monkeypatch.setattr(neurotunes.generate, "generate_traced", bug)
     at.button[0].click().run()
     assert not at.exception
@@ -412,7 +413,7 @@ def test_messages_never_show_a_server_path():
 
 def test_sidebar_counts_what_the_page_just_made():
     at = _app().run()
-    at.slider[1].set_value(20)
+    at.slider(key=state.setting_key("length")).set_value(20)
     at.button[0].click().run()
     assert any("Takes: 1" in c.value for c in at.sidebar.caption), [c.value for c in at.sidebar.caption]
 
@@ -473,7 +474,7 @@ def test_a_take_stopped_by_its_budget_says_why_on_the_page(monkeypatch):
     monkeypatch.setattr(C, "MAX_TOKENS_PER_NOTE", 1)
     monkeypatch.setattr(C, "GENERATE_TOKEN_SLACK", 0)
     at = _app().run()
-    at.slider[1].set_value(60)
+    at.slider(key=state.setting_key("length")).set_value(60)
     at.button[0].click().run()
     assert not at.exception and not at.error
     assert any("Stopped after" in w.value and "budget of 60 steps" in w.value for w in at.warning)

@@ -4,19 +4,20 @@ import json
 import numpy as np
 import pytest
 
-from neurotunes.bundle import ModelBundle, _content_hash, expected_weight_shapes, load_bundle
+from neurotunes.bundle import ModelBundle, _content_hash, load_bundle
+from neurotunes.models import weight_shapes
 from neurotunes.config import ModelConfig
-from neurotunes.encoding import EncodingConfig, Vocabulary
+from neurotunes.encodings import EncodingConfig, encoding_for
 from neurotunes.errors import BadModel
 from tests.conftest import make_zip
 
 
 def _small_bundle(arch="lstm") -> ModelBundle:
     enc = EncodingConfig()
-    vocab = Vocabulary.for_encoding(enc)
+    vocab = encoding_for(enc).vocabulary()
     cfg = ModelConfig(arch=arch, vocab_size=len(vocab), units=8, layers=2, embedding_dim=4)
     rng = np.random.default_rng(0)
-    weights = tuple(rng.normal(size=s).astype(np.float32) for s in expected_weight_shapes(cfg))
+    weights = tuple(rng.normal(size=s).astype(np.float32) for s in weight_shapes(cfg))
     return ModelBundle(model=cfg, encoding=enc, vocab=vocab, weights=weights, metrics={"x": 1}, info={"name": "t"})
 
 
@@ -29,7 +30,7 @@ def test_folder_and_zip_round_trip(tmp_path, arch):
         assert loaded.hash == b.hash
         assert loaded.model == b.model
         assert all(np.array_equal(x, y) for x, y in zip(loaded.weights, b.weights))
-        assert loaded.metrics == {"x": 1}
+        assert loaded.metrics.extra == {"x": 1} and loaded.info.name == "t"
 
 
 def test_tampered_bundle_is_rejected():
@@ -103,6 +104,41 @@ def test_shipped_bundles_load_and_are_small(name):
     # the recipe of scripts/train_shipped.py: 2 x LSTM 256 with attention, keys normalised
     assert b.model.arch == "lstm_attention" and b.model.units == 256 and b.model.layers == 2
     assert b.key_normalized
-    assert b.metrics["val_nll_per_note"] < 3.2  # bach 2.65, fiddle 3.02 nats per note when trained
+    assert b.metrics.val_nll_per_note < 3.2  # bach 2.65, fiddle 3.02 nats per note when trained
     size = sum(p.stat().st_size for p in SHIPPED_MODELS[name][1].iterdir())
     assert size < 5 * 1024 * 1024  # "a few MB at most"
+
+
+@pytest.mark.parametrize("name", ["default", "fiddle"])
+def test_shipped_bundles_write_back_byte_for_byte(name):
+    """Typed metrics and info read and re-write config.json exactly: the content hash stays."""
+    from neurotunes.constants import SHIPPED_MODELS
+
+    folder = SHIPPED_MODELS[name][1]
+    bundle = load_bundle(name)
+    files = bundle.to_files()
+    for file in ("bundle.json", "config.json", "metrics.json"):
+        assert files[file] == (folder / file).read_bytes(), file
+    assert bundle.hash == json.loads((folder / "bundle.json").read_text())["hash"]
+    assert bundle.info.dataset.key_normalized and bundle.key_normalized
+    assert bundle.metrics.epochs == bundle.metrics.epochs_run == 30
+
+
+def test_info_and_metrics_keep_unknown_keys_nulls_and_stray_types():
+    from neurotunes.bundle import BundleInfo, BundleMetrics
+
+    raw = {"name": "old", "resumed_from": None, "replicas": 1, "dataset": {"notes": 5, "colour": "blue"},
+           "training": {"epochs": 3}, "from_the_future": [1, 2], "initial_epoch": "two"}
+    info = BundleInfo.from_dict(raw)
+    assert info.to_dict() == raw
+    assert (info.name, info.replicas, info.dataset.notes, info.resumed_from) == ("old", 1, 5, None)
+    assert info.initial_epoch is None  # a stray type is kept, unread
+    assert "resumed_from" not in info.with_values(resumed_from="abc").null_keys
+    metrics = BundleMetrics.from_dict({"history": {"loss": [2, 1.5]}, "val_nll_per_note": 3})
+    assert metrics.to_dict() == {"history": {"loss": [2, 1.5]}, "val_nll_per_note": 3}  # 3 stays an int
+    assert metrics.curves == {"loss": [2.0, 1.5]} and metrics.epochs == 2
+    ragged = BundleMetrics.from_dict({"history": {"loss": [1.0, 2.0], "val_loss": [1.0]}})
+    assert ragged.history is None and ragged.curves == {} and ragged.extra["history"]["val_loss"] == [1.0]
+    bundle = _small_bundle()
+    b = ModelBundle(bundle.model, bundle.encoding, bundle.vocab, bundle.weights, info=raw)
+    assert ModelBundle.from_files(b.to_files()).hash == b.hash

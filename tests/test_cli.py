@@ -103,7 +103,7 @@ def test_train_tiny_from_midi_folder_then_generate(tmp_path):
     from neurotunes.bundle import load_bundle
 
     first, second = load_bundle(tmp_path / "model"), load_bundle(tmp_path / "model2")
-    assert second.info["resumed_from"] == first.hash
+    assert second.info.resumed_from == first.hash
     assert second.model == first.model
 
 

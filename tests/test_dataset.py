@@ -1,8 +1,9 @@
 """Dataset sources (files, archives, notation), normalization and statistics."""
 
 
-from neurotunes.dataset import MAX_ZIP_FILES, normalize_key, normalize_tempo, scores_from_files, split_dataset
-from neurotunes.metrics import estimate_key, key_name, parse_key_name
+from neurotunes.dataset import (MAX_ZIP_FILES, build_dataset, normalize_key, normalize_tempo, scores_from_files,
+                                split_dataset)
+from neurotunes.keys import Key
 from neurotunes.midi_io import score_to_midi
 from neurotunes.score import Note, Score
 from tests.conftest import make_score, make_zip
@@ -35,25 +36,16 @@ def test_archive_with_too_many_files_is_refused():
     assert f"at most {MAX_ZIP_FILES:,}" in errors[0]
 
 
-def test_key_estimation_and_names():
-    c_major = make_score(pitches=(60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60))
-    assert estimate_key(c_major) == (0, "major")
-    a_minor = make_score(pitches=(57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57))
-    assert estimate_key(a_minor) == (9, "minor")
-    assert estimate_key(Score()) is None
-    assert key_name((3, "major")) == "E- major" and key_name((7, "minor")) == "g minor"
-    assert parse_key_name("E- major") == (3, "major")
-    assert parse_key_name("Bb minor") == (10, "minor")
-    assert parse_key_name("F# Major") == (6, "major")
-    assert parse_key_name("nonsense words") is None
-
-
 def test_key_and_tempo_normalization():
     d_major = make_score(pitches=(62, 64, 66, 67, 69, 71, 73, 74)).replace(key="D major")
     moved = normalize_key(d_major)
-    assert moved.notes[0].pitch == 60 and moved.key == "C major"
+    assert moved.notes[0].pitch == 60 and moved.key == Key(0, "major")
     e_minor = make_score(pitches=(64, 66, 67, 69, 71, 72, 75, 76)).replace(key="e minor")
     assert normalize_key(e_minor).notes[0].pitch == 69  # E -> A: up a fourth beats down a fifth
+    assert normalize_key(e_minor).key == Key(9, "minor")
+    unnamed = make_score(pitches=(62, 64, 66, 67, 69, 71, 73, 74, 69, 66, 62))  # no key in the file: estimated
+    assert normalize_key(unnamed).notes[0].pitch == 60 and normalize_key(unnamed).key == Key(0, "major")
+    assert normalize_key(Score()) == Score()
     recorded = make_score().with_metadata(estimated_tempo_bpm=150.0)
     assert normalize_tempo(recorded).tempo_bpm == 150.0
     assert normalize_tempo(recorded).notes == recorded.notes  # times unchanged: only the beat grid moves
@@ -69,3 +61,21 @@ def test_split_drops_drums_and_reports_histograms():
     assert sum(hists["pitch"].values()) == 12
     assert set(hists["duration_steps"]) == {4}  # 0.45 s at 120 BPM: about a quarter note = 4 steps
     assert sum(hists["key"].values()) == 4
+    assert set(hists["key"]) <= {"C major", "A minor"}  # normalized, named as the app shows keys
+
+
+def test_build_dataset_gathers_every_source_and_names_what_it_skipped():
+    import pytest
+
+    from neurotunes.errors import DatasetError
+
+    skipped: list[str] = []
+    accepted = [make_score(), make_score(pitches=(62, 64, 65))]
+    files = [("tune.mid", score_to_midi(make_score(pitches=(67, 69, 71)))), ("broken.mid", b"not midi")]
+    dataset = build_dataset(accepted=accepted, files=files, skipped=skipped, validation_fraction=0.0)
+    assert len(dataset.train) == 3 and dataset.description == "2 transcriptions, 1 uploaded pieces"
+    assert len(skipped) == 1 and "broken.mid" in skipped[0]
+    with pytest.raises(DatasetError, match="choose at least one source"):
+        build_dataset()
+    with pytest.raises(DatasetError, match=r"none of the chosen sources could be read \(1 file"):
+        build_dataset(files=[("broken.mid", b"not midi")])

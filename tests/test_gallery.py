@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from neurotunes import gallery
 from neurotunes.gallery import GalleryError
 from neurotunes.midi_io import score_to_midi
+from neurotunes.ui import state
 from neurotunes.ui.visitor import VISITOR
 from tests.conftest import ROOT, make_score
 
@@ -166,7 +167,7 @@ def test_gallery_page_says_when_operator_deletion_is_off(db, monkeypatch):
 @pytest.mark.slow
 def test_save_from_the_generate_page(db):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at.slider[1].set_value(20)
+    at.slider(key=state.setting_key("length")).set_value(20)
     at.button[0].click().run()
     at.text_input[0].set_value("Chorale sketch")
     next(b for b in at.button if b.label == "Save to gallery").click().run()

@@ -3,53 +3,8 @@ import pytest
 
 from neurotunes.config import GenerateConfig
 from neurotunes.errors import BadConfig
-from neurotunes.generate import RECIPE_KEY, RecurrentStepper, generate, sample_from_logits
+from neurotunes.generate import RECIPE_KEY, generate, sample_from_logits
 from tests.conftest import make_score
-
-
-def test_stepper_matches_keras_on_the_same_prefix(tiny_bundle):
-    """Stepping with carried state gives the model's own probabilities (within 1e-4)."""
-    import tensorflow as tf
-
-    from neurotunes.models import build_model
-
-    bundle, _ = tiny_bundle
-    model = build_model(bundle.model)
-    model.set_weights(list(bundle.weights))
-    ids = np.random.default_rng(1).integers(0, len(bundle.vocab), 40)
-    reference = tf.nn.softmax(model(ids[None, :], training=False)[0]).numpy()
-    stepper = RecurrentStepper(bundle)
-    stepped = np.stack([tf.nn.softmax(stepper.step(int(t))).numpy() for t in ids])
-    assert np.abs(reference - stepped).max() < 1e-4
-
-
-@pytest.mark.parametrize("arch", ["gru", "rnn", "lstm_attention", "cnn"])
-def test_every_architecture_steps_exactly(arch):
-    """Each architecture's NumPy stepper (state, cached attention, dilation buffers) equals Keras on the prefix."""
-    import tensorflow as tf
-
-    from neurotunes.bundle import ModelBundle, expected_weight_shapes
-    from neurotunes.config import ModelConfig
-    from neurotunes.encoding import EncodingConfig, Vocabulary
-    from neurotunes.generate import make_stepper
-    from neurotunes.models import build_model
-
-    enc = EncodingConfig()
-    vocab = Vocabulary.for_encoding(enc)
-    cfg = ModelConfig(arch=arch, vocab_size=len(vocab), units=16, layers=3, embedding_dim=8, dropout=0.1)
-    tf.keras.utils.set_random_seed(3)
-    model = build_model(cfg)
-    weights = [w.astype(np.float32) for w in model.get_weights()]
-    if arch == "lstm_attention":
-        weights[7 + 3] = np.float32(1.7)  # a non-default attention scale must be honoured too
-        model.set_weights(weights)
-    assert [tuple(w.shape) for w in weights] == expected_weight_shapes(cfg)
-    bundle = ModelBundle(model=cfg, encoding=enc, vocab=vocab, weights=tuple(weights))
-    ids = np.random.default_rng(2).integers(0, len(vocab), 40)
-    reference = model(ids[None, :], training=False)[0].numpy()
-    stepper = make_stepper(bundle)
-    stepped = np.stack([stepper.step(int(t)) for t in ids])
-    assert np.abs(reference - stepped).max() < 1e-4
 
 
 def test_same_seed_same_notes_other_seed_other_notes(tiny_bundle):
@@ -178,13 +133,15 @@ def test_beam_search_is_deterministic_and_likely(default_bundle):
 
 
 def test_variations_and_trace(default_bundle):
-    from neurotunes.generate import generate_traced, generate_variations
+    from neurotunes.generate import compose, generate_traced
 
-    takes = generate_variations(default_bundle, GenerateConfig(length=25, seed=10), 3)
+    takes = [t.score for t in compose(default_bundle, GenerateConfig(length=25, seed=10), count=3)]
     assert len({t.notes for t in takes}) == 3
     assert takes[1].notes == generate(default_bundle, GenerateConfig(length=25, seed=11)).notes
-    with pytest.raises(BadConfig):
-        generate_variations(default_bundle, GenerateConfig(length=5), 0)
+    for bad in (0, 9, True):
+        with pytest.raises(BadConfig, match="ask for 1 to 8 takes"):
+            compose(default_bundle, GenerateConfig(length=5), count=bad)
+    assert compose(default_bundle, GenerateConfig(length=5), count=2, max_count=200)[0].trace == []
     traced = generate_traced(default_bundle, GenerateConfig(length=10, seed=2))
     assert traced.score.notes == generate(default_bundle, GenerateConfig(length=10, seed=2)).notes
     assert len(traced.trace) == traced.score.metadata["generated_tokens"]
@@ -213,8 +170,8 @@ def test_key_normalized_model_keeps_the_primer_key(tiny_bundle):
     from neurotunes.generate import generate_traced
 
     bundle, _ = tiny_bundle
-    normalized = replace(bundle, info={**bundle.info, "dataset": {**bundle.info.get("dataset", {}),
-                                                                  "key_normalized": True}})
+    dataset = bundle.info.dataset.with_values(key_normalized=True)
+    normalized = replace(bundle, info=bundle.info.with_values(dataset=dataset))
     assert normalized.key_normalized and not bundle.key_normalized
     in_c = make_score(pitches=(60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60), step=0.25, dur=0.25, tempo=100.0)
     in_d = in_c.transpose(2).replace(key="D major")
@@ -229,17 +186,6 @@ def test_key_normalized_model_keeps_the_primer_key(tiny_bundle):
     generated = [n.pitch for n in take.score.notes[primer_count:]]
     traced = [int(t.token[5:]) for t in take.trace if t.token.startswith("NOTE_")]
     assert sorted(traced) == sorted(generated)
-
-
-def test_tokens_transpose_in_both_encodings():
-    from neurotunes.encoding import EncodingConfig, transpose_token
-
-    event, classic = EncodingConfig(), EncodingConfig(name="classic")
-    assert transpose_token("NOTE_60", event, 2) == "NOTE_62"
-    assert transpose_token("SHIFT_4", event, 2) == "SHIFT_4" and transpose_token("DUR_2", event, -1) == "DUR_2"
-    assert transpose_token("C4", classic, -1) == "B3"
-    assert transpose_token("0.4.7", classic, 2) == "2.6.9"
-    assert transpose_token("BOS", classic, 5) == "BOS"
 
 
 def test_a_model_that_only_waits_stops_at_the_time_cap(tiny_bundle, monkeypatch):
@@ -331,3 +277,28 @@ def test_beam_search_stops_at_its_time_budget_and_says_so(monkeypatch):
     assert "time limit of 0.3 s" in result.warnings[0]
     # A take that finishes in time carries no warning.
     assert generate_traced(bundle, GenerateConfig(length=30)).warnings == []
+
+
+def test_beam_search_applies_the_temperature(default_bundle):
+    """Beam search ranks with softmax(logits / T), the distribution sampling draws from: near T = 0 it
+    follows the likeliest token at every step (as top-k 1 does), at T = 1 it finds a likelier whole take."""
+    notes = lambda s: [(n.pitch, round(n.start, 6)) for n in s.notes]  # noqa: E731
+    greedy = notes(generate(default_bundle, GenerateConfig(length=30, top_k=1, seed=1)))
+    cold = notes(generate(default_bundle, GenerateConfig(length=30, beam_width=4, temperature=0.05)))
+    warm = notes(generate(default_bundle, GenerateConfig(length=30, beam_width=4, temperature=1.0)))
+    assert cold == greedy
+    assert warm != greedy
+
+
+def test_why_this_note_shows_what_the_sampler_drew_from(default_bundle):
+    """The trace holds the probabilities after temperature, masks, top-k and top-p: with top-k 3 at
+    most three choices, summing to 1, the chosen one among them."""
+    from neurotunes.generate import generate_traced, sampling_distribution
+
+    take = generate_traced(default_bundle, GenerateConfig(length=20, top_k=3, seed=2))
+    assert take.trace and all(len(s.top_tokens) <= 3 for s in take.trace)
+    assert all(abs(sum(s.top_probs) - 1.0) < 1e-9 and s.token in s.top_tokens for s in take.trace)
+    nucleus = generate_traced(default_bundle, GenerateConfig(length=20, top_p=0.5, seed=2))
+    assert any(len(s.top_tokens) < 10 for s in nucleus.trace)
+    p = sampling_distribution(np.array([2.0, 1.0, 0.0, -1.0]), temperature=0.5, top_k=2)
+    assert p[2] == p[3] == 0 and abs(p.sum() - 1) < 1e-12 and p[0] > p[1]

@@ -51,7 +51,7 @@ def test_training_runs_in_a_child_process_and_never_loads_tensorflow_here():
         "    pids.add(job.pid)\n"
         "    time.sleep(0.05)\n"
         "print('RESULT', job.status, job.error, len(job.history['loss']), [e for e, _ in job.samples],\n"
-        "      len(job.batch_losses) > 0, job.result.metrics['epochs_run'], job.optimizer.iterations > 0,\n"
+        "      len(job.batch_losses) > 0, job.result.metrics.epochs_run, job.optimizer.iterations > 0,\n"
         "      'tensorflow' in sys.modules, len(pids - {None}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=180,
@@ -82,9 +82,9 @@ def test_stop_then_resume_continues_epochs_and_adam():
     assert resumed.status == "done", resumed.error
     assert len(resumed.history["loss"]) == done + 1  # history appended, numbering continued
     assert resumed.history["loss"][:done] == first.history["loss"]
-    assert resumed.result.info["initial_epoch"] == done
+    assert resumed.result.info.initial_epoch == done
     assert resumed.samples[-1][0] == done + 1  # the sample is labelled with the run's epoch number
-    steps = math.ceil(len(prepare_arrays(dataset, tiny_config(1))["x"]) / 4)
+    steps = math.ceil(len(prepare_arrays(dataset, tiny_config(1)).inputs) / 4)
     assert resumed.optimizer.iterations == first.optimizer.iterations + steps  # Adam's step count went on
 
 
@@ -121,3 +121,18 @@ def test_a_training_waits_its_turn_in_the_servers_line_of_heavy_jobs():
         wait_until(lambda: not job.active, timeout=5)
     assert job.status == "stopped" and job.message == "Cancelled before it started."
     assert HEAVY_JOBS.running == 0 and HEAVY_JOBS.waiting() == 0  # its place was given up
+
+
+@pytest.mark.parametrize("stopped_by, status, says", [
+    ("user", "stopped", "Stopped; kept the best weights so far."),
+    ("patience", "done", "Finished early: no progress in 2 epochs"),
+    (None, "done", "Finished."),
+])
+def test_the_job_says_why_a_run_ended(stopped_by, status, says):
+    """Only Stop makes a "stopped" (resumable) run; early stopping by patience finishes it and says so."""
+    from tests.test_bundle import _small_bundle
+
+    job = TrainingJob(tiny_dataset(), TINY_MODEL, TrainConfig(patience=2), name="t")
+    assert job._handle(("done", _small_bundle().to_files(), {"loss": [1.0]}, stopped_by, None))
+    snap = job.snapshot()
+    assert (snap.status, snap.stopped_by) == (status, stopped_by) and snap.message.startswith(says)

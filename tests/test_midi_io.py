@@ -4,6 +4,7 @@ import pretty_midi
 import pytest
 
 from neurotunes.errors import BadMidi
+from neurotunes.keys import Key
 from neurotunes.midi_io import midi_to_score, score_to_midi
 from neurotunes.score import Note, Score
 
@@ -24,7 +25,7 @@ def test_round_trip_keeps_notes_tempo_metadata(scale):
         assert a.velocity == b.velocity
     assert back.tempo_bpm == pytest.approx(96.0, rel=1e-3)
     assert back.time_signature == (3, 4)
-    assert back.key == "D major"
+    assert back.key == Key(2, "major")
     assert back.metadata["recipe"] == {"seed": 7}
 
 

@@ -50,3 +50,50 @@ def test_overlapping_redirects_from_threads_restore_stdout(monkeypatch):
         t.join()
     assert sys.stdout is original
     assert original.getvalue() == ""
+
+
+def test_basic_pitch_and_tensorflow_imported_from_two_threads():
+    """The Basic Pitch import hides TensorFlow from sys.modules for a moment; a training thread importing
+    TensorFlow in that moment waits for it (one lock) instead of failing, and what other threads log
+    meanwhile is kept (no process-wide logging switch).  A fresh interpreter: both imports are first ones."""
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import importlib.abc, logging, sys, threading\n"
+        "from neurotunes import transcribe\n"
+        "from neurotunes._quiet import import_tensorflow\n"
+        "hidden, tried = threading.Event(), threading.Event()\n"
+        "class Pause(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'basic_pitch' and not hidden.is_set():\n"
+        "            hidden.set()  # TensorFlow is hidden now: let the other thread try its import\n"
+        "            tried.wait(3)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Pause())\n"
+        "kept = []\n"
+        "class Keep(logging.Handler):\n"
+        "    def emit(self, record): kept.append(record.getMessage())\n"
+        "other = logging.getLogger('other-thread')\n"
+        "other.addHandler(Keep())\n"
+        "results = {}\n"
+        "def transcriber():\n"
+        "    results['basic_pitch'] = transcribe._import_basic_pitch('onnx').__name__\n"
+        "def trainer():\n"
+        "    hidden.wait(60)\n"
+        "    other.warning('a warning from another thread')\n"
+        "    try:\n"
+        "        results['tensorflow'] = type(import_tensorflow().constant(1.0)).__name__\n"
+        "    except ImportError as exc:\n"
+        "        results['tensorflow'] = f'ImportError: {exc}'\n"
+        "    tried.set()\n"
+        "threads = [threading.Thread(target=transcriber), threading.Thread(target=trainer)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print('RESULT', results['basic_pitch'], results['tensorflow'], kept, sys.modules['tensorflow'] is not None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                         env={**__import__("os").environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "RESULT basic_pitch EagerTensor ['a warning from another thread'] True" in out.stdout, (
+        out.stdout[-2000:], out.stderr[-2000:])

@@ -214,9 +214,9 @@ def test_sidebar_soundfont_choice_changes_the_audio():
     from tests.conftest import ROOT, make_score, play_along_players
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at.session_state[state.TAKES] = [state.Take(1, make_score(), "test", {"temperature": 1.0, "seed": 0,
-                                                                          "length": 8, "beam_width": 1,
-                                                                          "scale": "chromatic", "key": 0})]
+    from neurotunes.config import GenerateConfig
+
+    at.session_state[state.TAKES] = [state.Take(1, make_score(), "test", GenerateConfig(length=8))]
     at.run()
     first = play_along_players(at)[0]
     fonts = at.sidebar.selectbox[0].options

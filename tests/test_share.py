@@ -64,3 +64,36 @@ def test_a_link_for_another_model_version_is_a_message():
     assert not at.exception
     assert any("another version of this model" in e.value for e in at.error)
     assert not at.session_state[state.TAKES]
+
+
+def test_a_link_is_checked_against_the_model_here():
+    from neurotunes.errors import BadModel
+    from neurotunes.share import take_from_link
+
+    bundle = load_bundle("default")
+    cfg = GenerateConfig(seed=4, length=12)
+    assert take_from_link(share_params("default", bundle.hash, cfg)) == ("default", cfg)
+    with pytest.raises(BadModel, match="another version of this model"):
+        take_from_link(share_params("default", "f" * 64, cfg))
+
+
+def test_a_recipe_regenerates_its_piece_and_names_what_is_wrong():
+    from neurotunes.errors import NeuroTunesError
+    from neurotunes.generate import RECIPE_KEY
+    from neurotunes.share import recipe_from_score
+
+    bundle = load_bundle("default")
+    made = generate(bundle, GenerateConfig(seed=9, length=16))
+    recipe = recipe_from_score(made)  # no model named: found among the shipped ones by its hash
+    assert recipe.bundle.hash == bundle.hash and recipe.primer is None
+    assert generate(recipe.bundle, recipe.config, primer=recipe.primer).notes == made.notes
+    with pytest.raises(NeuroTunesError, match="take.mid carries no NeuroTunes recipe"):
+        recipe_from_score(made.replace(metadata={}), source="take.mid")
+    damaged = {**made.metadata[RECIPE_KEY], "settings": {"length": 0}}
+    with pytest.raises(NeuroTunesError, match="damaged recipe: length must be"):
+        recipe_from_score(made.replace(metadata={RECIPE_KEY: damaged}))
+    with pytest.raises(NeuroTunesError, match="made with another model"):
+        recipe_from_score(made, model="fiddle")
+    foreign = {**made.metadata[RECIPE_KEY], "model_hash": "0" * 64, "model_name": "mine"}
+    with pytest.raises(NeuroTunesError, match=r"model \(mine\) is not shipped"):
+        recipe_from_score(made.replace(metadata={RECIPE_KEY: foreign}))

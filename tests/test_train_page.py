@@ -155,4 +155,4 @@ def test_resume_on_the_page_numbers_epochs_on():
     assert resumed.status == "done", resumed.error
     assert len(resumed.history["loss"]) == done + 2
     assert f"Epoch {done + 2}/{done + 2}" in messages, messages
-    assert resumed.result.info["initial_epoch"] == done
+    assert resumed.result.info.initial_epoch == done

@@ -33,10 +33,10 @@ def test_augmentation_transposes_every_piece():
 
 def test_tiny_model_learns(tiny_bundle):
     bundle, _ = tiny_bundle
-    history = bundle.metrics["history"]
+    history = bundle.metrics.history
     assert history["loss"][-1] < history["loss"][0]
-    assert bundle.metrics["val_nll_per_note"] > 0
-    assert bundle.info["dataset"]["pieces_validation"] >= 1
+    assert bundle.metrics.val_nll_per_note > 0
+    assert bundle.info.dataset.pieces_validation >= 1
 
 
 def test_too_small_dataset_says_so():
@@ -53,14 +53,14 @@ def test_stop_request_keeps_best_weights():
         ds, ModelConfig(units=8, layers=1, embedding_dim=4), TrainConfig(epochs=5, batch_size=2, sequence_length=16),
         on_progress=calls.append, should_stop=lambda: len(calls) >= 3,
     )
-    assert result.stopped_early
+    assert result.stopped_by == "user"
     assert result.history["loss"]  # the interrupted epoch still reported
     assert len(result.bundle.weights) == 6
 
 
 def test_classic_encoding_trains_and_generates():
     from neurotunes.config import GenerateConfig
-    from neurotunes.encoding import EncodingConfig
+    from neurotunes.encodings import EncodingConfig
     from neurotunes.generate import generate
     from neurotunes.metrics import model_metrics
 
@@ -96,7 +96,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         "ds = split_dataset(pieces, validation_fraction=0.34)\n"
         "r = train(ds, ModelConfig(units=16, layers=1, embedding_dim=8), TrainConfig(epochs=2, batch_size=4,\n"
         "          sequence_length=16, strategy='mirrored'))\n"
-        "print('REPLICAS', r.bundle.info['replicas'], r.history['loss'][-1] < r.history['loss'][0])\n"
+        "print('REPLICAS', r.bundle.info.replicas, r.history['loss'][-1] < r.history['loss'][0])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
@@ -131,13 +131,14 @@ def _exploding_bundle(dataset, scale=1e37):
     (A huge learning rate does not do it: TrainConfig caps it at 1.0 and Adam's steps with
     clipnorm=1.0 stay finite even at 1e6, measured over 30 batches on this model.)
     """
-    from neurotunes.bundle import ModelBundle, expected_weight_shapes
-    from neurotunes.encoding import Vocabulary
+    from neurotunes.bundle import ModelBundle
+    from neurotunes.encodings import encoding_for
+    from neurotunes.models import weight_shapes
 
-    vocab = Vocabulary.for_encoding(dataset.encoding)
+    vocab = encoding_for(dataset.encoding).vocabulary()
     model = ModelConfig.from_dict({**TINY.to_dict(), "vocab_size": len(vocab)})
     rng = np.random.default_rng(0)
-    weights = tuple((rng.standard_normal(s) * scale).astype(np.float32) for s in expected_weight_shapes(model))
+    weights = tuple((rng.standard_normal(s) * scale).astype(np.float32) for s in weight_shapes(model))
     return ModelBundle(model, dataset.encoding, vocab, weights, info={"name": "exploding"})
 
 
@@ -181,11 +182,11 @@ def test_resume_continues_epoch_numbering_history_and_adam():
     resumed = train(ds, TINY, TrainConfig(epochs=1, **config), resume_from=first.bundle,
                     resume_optimizer=first.optimizer, on_progress=seen.append, on_epoch=checkpoints.append)
     assert len(resumed.history["loss"]) == len(straight.history["loss"]) == 3
-    assert resumed.bundle.metrics["epochs_run"] == straight.bundle.metrics["epochs_run"] == 3
+    assert resumed.bundle.metrics.epochs_run == straight.bundle.metrics.epochs_run == 3
     assert resumed.history["loss"][:2] == first.history["loss"]
     assert {(p.epoch, p.epochs) for p in seen} == {(3, 3)}  # "epoch 3/3", not "1/1"
     assert [c.epoch for c in checkpoints] == [3]
-    assert resumed.bundle.info["initial_epoch"] == 2 and resumed.bundle.info["resumed_from"] == first.bundle.hash
+    assert resumed.bundle.info.initial_epoch == 2 and resumed.bundle.info.resumed_from == first.bundle.hash
     # Adam's step count goes on as in the straight run (the loss fell every epoch: best = last).
     assert first.optimizer.iterations == 10
     assert resumed.optimizer.iterations == straight.optimizer.iterations == 15
@@ -195,7 +196,8 @@ def test_resume_continues_epoch_numbering_history_and_adam():
     fresh = train(no_validation, TINY, TrainConfig(epochs=1, **config), resume_from=first.bundle)
     assert fresh.optimizer.iterations == 5
     assert len(fresh.history["loss"]) == 3 and fresh.history["val_loss"] == first.history["val_loss"]
-    assert "val_nll_per_note" not in fresh.bundle.metrics
+    assert fresh.bundle.metrics.val_nll_per_note is None
+    assert "val_nll_per_note" not in fresh.bundle.metrics.to_dict()
 
 
 def test_checkpoint_folder_keeps_the_optimizer_state_and_refuses_pickles(tmp_path):
@@ -244,3 +246,41 @@ def test_cli_reports_divergence_on_one_line(tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("neurotunes: error:")]
     assert len(errors) == 1 and "epoch 1, batch 1" in errors[0] and "Lower the learning rate" in errors[0], proc.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "ckpt").exists()
+
+
+def test_stopped_by_says_whether_stop_or_patience_ended_the_run():
+    """``stopped_by`` is "user" only when Stop was pressed and "patience" when no progress ended the run."""
+    from types import SimpleNamespace
+
+    from neurotunes.training import _progress_callback
+
+    def fake_model():
+        optimizer = SimpleNamespace(iterations=SimpleNamespace(numpy=lambda: 0), variables=[])
+        return SimpleNamespace(get_weights=lambda: [np.zeros(2, np.float32)], optimizer=optimizer,
+                               stop_training=False)
+
+    patient = _progress_callback(5, 1, None, None, patience=1)
+    patient.model = fake_model()
+    patient.on_epoch_end(0, {"loss": 1.0})
+    assert patient.stopped_by is None and not patient.model.stop_training
+    patient.on_epoch_end(1, {"loss": 2.0})  # worse: one epoch without progress is the patience
+    assert patient.stopped_by == "patience" and patient.model.stop_training
+
+    pressed = _progress_callback(5, 1, None, lambda: True, patience=1)
+    pressed.model = fake_model()
+    pressed.on_train_batch_end(0, {"loss": 1.0})
+    assert pressed.stopped_by == "user" and pressed.model.stop_training
+
+
+def test_prepare_arrays_gives_named_arrays():
+    from neurotunes.training import TrainingArrays, prepare_arrays
+
+    ds = _tiny_dataset()
+    arrays = prepare_arrays(ds, TrainConfig(sequence_length=16))
+    assert isinstance(arrays, TrainingArrays) and arrays.has_validation
+    assert arrays.inputs.shape == arrays.targets.shape and arrays.inputs.shape[1] == 16
+    assert np.array_equal(arrays.inputs[0, 1:], arrays.targets[0, :-1])  # the targets are the next tokens
+    assert arrays.val_notes_per_token > 0 and int(arrays.inputs.max()) < len(arrays.vocab)
+    no_validation = prepare_arrays(split_dataset(list(ds.train), validation_fraction=0.0),
+                                   TrainConfig(sequence_length=16))
+    assert not no_validation.has_validation and no_validation.val_targets is None

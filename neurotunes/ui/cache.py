@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from contextlib import nullcontext
@@ -13,7 +14,14 @@ from typing import Any, Callable
 import streamlit as st
 
 from ..bundle import ModelBundle, load_bundle
+from ..constants import SHIPPED_MODELS
+from ..corpus import score_to_musicxml
+from ..generate import compose
+from ..midi_io import score_to_midi
+from ..notation import musicxml_to_svg_pages
+from ..render import score_to_mp3, score_to_wav
 from ..score import Score
+from ..transcribe import analyze_audio, load_basic_pitch
 from . import state
 
 
@@ -24,8 +32,6 @@ def shipped_bundle(name: str = "default") -> ModelBundle:
 
 def bundle_for(name: str) -> ModelBundle:
     """A model by name: a shipped one or one trained or loaded in this session."""
-    from ..constants import SHIPPED_MODELS
-
     if name in SHIPPED_MODELS:
         return shipped_bundle(name)
     return state.trained_models()[name]
@@ -37,15 +43,11 @@ def current_bundle() -> ModelBundle:
 
 
 def model_label(name: str) -> str:
-    from ..constants import SHIPPED_MODELS
-
     return SHIPPED_MODELS[name][0] if name in SHIPPED_MODELS else name
 
 
 @st.cache_resource(show_spinner="Loading Basic Pitch…")
 def basic_pitch_model():
-    from ..transcribe import load_basic_pitch
-
     return load_basic_pitch()
 
 
@@ -53,8 +55,6 @@ def basic_pitch_model():
 def render_cached(score_json: str, fmt: str = "mp3", soundfont: str | None = None, reverb: bool = True,
                   chorus: bool = False) -> bytes:
     """Rendered audio of a Score (keyed by its JSON and the sound settings), as MP3 or WAV bytes."""
-    from ..render import score_to_mp3, score_to_wav
-
     score = Score.from_json(score_json)
     encode = score_to_mp3 if fmt == "mp3" else score_to_wav
     return encode(score, soundfont=soundfont, reverb=reverb, chorus=chorus)
@@ -68,8 +68,6 @@ def render_current(score_json: str, fmt: str = "mp3") -> bytes:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def midi_cached(score_json: str) -> bytes:
-    from ..midi_io import score_to_midi
-
     return score_to_midi(Score.from_json(score_json))
 
 
@@ -125,8 +123,6 @@ def analyze_cached(data: bytes, name: str, max_seconds: float, on_progress: Call
 
     ``guard()`` is a context the analysis runs in (a place in the server's line of heavy jobs).
     """
-    from ..transcribe import analyze_audio
-
     def compute():
         basic_pitch_model()
         with guard():
@@ -147,15 +143,11 @@ def shared_take(model: str, config, *, guard: Callable[[], Any] = nullcontext):
     ``guard()`` is a context the composing runs in (a place in the server's line of heavy jobs);
     a link already composed is served at once.
     """
-    import json
-
-    from ..generate import generate_traced
-
     bundle = shipped_bundle(model)
 
     def compute():
         with guard():
-            return generate_traced(bundle, config)
+            return compose(bundle, config, traced=True)[0]
 
     return _shared_takes.get((bundle.hash, json.dumps(config.to_dict(), sort_keys=True)), compute)[0]
 
@@ -163,8 +155,5 @@ def shared_take(model: str, config, *, guard: Callable[[], Any] = nullcontext):
 @st.cache_data(show_spinner="Engraving…", max_entries=16)
 def sheet_music_cached(score_json: str, title: str) -> tuple[bytes, list[str]]:
     """MusicXML and its SVG pages for a Score."""
-    from ..corpus import score_to_musicxml
-    from ..notation import musicxml_to_svg_pages
-
     xml = score_to_musicxml(Score.from_json(score_json), title=title)
     return xml, musicxml_to_svg_pages(xml)

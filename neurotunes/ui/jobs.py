@@ -38,9 +38,12 @@ from typing import Any, Mapping
 from ..bundle import ModelBundle
 from ..config import GenerateConfig, ModelConfig, TrainConfig
 from ..dataset import Dataset
+from ..encodings import EncodingConfig
 from ..errors import NeuroTunesError
+from ..generate import generate
 from ..score import Score
-from ..training import OptimizerState
+from ..training import OptimizerState, StoppedBy, train
+from .queue import HEAVY_JOBS, ordinal
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,7 @@ class JobSnapshot:
     error: str | None
     checkpoint: ModelBundle | None  # weights after the latest epoch
     result: ModelBundle | None
+    stopped_by: StoppedBy | None = None  # why a finished run ended before its last epoch
 
     @property
     def active(self) -> bool:
@@ -80,9 +84,7 @@ class JobSnapshot:
     @property
     def checkpoint_epoch(self) -> int:
         """Epochs the checkpoint has seen (a resumed run's earlier ones included)."""
-        if self.checkpoint is None:
-            return 0
-        return len(self.checkpoint.metrics.get("history", {}).get("loss", []))
+        return self.checkpoint.metrics.epochs if self.checkpoint is not None else 0
 
 
 @dataclass
@@ -105,6 +107,7 @@ class TrainingJob:
     last_bundle: ModelBundle | None = None  # weights after the latest epoch (for "resume")
     result: ModelBundle | None = None
     optimizer: OptimizerState | None = None  # the optimizer state that goes with ``result``'s weights
+    stopped_by: StoppedBy | None = None  # "user" (Stop pressed) or "patience" (no progress): the run ended early
     error: str | None = None
     started_at: float = field(default_factory=time.time)
     collected: bool = False  # the page has moved the result into the session's models
@@ -157,13 +160,11 @@ class TrainingJob:
                 status=self.status, fraction=self.fraction, eta_s=self.eta_s, message=self.message,
                 history={k: list(v) for k, v in self.history.items()},
                 batch_losses=tuple(self.batch_losses), samples=tuple(self.samples), error=self.error,
-                checkpoint=self.last_bundle, result=self.result,
+                checkpoint=self.last_bundle, result=self.result, stopped_by=self.stopped_by,
             )
 
     # --- the watcher thread (in the server) --------------------------------
     def _watch(self) -> None:
-        from .queue import HEAVY_JOBS, ordinal
-
         def in_line(place: int) -> None:
             if self._stop.is_set():
                 raise _Cancelled
@@ -245,20 +246,20 @@ class TrainingJob:
             _, epoch, files, sample = message
             bundle = ModelBundle.from_files(files, name=f"checkpoint after epoch {epoch}")
             with self._lock:
-                self.history = {k: list(v) for k, v in bundle.metrics.get("history", {}).items()}
+                self.history = bundle.metrics.curves
                 self.last_bundle = bundle
                 if sample is not None:
                     self.samples.append((epoch, Score.from_dict(sample)))
             return False
         if kind == "done":
-            _, files, history, stopped, optimizer = message
+            _, files, history, stopped_by, optimizer = message
             bundle = ModelBundle.from_files(files, name=self.name)
             with self._lock:
-                self.result, self.optimizer = bundle, optimizer
+                self.result, self.optimizer, self.stopped_by = bundle, optimizer, stopped_by
                 self.history = {k: list(v) for k, v in history.items()}
                 self.fraction = 1.0
-                self.status = "stopped" if stopped else "done"
-                self.message = "Stopped; kept the best weights so far." if stopped else "Finished."
+                self.status = "stopped" if stopped_by == "user" else "done"
+                self.message = _finished_message(stopped_by, self.train_config.patience)
             return True
         if kind == "failed":
             self._fail(message[1])
@@ -272,6 +273,15 @@ class TrainingJob:
 
 class _Cancelled(Exception):
     """Stop was pressed while the job waited in line."""
+
+
+def _finished_message(stopped_by: StoppedBy | None, patience: int) -> str:
+    if stopped_by == "user":
+        return "Stopped; kept the best weights so far."
+    if stopped_by == "patience":
+        return (f"Finished early: no progress in {patience} epoch{'s' if patience != 1 else ''}, "
+                "so it stopped and kept the best weights.")
+    return "Finished."
 
 
 def _crash_message(exitcode: int | None) -> str:
@@ -293,8 +303,6 @@ def _dataset_to_wire(dataset: Dataset) -> dict[str, Any]:
 
 
 def _dataset_from_wire(wire: dict[str, Any]) -> Dataset:
-    from ..encoding import EncodingConfig
-
     return Dataset(train=tuple(Score.from_dict(s) for s in wire["train"]),
                    validation=tuple(Score.from_dict(s) for s in wire["validation"]),
                    encoding=EncodingConfig.from_dict(wire["encoding"]), description=wire["description"],
@@ -309,9 +317,6 @@ def _train_in_child(conn, stop, dataset: dict[str, Any], model_config: ModelConf
     ``("done", ...)`` or ``("failed", message)``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
     try:
-        from ..generate import generate
-        from ..training import train
-
         resume = ModelBundle.from_files(resume_files, name="the run to resume") if resume_files else None
 
         def on_epoch(checkpoint) -> None:
@@ -329,7 +334,7 @@ def _train_in_child(conn, stop, dataset: dict[str, Any], model_config: ModelConf
             on_progress=lambda p: conn.send(("progress", p)), should_stop=stop.is_set, on_epoch=on_epoch,
             resume_from=resume, resume_optimizer=resume_optimizer, name=name,
         )
-        conn.send(("done", result.bundle.to_files(), result.history, result.stopped_early, result.optimizer))
+        conn.send(("done", result.bundle.to_files(), result.history, result.stopped_by, result.optimizer))
     except NeuroTunesError as exc:
         conn.send(("failed", str(exc)))
     except Exception as exc:  # a bug or an out-of-memory error inside TensorFlow: one line for the page

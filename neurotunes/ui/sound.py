@@ -7,14 +7,13 @@ from pathlib import Path
 import streamlit as st
 
 from .. import constants as C
+from ..render import find_soundfonts, install_soundfont
 from . import state
 from .widgets import guarded
 
 
 @st.cache_data(show_spinner=False, ttl=600)
 def installed_soundfonts() -> list[str]:
-    from ..render import find_soundfonts
-
     return [str(p) for p in find_soundfonts()]
 
 
@@ -31,10 +30,8 @@ def sound_settings() -> None:
     c1, c2 = st.columns(2)
     settings.reverb = c1.toggle("Reverb", value=settings.reverb)
     settings.chorus = c2.toggle("Chorus", value=settings.chorus)
-    upload = st.file_uploader("Your own .sf2 / .sf3", type=["sf2", "sf3"], key="sf_upload")
+    upload = st.file_uploader("Your own .sf2 / .sf3", type=["sf2", "sf3"], key=state.SOUNDFONT_UPLOAD)
     if upload is not None and upload.name not in uploaded:
-        from ..render import install_soundfont
-
         path = guarded(lambda: install_soundfont(upload.getvalue(), upload.name, C.data_dir() / "soundfonts"),
                        what=f"Could not use {upload.name}")
         if path is not None:

@@ -11,6 +11,9 @@ from typing import Any
 
 import streamlit as st
 
+from ..config import GenerateConfig
+from ..constants import SHIPPED_MODELS
+from ..generate import Generation
 from ..score import Score
 
 TRANSCRIPTIONS = "nt_transcriptions"  # dict name -> Transcription
@@ -41,8 +44,53 @@ TRAIN_SAMPLE_EVERY = "nt_train_sample_every"
 TRAIN_NAME = "nt_train_name"
 TAKE_SHOWN = "gen_pick"  # the number of the take shown on the Generate page (its radio's key)
 TAKE_TO_SHOW = "gen_select_next"  # a take just made, to show on the page's next draw
+GENERATE_FORM = "gen_form"  # the Generate page's settings form
+SHARE_APPLIED = "gen_share_applied"  # the share link last opened (sorted items): opened once, not on every rerun
+TAKES_AT_ONCE = "gen_takes_at_once"  # the Generate page's "Takes at once"
+# The Transcribe page: the preset, the recorder, and the widget key of each TranscribeConfig /
+# PostProcessConfig setting (by field name), so a preset can set them all at once.
+TRANSCRIBE_PRESET = "tr_preset"
+TRANSCRIBE_MIC = "tr_mic"
+TRANSCRIBE_SETTINGS = {
+    "onset_threshold": "tr_onset", "frame_threshold": "tr_frame", "minimum_note_length_ms": "tr_min_ms",
+    "minimum_frequency": "tr_fmin", "maximum_frequency": "tr_fmax", "midi_tempo": "tr_tempo",
+    "melodia_trick": "tr_melodia", "multiple_pitch_bends": "tr_bends",
+    "quantize": "tr_quantize", "monophonic": "tr_mono", "min_note_ms": "tr_drop_ms",
+    "normalize_velocity": "tr_velnorm",
+}
+TRAIN_STOP = "stop_training"  # the running job's Stop button
+EVALUATE_FORM = "evaluate_form"
+EVALUATE_LISTEN_MODEL = "eval_listen_model"
+EVALUATE_LISTEN_PIECE = "eval_listen_piece"
+GALLERY_PAGE = "g_page"  # the Gallery's page number (its pagination's key)
+GALLERY_OPERATOR = "g_operator"  # the operator password typed on the Gallery page
+SOUNDFONT_UPLOAD = "sf_upload"
+# Per-item widgets: item_key(what, item) for a transcription's, track's, model's or chart's widget.
+TRANSCRIPTION_SCORE, TRANSCRIPTION_ADD, TRANSCRIPTION_RERUN, TRANSCRIPTION_REMOVE = "tr", "add", "rerun", "rm"
+TRACK_LISTEN, TRACK_MIDI, TRACK_MP3, TRACK_DELETE = "g_listen", "g_mid", "g_mp3", "g_del"
+TRAIN_CHECKPOINT, TRAIN_SAMPLE, TRAIN_DOWNLOAD, TRAIN_CHART = "ckpt", "sample", "dl", "train"
+EVALUATE_CHART, EVALUATE_PIECE = "eval", "eval"
 
 DEFAULT_MODEL = "default"
+
+
+GENERATE_PAGE = "gen"
+EVALUATE_PAGE = "eval"
+
+
+def setting_key(name: str, page: str = GENERATE_PAGE) -> str:
+    """The widget key of setting ``name`` (a config field) on ``page`` (:data:`GENERATE_PAGE`, ...)."""
+    return f"{page}_{name}"
+
+
+def item_key(what: str, item: object) -> str:
+    """The key of a widget that belongs to one item of a list (``what``: one of the per-item names above)."""
+    return f"{what}_{item}"
+
+
+def take_key(what: str, number: int) -> str:
+    """The key of a widget that belongs to one take (``what``: "score", "save", "trace", "compare", ...)."""
+    return f"gen_{what}_{number}"
 
 
 @dataclass
@@ -58,7 +106,7 @@ class Take:
     number: int
     score: Score
     model_name: str
-    settings: dict[str, Any]
+    config: GenerateConfig  # the settings it was made with (its seed included)
     trace: list[Any] = field(default_factory=list)  # neurotunes.generate.StepTrace per generated token
     parent: int | None = None  # the take this one continues
     model_key: str = ""  # a shipped model's name or a key of trained_models(), for share links
@@ -98,10 +146,33 @@ def takes() -> list[Take]:
     return _get(TAKES, list)
 
 
+def keep_take(made: Generation, *, model_name: str, model_key: str, parent: int | None = None,
+              primed: bool = False) -> Take:
+    """Add a generated take to the session, numbered after the others, and show it on the page's next draw."""
+    kept = takes()
+    number = max((t.number for t in kept), default=0) + 1
+    take = Take(number, made.score, model_name, made.config, made.trace, parent, model_key=model_key, primed=primed)
+    kept.append(take)
+    st.session_state[TAKE_TO_SHOW] = number
+    return take
+
+
+def take_shown() -> Take:
+    """The take the Generate page shows: one just made, else the one viewed before, else the newest.
+
+    Sets :data:`TAKE_SHOWN` (the key of the page's radio) to its number; call it before the radio is drawn.
+    """
+    kept = takes()
+    numbers = [t.number for t in kept]
+    if st.session_state.get(TAKE_TO_SHOW) in numbers:  # a take just made: show it, not the one viewed before
+        st.session_state[TAKE_SHOWN] = st.session_state.pop(TAKE_TO_SHOW)
+    if st.session_state.get(TAKE_SHOWN) not in numbers:
+        st.session_state[TAKE_SHOWN] = numbers[-1]
+    return next(t for t in kept if t.number == st.session_state[TAKE_SHOWN])
+
+
 def active_model() -> str:
     """The chosen model: a shipped model's name or a key of :func:`trained_models`."""
-    from ..constants import SHIPPED_MODELS
-
     name = _get(ACTIVE_MODEL, lambda: DEFAULT_MODEL)
     if name not in SHIPPED_MODELS and name not in trained_models():
         st.session_state[ACTIVE_MODEL] = DEFAULT_MODEL

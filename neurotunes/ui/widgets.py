@@ -7,13 +7,22 @@ import re
 import secrets
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+from urllib.parse import urlencode
 
 import streamlit as st
 
+from .. import constants as C
+from ..config import settings_of
 from ..errors import NeuroTunesError
-from ..score import Score
+from ..midi_io import gm_program_names
+from ..plotting import TIME_UNITS, piano_roll
+from ..render import score_to_wav
+from ..score import Score, pitch_name
+from ..share import share_params
 from . import cache, state
+from .player import play_along
+from .queue import HEAVY_JOBS, ordinal
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -53,8 +62,6 @@ def show_unexpected(what: str) -> str:
 @contextmanager
 def heavy_job(what: str) -> Iterator[None]:
     """Run the block in one of the server's few heavy-job slots; while it waits, say its place in line."""
-    from .queue import HEAVY_JOBS, ordinal
-
     note = st.empty()
 
     def on_wait(place: int) -> None:
@@ -82,9 +89,6 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
     With ``playback_controls`` the user can give each track another General MIDI
     instrument and change the tempo; the audio, rolls and downloads follow.
     """
-    from ..plotting import TIME_UNITS, piano_roll
-    from .player import play_along
-
     roll, side = st.columns([3, 2], vertical_alignment="top")
     with side:
         if playback_controls:
@@ -141,26 +145,97 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
 
 
 def _wav(score_json: str, soundfont: str | None, reverb: bool, chorus: bool) -> bytes:
-    from ..render import score_to_wav
-
     return score_to_wav(Score.from_json(score_json), soundfont=soundfont, reverb=reverb, chorus=chorus)
 
 
-def instrument_select(container: Any, label: str, *, index: int = 0, key: str | None = None) -> int:
+def instrument_select(container: Any, label: str, *, index: int = 0, key: str | None = None,
+                      help: str | None = None) -> int:
     """A choice among the 128 General MIDI instruments, shown as "40: Violin"; the program number."""
-    from .. import constants as C
-    from ..midi_io import gm_program_names
-
     names = gm_program_names()
     return container.selectbox(label, range(C.MIDI_PROGRAM_MAX + 1), index=index,
-                               format_func=lambda p: f"{p}: {names[p]}", key=key)
+                               format_func=lambda p: f"{p}: {names[p]}", key=key, help=help)
+
+
+def share_link(take: state.Take) -> None:
+    """The take's share link, shown and kept in the address bar; a take that cannot have one clears it.
+
+    Only a take from a shipped model without a primer can be regenerated from settings alone.
+    """
+    if take.model_key in C.SHIPPED_MODELS and not take.primed:
+        params = share_params(take.model_key, cache.shipped_bundle(take.model_key).hash, take.config)
+        if st.query_params.to_dict() != params:
+            st.query_params.from_dict(params)
+            st.session_state[state.SHARE_APPLIED] = sorted(params.items())  # this link is the take shown
+        base = (st.context.url or "").split("?", 1)[0]
+        st.caption("Share link — opening it regenerates and plays this exact take:")
+        st.code(f"{base}?{urlencode(params)}", language=None)
+        return
+    if "model" in st.query_params:  # the address bar must not keep another take's link
+        st.query_params.clear()
+        st.session_state.pop(state.SHARE_APPLIED, None)
+    st.caption("Takes from a primer or from a model trained in this session cannot be shared as a link; "
+               "download the MIDI instead (it carries its recipe).")
+
+
+def setting_widgets(config_type: type, section: str, *, columns: int = 3,
+                    extra_help: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Draw every setting of ``config_type`` declared for page ``section``, in a grid; ``{field name: value}``.
+
+    The widgets come from the settings' declarations (:func:`neurotunes.config.setting`): a new
+    setting appears here without touching the page.  ``extra_help`` adds a sentence to a
+    setting's help (what it means for the model in use).
+    """
+    extra_help = extra_help or {}
+    drawn = [name for name, about, _ in settings_of(config_type) if about.page == section and about.widget != "paired"]
+    values: dict[str, Any] = {}
+    for i, name in enumerate(drawn):
+        if i % columns == 0:
+            row = st.columns(columns)
+        values.update(setting_widget(row[i % columns], config_type, name, extra_help=extra_help.get(name)))
+    return values
+
+
+def setting_widget(container: Any, config_type: type, name: str, *, page: str = state.GENERATE_PAGE,
+                   extra_help: str | None = None) -> dict[str, Any]:
+    """The widget of setting ``name`` of ``config_type``, as its declaration says, in ``container``.
+
+    Returns ``{name: value}`` (both names for a two-ended widget).  ``page`` keeps the widget's
+    key apart from the same setting's on another page.
+    """
+    declared = {n: (about, default) for n, about, default in settings_of(config_type)}
+    about, default = declared[name]
+    pair_default = declared[about.pair][1] if about.pair else None
+    key, label = state.setting_key(name, page), about.label or name
+    help = " ".join(filter(None, (about.help, extra_help)))
+    low, high = about.page_range
+    if about.widget == "instrument":
+        return {name: instrument_select(container, label, index=default, key=key, help=help)}
+    if about.widget == "pitch range":
+        chosen = container.select_slider(label, options=list(range(int(low), int(high) + 1)), value=(low, high),
+                                         format_func=pitch_name, key=key, help=help)
+        # The whole slider is "no limit": the settings' defaults, so share links stay short.
+        ends = (default, pair_default) if tuple(chosen) == (low, high) else chosen
+        return {name: int(ends[0]), about.pair: int(ends[1])}
+    if about.widget == "select" and about.choices:
+        return {name: container.selectbox(label, about.choices, index=about.choices.index(default), key=key,
+                                          help=help)}
+    if about.widget == "select":  # whole numbers named by labels: 0 -> "C"
+        return {name: container.selectbox(label, range(int(low), int(high) + 1), index=int(default - low),
+                                          format_func=lambda v: about.labels[int(v - low)], key=key, help=help)}
+    if about.kind is bool:
+        return {name: container.toggle(label, value=default, key=key, help=help)}
+    if about.kind is str:
+        return {name: container.text_input(label, value=default, key=key, help=help)}
+    step = about.step or (1 if about.kind is int else 0.01)
+    # Counted in whole numbers when the ends and the step are whole (tempo in BPM, seconds by 5).
+    cast = int if all(float(v).is_integer() for v in (low, high, step, default)) else float
+    draw = container.number_input if about.widget == "number" else container.slider
+    value = draw(label, cast(low), cast(high), cast(min(max(default, low), high)), cast(step), key=key, help=help)
+    return {name: about.kind(value)}
 
 
 def _playback_settings(score: Score, key: str) -> tuple[Score, str]:
     """Instruments per track and tempo, in a popover; returns the changed Score and a file-name suffix."""
-    from .. import constants as C
-    from ..midi_io import gm_program_names
-
     names = gm_program_names()
     tracks = sorted({n.program for n in score.notes if not n.is_drum})
     changes: dict[int, int] = {}

@@ -119,17 +119,18 @@ def zip_bomb(unpacked_mb: int) -> bytes:
 # --- model bundles -----------------------------------------------------------
 def tiny_bundle(fill: float | None = None):
     """A real, loadable bundle (1 x LSTM 8 on the event vocabulary); ``fill`` sets every weight to one value."""
-    from neurotunes.bundle import ModelBundle, expected_weight_shapes
+    from neurotunes.bundle import ModelBundle
     from neurotunes.config import ModelConfig
-    from neurotunes.encoding import EncodingConfig, Vocabulary
+    from neurotunes.encodings import EncodingConfig, encoding_for
+    from neurotunes.models import weight_shapes
 
     encoding = EncodingConfig()
-    vocab = Vocabulary.for_encoding(encoding)
+    vocab = encoding_for(encoding).vocabulary()
     model = ModelConfig(arch="lstm", vocab_size=len(vocab), embedding_dim=4, units=8, layers=1, dropout=0.0)
     rng = np.random.default_rng(0)
     weights = tuple(
         (np.full(shape, fill) if fill is not None else rng.normal(0.0, 0.3, shape)).astype(np.float32)
-        for shape in expected_weight_shapes(model)
+        for shape in weight_shapes(model)
     )
     return ModelBundle(model=model, encoding=encoding, vocab=vocab, weights=weights, info={"name": "hostile test"})
 

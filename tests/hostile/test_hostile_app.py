@@ -117,7 +117,7 @@ def test_bad_music_files_through_the_dataset_page(kind):
     assert not at.exception, at.exception
     assert any(name in w.value for w in at.warning), _messages(at)  # the file is named, with the reason
     assert [e.value for e in at.error] == ["Could not build the dataset: none of the chosen sources could be read "
-                                           "(the reasons are above)"]
+                                           "(1 file(s) skipped, each listed with its reason)"]
     assert at.session_state[state.BUILT_DATASET] is kept  # a failed build keeps the last good one
 
 
@@ -160,7 +160,7 @@ def test_bad_model_bundles_through_the_train_page(kind):
 def test_bad_primers_through_the_generate_page(kind):
     make, name = MUSIC[kind]
     at = AppTest.from_file(APP, default_timeout=180).run()
-    at.slider[1].set_value(10)
+    at.slider(key=state.setting_key("length")).set_value(10)
     at.button[0].click().run()  # a take the user already has
     first = at.session_state[state.TAKES][0].score
     at.radio[0].set_value("A MIDI file")
@@ -209,7 +209,7 @@ def test_tampered_share_links_are_a_message(kind):
     _assert_survived(at, says)
     assert any(m.startswith("Could not open the shared link") for m in _messages(at))
     assert not at.session_state[state.TAKES]
-    at.slider[1].set_value(10)
+    at.slider(key=state.setting_key("length")).set_value(10)
     at.button[0].click().run()  # the page still works
     assert len(at.session_state[state.TAKES]) == 1
 
@@ -219,7 +219,7 @@ def test_html_in_a_gallery_title_is_shown_as_text(tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROTUNES_DATA_DIR", str(tmp_path))
     title = '<img src=x onerror="alert(1)"><b>Mine</b>'
     at = AppTest.from_file(APP, default_timeout=180).run()
-    at.slider[1].set_value(10)
+    at.slider(key=state.setting_key("length")).set_value(10)
     at.button[0].click().run()
     at.text_input[0].set_value(title)
     next(b for b in at.button if b.label == "Save to gallery").click().run()

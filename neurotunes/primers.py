@@ -1,0 +1,46 @@
+"""Primers: the music a take starts from, when it does not start from silence.
+
+A primer sets the key, texture and pace the model continues.  The Generate page
+and the CLI take one from a MIDI file or a transcription as they are; this module
+makes the one that needs choosing: the opening of a real piece.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .corpus import load_corpus
+from .errors import BadConfig
+from .score import Score
+
+#: The opening few bars are enough to set key, texture and pace (4/4: two bars).
+OPENING_BEATS = 8
+#: Where openings come from when no dataset is given: the corpus the default model learned from.
+OPENING_CORPUS = "bach"
+#: Pieces of that corpus to choose among (parsing is cached on disk, but 20 keeps the first use quick).
+OPENING_CORPUS_PIECES = 20
+
+
+def opening(piece: Score, beats: float = OPENING_BEATS) -> Score:
+    """The notes of ``piece`` that start in its first ``beats`` beats."""
+    return piece.with_notes(n for n in piece.notes if n.start < beats * piece.seconds_per_beat)
+
+
+def random_opening(seed: int, pieces: Sequence[Score] | None = None, *, beats: float = OPENING_BEATS) -> Score:
+    """The opening of a piece chosen with ``seed`` (the same seed, the same piece) from ``pieces``.
+
+    Without ``pieces``, the first :data:`OPENING_CORPUS_PIECES` pieces of the :data:`OPENING_CORPUS` corpus.
+
+    Raises
+    ------
+    BadConfig
+        ``pieces`` is empty.
+    """
+    if pieces is None:
+        pieces = load_corpus(OPENING_CORPUS, limit=OPENING_CORPUS_PIECES)
+    if not pieces:
+        raise BadConfig("there are no pieces to take an opening from")
+    piece = pieces[int(np.random.default_rng(int(seed)).integers(len(pieces)))]
+    return opening(piece, beats)
