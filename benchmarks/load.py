@@ -171,8 +171,9 @@ class ProtocolSession:
                 self.elements[tuple(fwd.metadata.delta_path)] = fwd.delta.new_element
             elif kind == "file_urls_response":
                 self._urls = fwd.file_urls_response
-            elif kind == "script_finished":
-                return time.monotonic() - start
+            elif kind == "script_finished" and fwd.script_finished in (ForwardMsg.FINISHED_SUCCESSFULLY,
+                                                                       ForwardMsg.FINISHED_WITH_COMPILE_ERROR):
+                return time.monotonic() - start  # a whole run; not a fragment, not one cut short by st.rerun()
 
     def find(self, kind: str, label: str):
         """The widget proto of ``kind`` whose label starts with ``label`` in the last run."""

@@ -303,3 +303,27 @@ def make_windows(stream: np.ndarray, sequence_length: int, *, what: str = "train
     idx = np.arange(n)[:, None] * sequence_length + np.arange(sequence_length + 1)[None, :]
     windows = stream[idx]
     return windows[:, :-1].copy(), windows[:, 1:].copy()
+
+
+@dataclass(frozen=True)
+class CorpusRecipe:
+    """A dataset to build from a music21 corpus where it is used: in a training process, not the app's server.
+
+    Parsing chorales with music21 holds Python's global lock for seconds on a first
+    run (no parse cache yet): done in the server, it froze every other user's page.
+    """
+
+    corpus: str
+    limit: int
+    validation_fraction: float = 0.1
+    key_normalization: bool = False
+    seed: int = 0
+
+    def build(self, progress: Callable[[int, int], None] | None = None) -> "Dataset":
+        """Read the corpus (``progress(done, total)`` per piece) and split it like the Dataset page does."""
+        report = None if progress is None else (lambda done, _: progress(min(done, self.limit), self.limit))
+        scores = load_corpus(self.corpus, limit=self.limit, progress=report)
+        return split_dataset(scores, validation_fraction=self.validation_fraction, seed=self.seed,
+                             key_normalization=self.key_normalization,
+                             description=f"{len(scores)} pieces from {CORPORA[self.corpus].title}")
+

@@ -136,3 +136,19 @@ def test_the_job_says_why_a_run_ended(stopped_by, status, says):
     assert job._handle(("done", _small_bundle().to_files(), {"loss": [1.0]}, stopped_by, None))
     snap = job.snapshot()
     assert (snap.status, snap.stopped_by) == (status, stopped_by) and snap.message.startswith(says)
+
+
+def test_a_corpus_recipe_is_read_in_the_training_process_not_the_server():
+    """The quick Bach source crosses to the child as a recipe (a few fields), never as parsed pieces: parsing
+    chorales in the server held Python's lock for seconds and froze other users' pages."""
+    from neurotunes.dataset import CorpusRecipe
+    from neurotunes.ui.jobs import _dataset_from_wire, _dataset_to_wire
+
+    recipe = CorpusRecipe("bach", limit=6, validation_fraction=0.2, key_normalization=True)
+    wire = _dataset_to_wire(recipe)
+    assert wire == {"recipe": {"corpus": "bach", "limit": 6, "validation_fraction": 0.2, "key_normalization": True,
+                               "seed": 0}}
+    seen = []
+    dataset = _dataset_from_wire(wire, progress=lambda done, total: seen.append((done, total)))
+    assert len(dataset.train) + len(dataset.validation) == 6 and dataset.key_normalized
+    assert seen and seen[-1][0] == seen[-1][1]

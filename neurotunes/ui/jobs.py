@@ -32,12 +32,12 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Mapping
 
 from ..bundle import ModelBundle
 from ..config import GenerateConfig, ModelConfig, TrainConfig
-from ..dataset import Dataset
+from ..dataset import CorpusRecipe, Dataset
 from ..encodings import EncodingConfig
 from ..errors import NeuroTunesError
 from ..generate import generate
@@ -53,6 +53,8 @@ _TRAINING_SLOT = threading.Semaphore(1)
 SAMPLE_NOTES = 48
 #: Keep at most this many per-batch losses for the smoothed curve.
 MAX_BATCH_POINTS = 2000
+#: How much lower than the server a training process runs (Unix nice): users' pages come first.
+TRAINING_NICENESS = 10
 #: Seconds between the watcher's looks at the child: the latency of "Stop" and of noticing a crash.
 POLL_S = 0.2
 #: Seconds to wait for a child to exit after its last message before ending it.
@@ -89,7 +91,7 @@ class JobSnapshot:
 
 @dataclass
 class TrainingJob:
-    dataset: Dataset
+    dataset: Dataset | CorpusRecipe  # a recipe is read in the training process
     model_config: ModelConfig
     train_config: TrainConfig
     name: str
@@ -232,6 +234,11 @@ class TrainingJob:
     def _handle(self, message: tuple) -> bool:
         """Apply one message from the child; True when it was the last."""
         kind = message[0]
+        if kind == "reading":
+            _, done, total = message
+            with self._lock:
+                self.message = f"Reading the pieces: {done} of {total}…"
+            return False
         if kind == "progress":
             p = message[1]
             with self._lock:
@@ -296,13 +303,17 @@ def _crash_message(exitcode: int | None) -> str:
             "memory: try fewer pieces, a smaller model or a smaller batch, then train again.")
 
 
-def _dataset_to_wire(dataset: Dataset) -> dict[str, Any]:
+def _dataset_to_wire(dataset: Dataset | CorpusRecipe) -> dict[str, Any]:
+    if isinstance(dataset, CorpusRecipe):  # read in the child: music21 never runs in the server
+        return {"recipe": asdict(dataset)}
     return {"train": [s.to_dict() for s in dataset.train], "validation": [s.to_dict() for s in dataset.validation],
             "encoding": dataset.encoding.to_dict(), "description": dataset.description,
             "key_normalized": dataset.key_normalized}
 
 
-def _dataset_from_wire(wire: dict[str, Any]) -> Dataset:
+def _dataset_from_wire(wire: dict[str, Any], progress: Callable[[int, int], None] | None = None) -> Dataset:
+    if "recipe" in wire:
+        return CorpusRecipe(**wire["recipe"]).build(progress)
     return Dataset(train=tuple(Score.from_dict(s) for s in wire["train"]),
                    validation=tuple(Score.from_dict(s) for s in wire["validation"]),
                    encoding=EncodingConfig.from_dict(wire["encoding"]), description=wire["description"],
@@ -329,8 +340,11 @@ def _train_in_child(conn, stop, dataset: dict[str, Any], model_config: ModelConf
             conn.send(("epoch", checkpoint.epoch, checkpoint.bundle.to_files(),
                        sample.to_dict() if sample is not None else None))
 
+        # Nice: a training run is background work; the server's users (Generate, Transcribe) come first.
+        os.nice(TRAINING_NICENESS)
+        pieces = _dataset_from_wire(dataset, progress=lambda done, total: conn.send(("reading", done, total)))
         result = train(
-            _dataset_from_wire(dataset), model_config, train_config,
+            pieces, model_config, train_config,
             on_progress=lambda p: conn.send(("progress", p)), should_stop=stop.is_set, on_epoch=on_epoch,
             resume_from=resume, resume_optimizer=resume_optimizer, name=name,
         )
