@@ -10,7 +10,8 @@ USER user
 ENV HOME=/home/user \
     PATH=/home/user/.local/bin:$PATH \
     NEUROTUNES_DATA_DIR=/home/user/data \
-    TF_CPP_MIN_LOG_LEVEL=2
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    MALLOC_ARENA_MAX=2
 WORKDIR /home/user/app
 
 COPY --chown=user requirements.txt .

@@ -87,7 +87,8 @@ class MemoryWatch(threading.Thread):
 
 
 def start_server(port: int, data_dir: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "NEUROTUNES_DATA_DIR": data_dir}
+    env = {"MALLOC_ARENA_MAX": "2",  # as `bash run.sh app` and the Dockerfile start the server
+           **os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "NEUROTUNES_DATA_DIR": data_dir}
     log = open(Path(data_dir) / "server.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
