@@ -5,18 +5,14 @@ from dataclasses import replace
 import streamlit as st
 
 from neurotunes import constants as C
-from neurotunes import gallery
+from neurotunes import gallery, primers
 from neurotunes.config import GenerateConfig
-from neurotunes.errors import BadConfig
 from neurotunes.generate import Generation, compose
-from neurotunes.metrics import repetition_stats
-from neurotunes.midi_io import midi_to_score
 from neurotunes.plotting import choice_bars
-from neurotunes.primers import random_opening
 from neurotunes.share import take_from_link
 from neurotunes.ui import cache, state
 from neurotunes.ui.visitor import visitor_secret
-from neurotunes.ui.widgets import guarded, heavy_job, setting_widgets, share_link, show_score
+from neurotunes.ui.widgets import guarded, heavy_job, setting_widgets, share_link, show_score, take_warnings
 
 st.title("Generate")
 st.caption("Pick a model and a few settings, press Generate, and listen. Every take is kept below.")
@@ -40,26 +36,18 @@ with st.form(state.GENERATE_FORM, border=True):
         } if key_normalized else None)
     with st.expander("Start from (primer)", icon=":material/play_circle:"):
         transcriptions = state.transcriptions()
-        primer_source = st.radio(
-            "Primer", ["Silence", "A MIDI file", "A transcription", "A random dataset piece"], horizontal=True)
+        primer_source = st.radio("Primer", primers.SOURCES, horizontal=True)
         primer_file = st.file_uploader("MIDI primer", type=list(C.MIDI_EXTENSIONS))
         primer_name = st.selectbox("Transcription", list(transcriptions) or ["(none yet)"])
     submitted = st.form_submit_button("Generate", type="primary", icon=":material/auto_awesome:")
 
 
 def chosen_primer():
-    if primer_source == "A MIDI file":
-        if primer_file is None:
-            raise BadConfig("choose a MIDI file for the primer, or start from silence")
-        return midi_to_score(primer_file.getvalue(), name=primer_file.name)
-    if primer_source == "A transcription":
-        if primer_name not in transcriptions:
-            raise BadConfig("transcribe something first (Transcribe page), or start from silence")
-        return transcriptions[primer_name].score
-    if primer_source == "A random dataset piece":
-        built = st.session_state.get(state.BUILT_DATASET)
-        return random_opening(values["seed"], list(built.train) if built is not None else None)
-    return None
+    chosen = transcriptions.get(primer_name)
+    built = st.session_state.get(state.BUILT_DATASET)
+    return primers.choose(primer_source, seed=values["seed"], transcription=chosen.score if chosen else None,
+                          midi=(primer_file.name, primer_file.getvalue()) if primer_file else None,
+                          dataset=list(built.train) if built is not None else None)
 
 
 def keep_take(made: Generation, *, parent: int | None = None, primed: bool = False) -> None:
@@ -105,13 +93,7 @@ cfg = take.config
 
 st.subheader(f"Take {take.number}" + (f" (continues take {take.parent})" if take.parent else ""))
 st.caption(f"{take.model_name} · {cfg.summary()}")
-if take.score.metadata.get("stopped_early"):
-    st.warning(take.score.metadata["stopped_early"], icon=":material/timer:")
-stats = repetition_stats(take.score)
-if stats["collapsed"]:
-    st.warning(f"This take collapsed: one pitch repeats {stats['longest_run']} times in a row or makes up "
-               f"{stats['top_pitch_share']:.0%} of the notes. Try a higher temperature or a repetition penalty.",
-               icon=":material/warning:")
+take_warnings(take.score)
 show_score(take.score, key=state.take_key("take", take.number), playback_controls=False,
            title=f"Take {take.number} · {take.model_name} · seed {cfg.seed}",
            file_stem=f"neurotunes-{take.model_name}-take{take.number}-seed{cfg.seed}-temp{cfg.temperature}",

@@ -13,6 +13,7 @@ import numpy as np
 
 from .corpus import load_corpus
 from .errors import BadConfig
+from .midi_io import midi_to_score
 from .score import Score
 
 #: The opening few bars are enough to set key, texture and pace (4/4: two bars).
@@ -44,3 +45,28 @@ def random_opening(seed: int, pieces: Sequence[Score] | None = None, *, beats: f
         raise BadConfig("there are no pieces to take an opening from")
     piece = pieces[int(np.random.default_rng(int(seed)).integers(len(pieces)))]
     return opening(piece, beats)
+
+
+#: Where a primer can come from, as the Generate page offers them.
+SOURCES = ("Silence", "A MIDI file", "A transcription", "A random dataset piece")
+
+
+def choose(source: str, *, seed: int, midi: tuple[str, bytes] | None = None, transcription: Score | None = None,
+           dataset: Sequence[Score] | None = None) -> Score | None:
+    """The primer for one of :data:`SOURCES`: None for silence; a message when the chosen source is empty.
+
+    ``midi`` is an uploaded file's ``(name, bytes)``; ``dataset`` the pieces of a built dataset (else the
+    first Bach chorales), of which ``seed`` picks one and its opening bars are the primer.
+    """
+    if source == "A MIDI file":
+        if midi is None:
+            raise BadConfig("choose a MIDI file for the primer, or start from silence")
+        return midi_to_score(midi[1], name=midi[0])
+    if source == "A transcription":
+        if transcription is None:
+            raise BadConfig("transcribe something first (Transcribe page), or start from silence")
+        return transcription
+    if source == "A random dataset piece":
+        return random_opening(seed, dataset)
+    return None
+

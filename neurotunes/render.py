@@ -785,43 +785,21 @@ def audio_to_mp3(audio: "np.ndarray", sample_rate: int = C.RENDER_SAMPLE_RATE) -
 
 
 def score_to_wav(score: Score, **kwargs: Any) -> bytes:
-    """Render a Score and encode it as WAV bytes.
+    """Render a Score and encode it as 16-bit stereo WAV bytes.
 
-    Parameters
-    ----------
-    score
-        The piece.
-    **kwargs
-        Passed to :func:`render_audio` (``soundfont``, ``sample_rate``, ``program``, ``instruments``,
-        ``reverb``, ``chorus``).
-
-    Returns
-    -------
-    bytes
-        A 16-bit stereo WAV file.
+    ``kwargs`` go to :func:`render_audio` (``soundfont``, ``sample_rate``, ``program``,
+    ``instruments``, ``reverb``, ``chorus``).
     """
-    rate = kwargs.get("sample_rate", C.RENDER_SAMPLE_RATE)
-    return audio_to_wav(render_audio(score, **kwargs), rate)
+    return _render_encoded(score, audio_to_wav, kwargs)
 
 
 def score_to_mp3(score: Score, **kwargs: Any) -> bytes:
-    """Render a Score and encode it as MP3 bytes.
+    """Render a Score and encode it as stereo MP3 bytes; ``kwargs`` as for :func:`score_to_wav`."""
+    return _render_encoded(score, audio_to_mp3, kwargs)
 
-    Parameters
-    ----------
-    score
-        The piece.
-    **kwargs
-        Passed to :func:`render_audio` (``soundfont``, ``sample_rate``, ``program``, ``instruments``,
-        ``reverb``, ``chorus``).
 
-    Returns
-    -------
-    bytes
-        A stereo MP3 file.
-    """
-    rate = kwargs.get("sample_rate", C.RENDER_SAMPLE_RATE)
-    return audio_to_mp3(render_audio(score, **kwargs), rate)
+def _render_encoded(score: Score, encode: Any, kwargs: dict[str, Any]) -> bytes:
+    return encode(render_audio(score, **kwargs), kwargs.get("sample_rate", C.RENDER_SAMPLE_RATE))
 
 
 def render_file(score: Score, path: str | Path, **kwargs: Any) -> Path:

@@ -370,7 +370,7 @@ def test_an_unexpected_error_is_one_line_with_an_id_and_no_server_path(monkeypat
     """A bug (not the user's input) inside an action or in the page itself: a friendly line with an error id,
     the traceback in the server log only, no path of the server in anything shown."""
     import neurotunes.generate
-    import neurotunes.metrics
+    import neurotunes.ui.widgets
 
     def bug(*args, **kwargs):
         raise RuntimeError("boom in /srv/secret/neurotunes/generate.py")
@@ -388,7 +388,7 @@ def test_an_unexpected_error_is_one_line_with_an_id_and_no_server_path(monkeypat
     monkeypatch.undo()
     at.button[0].click().run()  # the page still works, and nothing was lost
     assert len(at.session_state[state.TAKES]) == 1
-    monkeypatch.setattr(neurotunes.metrics, "repetition_stats", bug)  # a bug in the page's own code
+    monkeypatch.setattr(neurotunes.ui.widgets, "repetition_stats", bug)  # a bug in code the page runs itself
     at.run()
     assert not at.exception
     assert any(e.value.startswith("This page stopped: something went wrong on our side") for e in at.error)

@@ -15,6 +15,7 @@ import streamlit as st
 from .. import constants as C
 from ..config import settings_of
 from ..errors import NeuroTunesError
+from ..metrics import repetition_stats
 from ..midi_io import gm_program_names
 from ..plotting import TIME_UNITS, piano_roll
 from ..render import score_to_wav
@@ -255,3 +256,15 @@ def _playback_settings(score: Score, key: str) -> tuple[Score, str]:
         score = score.with_tempo(bpm)
         suffix.append(f"{bpm}bpm")
     return score, "-".join(suffix).lower()
+
+
+def take_warnings(score: Score) -> None:
+    """Say why a take stopped before its length, and whether it collapsed into repeats."""
+    if score.metadata.get("stopped_early"):
+        st.warning(score.metadata["stopped_early"], icon=":material/timer:")
+    stats = repetition_stats(score)
+    if stats["collapsed"]:
+        st.warning(f"This take collapsed: one pitch repeats {stats['longest_run']} times in a row or makes up "
+                   f"{stats['top_pitch_share']:.0%} of the notes. Try a higher temperature or a repetition penalty.",
+                   icon=":material/warning:")
+
