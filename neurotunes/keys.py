@@ -16,14 +16,30 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Iterable, Protocol
 
 import numpy as np
 
 from .errors import BadConfig
 
-if TYPE_CHECKING:  # annotations only: score.py imports this module, so a runtime import would be a cycle
-    from .score import Score
+
+
+class _Note(Protocol):
+    pitch: int
+    duration: float
+    is_drum: bool
+
+
+class Piece(Protocol):
+    """What key finding reads of a :class:`~neurotunes.score.Score`: its notes and the key its file names.
+
+    A protocol, not an import: ``score.py`` holds a :class:`Key`, so keys sit below scores.
+    """
+
+    key: "Key | None"
+
+    @property
+    def notes(self) -> Iterable[_Note]: ...
 
 #: How a pitch class is written (C=0 ... B=11): pitch names (``Eb4``), key names and the scale lock's tonic.
 #: The same spelling music21 uses for its key tonics (``E-``, ``A-``, ``B-``; ``C#``, ``F#``).
@@ -138,7 +154,7 @@ class Key:
 
 
 
-def pitch_class_histogram(score: Score, *, weighted: bool = True) -> np.ndarray:
+def pitch_class_histogram(score: Piece, *, weighted: bool = True) -> np.ndarray:
     """Share of each pitch class (C=0 ... B=11), weighted by note duration by default."""
     hist = np.zeros(12)
     for n in score.notes:
@@ -148,7 +164,7 @@ def pitch_class_histogram(score: Score, *, weighted: bool = True) -> np.ndarray:
     return hist / total if total else hist
 
 
-def estimate(score: Score) -> Key | None:
+def estimate(score: Piece) -> Key | None:
     """The most likely key of the notes (Krumhansl-Kessler); None for a piece without a key to find."""
     hist = pitch_class_histogram(score)
     if not hist.any() or np.ptp(hist) == 0:
@@ -162,6 +178,6 @@ def estimate(score: Score) -> Key | None:
     return best
 
 
-def piece_key(score: Score) -> Key | None:
+def piece_key(score: Piece) -> Key | None:
     """The piece's key: the one its file names, otherwise :func:`estimate`'s."""
     return score.key or estimate(score)
