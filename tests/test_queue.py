@@ -37,3 +37,29 @@ def test_freed_memory_goes_back_when_the_line_empties():
     held, after = map(int, out.stdout.split())
     assert held > 250, f"the job did not hold memory ({held} MB): the test proves nothing"
     assert after < held - 200, (held, after)
+
+
+def test_short_jobs_are_served_before_long_ones_that_wait_and_arrival_order_within_a_kind():
+    import threading
+    import time
+
+    from neurotunes.ui.queue import PRIORITY, JobLine
+
+    line, served, started = JobLine(slots=1), [], []
+
+    def job(name, priority):
+        started.append(name)
+        with line.slot(priority=priority):
+            served.append(name)
+
+    with line.slot():  # the one slot is busy: everything below waits
+        threads = []
+        for name, what in [("t1", "Transcribing"), ("e1", "Evaluating"), ("g1", "Composing"),
+                           ("t2", "Transcribing"), ("g2", "Composing")]:
+            threads.append(threading.Thread(target=job, args=(name, PRIORITY[what])))
+            threads[-1].start()
+            while line.waiting() < len(threads):  # arrival order is the order of the list
+                time.sleep(0.005)
+    for t in threads:
+        t.join(timeout=10)
+    assert served == ["g1", "g2", "t1", "t2", "e1"]

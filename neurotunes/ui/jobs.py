@@ -43,11 +43,10 @@ from ..errors import NeuroTunesError
 from ..generate import generate
 from ..score import Score
 from ..training import OptimizerState, StoppedBy, train
-from .queue import HEAVY_JOBS, ordinal
 
 log = logging.getLogger(__name__)
 
-#: One training at a time per server process.
+#: One training at a time per server process (a heavy job of its own kind, outside the users' line).
 _TRAINING_SLOT = threading.Semaphore(1)
 #: Notes in the sample played after an epoch.
 SAMPLE_NOTES = 48
@@ -167,12 +166,6 @@ class TrainingJob:
 
     # --- the watcher thread (in the server) --------------------------------
     def _watch(self) -> None:
-        def in_line(place: int) -> None:
-            if self._stop.is_set():
-                raise _Cancelled
-            with self._lock:
-                self.message = f"Waiting: the server is busy with other users' work; {ordinal(place)} in line."
-
         while not _TRAINING_SLOT.acquire(timeout=POLL_S):
             with self._lock:
                 self.message = "Waiting: another training is running on this server; this one starts after it."
@@ -180,12 +173,11 @@ class TrainingJob:
                 self._cancelled()
                 return
         try:
-            with HEAVY_JOBS.slot(in_line):
-                with self._lock:
-                    self.status, self.message = "running", "Starting the trainer and TensorFlow…"
-                self._run_child()
-        except _Cancelled:
-            self._cancelled()
+            # Not in the line of users' jobs (neurotunes.ui.queue): a training holds its core for minutes, and
+            # at nice TRAINING_NICENESS the operating system serves every Generate and transcription first.
+            with self._lock:
+                self.status, self.message = "running", "Starting the trainer and TensorFlow…"
+            self._run_child()
         except Exception as exc:  # a bug of ours: report it in the page, keep the app alive
             log.exception("training %s failed", self.name)
             self._fail(f"{type(exc).__name__}: {exc}")
@@ -276,10 +268,6 @@ class TrainingJob:
     def _fail(self, error: str) -> None:
         with self._lock:
             self.status, self.error, self.message = "failed", error, "Training failed."
-
-
-class _Cancelled(Exception):
-    """Stop was pressed while the job waited in line."""
 
 
 def _finished_message(stopped_by: StoppedBy | None, patience: int) -> str:

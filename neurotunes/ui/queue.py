@@ -6,15 +6,22 @@ side, each at a fifth of the speed (26 s each instead of 7 s for one), and a
 share link opened by many visitors could take every core.  Here jobs run in
 arrival order, ``MAX_HEAVY_JOBS`` at a time (``NEUROTUNES_MAX_HEAVY_JOBS``,
 default: the number of cores), and a waiting user is told their place in line.
+
+Short jobs go first: a waiting Generate (about a second) is served before a
+waiting transcription or evaluation, so five users composing at once do not
+queue behind each other's recordings.  Within one priority, arrival order.
+Training is not in this line: it runs in a niced child process, one at a time
+(:mod:`neurotunes.ui.jobs`), and the operating system gives users' jobs the
+cores first.
 """
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import itertools
 import os
 import threading
-from collections import deque
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -30,7 +37,7 @@ class JobLine:
     def __init__(self, slots: int = MAX_HEAVY_JOBS):
         self.slots = slots
         self.running = 0
-        self._waiting: deque[int] = deque()
+        self._waiting: list[tuple[int, int]] = []  # (priority, ticket), kept sorted: the head runs next
         self._tickets = itertools.count()
         self._cond = threading.Condition()
 
@@ -39,17 +46,18 @@ class JobLine:
             return len(self._waiting)
 
     @contextmanager
-    def slot(self, on_wait: Callable[[int], None] | None = None) -> Iterator[None]:
+    def slot(self, on_wait: Callable[[int], None] | None = None, priority: int = 0) -> Iterator[None]:
         """Hold one slot for the ``with`` block; while waiting, ``on_wait(place)`` (1 = next) is called
-        now and then from this thread.  If ``on_wait`` raises (the user left the page), the place is given up."""
+        now and then from this thread.  If ``on_wait`` raises (the user left the page), the place is given up.
+        A lower ``priority`` is served before a higher one that waits (see :data:`PRIORITY`)."""
         with self._cond:
-            ticket = next(self._tickets)
-            self._waiting.append(ticket)
+            ticket = (priority, next(self._tickets))
+            bisect.insort(self._waiting, ticket)
         try:
             while True:
                 with self._cond:
                     if self.running < self.slots and self._waiting[0] == ticket:
-                        self._waiting.popleft()
+                        self._waiting.pop(0)
                         self.running += 1
                         break
                     place = self._waiting.index(ticket) + 1
@@ -94,7 +102,10 @@ def release_free_memory() -> None:
 
 _malloc_trim = None
 
-#: The server's one line for generate, transcribe, evaluate and train.
+#: Priorities by what the job does: the shortest, most interactive first.
+PRIORITY = {"Composing": 0, "Transcribing": 1, "Evaluating": 2}
+
+#: The server's one line for generate, transcribe and evaluate.
 HEAVY_JOBS = JobLine()
 
 

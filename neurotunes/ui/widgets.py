@@ -23,7 +23,7 @@ from ..score import Score, pitch_name
 from ..share import share_params
 from . import cache, state
 from .player import play_along
-from .queue import HEAVY_JOBS, ordinal
+from .queue import HEAVY_JOBS, PRIORITY, ordinal
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def heavy_job(what: str) -> Iterator[None]:
         note.info(f"{what}: the server is busy with other users' work. You are {ordinal(place)} in line…",
                   icon=":material/hourglass_top:")
 
-    with HEAVY_JOBS.slot(on_wait):
+    with HEAVY_JOBS.slot(on_wait, priority=PRIORITY.get(what, max(PRIORITY.values()))):
         note.empty()
         yield
 
