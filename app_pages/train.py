@@ -7,7 +7,7 @@ from neurotunes.bundle import ModelBundle
 from neurotunes.config import LR_SCHEDULES
 from neurotunes.plotting import training_curves
 from neurotunes.ui import state, train_form
-from neurotunes.ui.train_form import FROM_DATASET, PRESETS, QUICK
+from neurotunes.ui.train_form import FROM_DATASET, PRESETS, QUICK, START_FROM
 from neurotunes.ui.widgets import guarded, show_score, slug
 
 train_form.start_with_defaults()
@@ -38,6 +38,13 @@ busy = job is not None and job.active
 # Every setting is keyed and kept for the session: Streamlit otherwise drops a widget's value on a page switch.
 kept = {"disabled": busy, "persist_state": "session"}
 
+st.subheader("Start from")
+st.radio("Start from", list(START_FROM), key=state.TRAIN_START_FROM, on_change=train_form.apply_start_from,
+         label_visibility="collapsed", **kept,
+         help="Teaching a shipped model your pieces takes a minute or two and keeps what it already knows; "
+              "a new model starts from nothing and needs many pieces and epochs to sound like music.")
+base = train_form.fine_tune_base()
+
 st.subheader("Dataset")
 built = st.session_state.get(state.BUILT_DATASET)
 sources = ([FROM_DATASET] if built is not None else []) + [QUICK]
@@ -47,16 +54,22 @@ source = st.radio("Train on", sources, horizontal=True, key=state.TRAIN_SOURCE, 
 if source == QUICK:
     st.slider("Chorales", 5, 400, step=5, key=state.TRAIN_PIECES, **kept,
               help="More pieces: better model, slower training.")
-    st.checkbox("Move every chorale to C major / A minor", key=state.TRAIN_KEY_NORMALIZE, **kept,
-                help="The model learns harmony once instead of in twelve keys (the shipped models "
-                     "are trained this way); Generate's Transpose moves its music to any key.")
+    st.checkbox("Move every chorale to C major / A minor", key=state.TRAIN_KEY_NORMALIZE,
+                **{**kept, "disabled": busy or base is not None},
+                help="The model learns harmony once instead of in twelve keys (the shipped models are trained "
+                     "this way; a model you teach keeps its own choice); Generate's Transpose moves its music to "
+                     "any key.")
 else:
     s = built.stats()
     st.caption(f"{s.description} · {s.pieces_train} training / {s.pieces_validation} validation pieces")
 
 st.subheader("Model and training")
 c1, c2, c3 = st.columns(3)
-c1.selectbox("Architecture", list(PRESETS), key=state.TRAIN_PRESET, on_change=train_form.apply_preset, **kept)
+if base is None:
+    c1.selectbox("Architecture", list(PRESETS), key=state.TRAIN_PRESET, on_change=train_form.apply_preset, **kept)
+else:
+    c1.caption(f"Keeps **{base.name}**'s architecture ({base.model.layers} × {base.model.arch} {base.model.units}) "
+               f"and encoding; the settings below that shape a model do not apply.")
 c2.slider("Epochs", 1, 100, key=state.TRAIN_EPOCHS, **kept,
           help="When resuming: epochs to add; the numbering goes on from the stopped run's.")
 c3.slider("Transpose ± semitones (augmentation)", 0, 6, key=state.TRAIN_TRANSPOSE, **kept)
@@ -77,7 +90,7 @@ st.text_input("Model name", max_chars=60, key=state.TRAIN_NAME, **kept)
 
 
 def start(resume_from=None, resume_optimizer=None):
-    dataset = train_form.quick_dataset() if source == QUICK else built
+    dataset = train_form.quick_dataset(base) if source == QUICK else built
     return train_form.start_job(dataset, resume_from, resume_optimizer)
 
 

@@ -14,7 +14,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 from . import constants as C
 from .errors import DatasetError, NeuroTunesError
@@ -183,6 +183,7 @@ def load_corpus(
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     errors: list[str] | None = None,
+    exclude: Collection[str] = (),
 ) -> list[Score]:
     """Parse up to ``limit`` pieces of a corpus; files that fail are skipped.
 
@@ -196,12 +197,17 @@ def load_corpus(
         Called with ``(done, total)`` after each piece.
     errors
         If given, one message per skipped piece is appended.
+    exclude
+        Sources (``score.metadata["source"]``) to leave out, e.g. a reference set's held-out pieces
+        (:func:`held_out_sources`); they do not count towards ``limit``.
     """
     paths = corpus_paths(key)
     scores: list[Score] = []
     for i, path in enumerate(paths):
         try:
             for score in load_corpus_file(path):
+                if score.metadata.get("source") in exclude:
+                    continue
                 if len(score):
                     scores.append(score)
                 elif errors is not None:
@@ -218,6 +224,19 @@ def load_corpus(
     if not scores:
         raise DatasetError(f"no usable pieces in corpus {key!r}")
     return scores
+
+
+#: Which pieces of each corpus the shipped models never saw: the Evaluate page's reference sets, written by
+#: scripts/held_out.py from the reference split (neurotunes.dataset.REFERENCE_SPLIT_SEED and _FRACTION).
+HELD_OUT_FILE = C.ASSETS_DIR / "held_out.json"
+
+
+def held_out_sources(key: str) -> frozenset[str]:
+    """The sources of corpus ``key``'s held-out pieces (empty for a corpus without a reference set)."""
+    try:
+        return frozenset(json.loads(HELD_OUT_FILE.read_text()).get(key, ()))
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"cannot read the list of held-out pieces ({HELD_OUT_FILE.name}): {exc}") from None
 
 
 #: Pitches from here up go on the treble staff, below it on the bass staff.

@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import constants as C
-from .corpus import CORPORA, NOTATION_SUFFIXES, load_corpus, notation_to_scores
+from .corpus import CORPORA, NOTATION_SUFFIXES, held_out_sources, load_corpus, notation_to_scores
 from .encodings import EncodingConfig, Vocabulary, encoding_for
 from .errors import DatasetError, NeuroTunesError
 from .keys import piece_key
@@ -305,12 +305,24 @@ def make_windows(stream: np.ndarray, sequence_length: int, *, what: str = "train
     return windows[:, :-1].copy(), windows[:, 1:].copy()
 
 
+#: The split every shipped model was trained with (scripts/train_shipped.py) and the Evaluate page's reference
+#: sets are held out by: pieces shuffled with this seed, this share held out.
+REFERENCE_SPLIT_SEED = 0
+REFERENCE_VALIDATION_FRACTION = 0.1
+
+
 @dataclass(frozen=True)
 class CorpusRecipe:
     """A dataset to build from a music21 corpus where it is used: in a training process, not the app's server.
 
     Parsing chorales with music21 holds Python's global lock for seconds on a first
     run (no parse cache yet): done in the server, it froze every other user's page.
+
+    With ``skip_held_out`` the pieces come from the training side of the reference
+    split (:data:`REFERENCE_SPLIT_SEED`, :data:`REFERENCE_VALIDATION_FRACTION`; the list is
+    shipped, :func:`~neurotunes.corpus.held_out_sources`), so a model trained on them, or fine-tuned from a shipped model, is still judged on music
+    it never saw.  ``encoding`` is the encoding to train with (a fine-tuned model keeps
+    its own).
     """
 
     corpus: str
@@ -318,12 +330,24 @@ class CorpusRecipe:
     validation_fraction: float = 0.1
     key_normalization: bool = False
     seed: int = 0
+    skip_held_out: bool = False
+    encoding: EncodingConfig = field(default_factory=EncodingConfig)
 
     def build(self, progress: Callable[[int, int], None] | None = None) -> "Dataset":
         """Read the corpus (``progress(done, total)`` per piece) and split it like the Dataset page does."""
         report = None if progress is None else (lambda done, _: progress(min(done, self.limit), self.limit))
-        scores = load_corpus(self.corpus, limit=self.limit, progress=report)
+        exclude = held_out_sources(self.corpus) if self.skip_held_out else frozenset()
+        scores = load_corpus(self.corpus, limit=self.limit, exclude=exclude, progress=report)
+        what = f"{len(scores)} pieces from {CORPORA[self.corpus].title}"
+        if exclude:
+            what += " (none of the Evaluate page's held-out ones)"
         return split_dataset(scores, validation_fraction=self.validation_fraction, seed=self.seed,
-                             key_normalization=self.key_normalization,
-                             description=f"{len(scores)} pieces from {CORPORA[self.corpus].title}")
+                             key_normalization=self.key_normalization, encoding=self.encoding, description=what)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {**{f: getattr(self, f) for f in self.__dataclass_fields__ if f != "encoding"},
+                "encoding": self.encoding.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CorpusRecipe":
+        return cls(**{**data, "encoding": EncodingConfig.from_dict(data.get("encoding", {}))})

@@ -6,6 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 from neurotunes.keys import Key
 from neurotunes.ui import state
+from neurotunes.ui.train_form import NEW_MODEL
 from tests.conftest import ROOT, make_score, play_along_players
 
 pytestmark = pytest.mark.slow
@@ -114,6 +115,7 @@ def _wait_for_job(at: AppTest, timeout: float = 240) -> AppTest:
 
 def test_train_page_trains_in_the_background_and_generate_uses_it():
     at = _page(_app().run(), "train")
+    at.radio(key=state.TRAIN_START_FROM).set_value(NEW_MODEL).run()
     at.slider[0].set_value(5)  # chorales
     at.selectbox[0].set_value("Quick: 1 × LSTM 128")
     at.slider[1].set_value(2)  # epochs
@@ -138,6 +140,7 @@ def test_train_page_trains_in_the_background_and_generate_uses_it():
 
 def test_stop_keeps_best_weights_and_resume_continues():
     at = _page(_app().run(), "train")
+    at.radio(key=state.TRAIN_START_FROM).set_value(NEW_MODEL).run()
     at.slider[0].set_value(5)
     at.selectbox[0].set_value("Quick: 1 × LSTM 128")
     at.slider[1].set_value(30)  # far more epochs than we wait for

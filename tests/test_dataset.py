@@ -1,5 +1,6 @@
 """Dataset sources (files, archives, notation), normalization and statistics."""
 
+import pytest
 
 from neurotunes.dataset import (MAX_ZIP_FILES, build_dataset, normalize_key, normalize_tempo, scores_from_files,
                                 split_dataset)
@@ -79,3 +80,29 @@ def test_build_dataset_gathers_every_source_and_names_what_it_skipped():
         build_dataset()
     with pytest.raises(DatasetError, match=r"none of the chosen sources could be read \(1 file"):
         build_dataset(files=[("broken.mid", b"not midi")])
+
+
+def test_a_recipe_can_leave_out_the_reference_sets_held_out_pieces():
+    from neurotunes.corpus import held_out_sources
+    from neurotunes.dataset import CorpusRecipe
+
+    held_out = held_out_sources("bach")
+    plain = CorpusRecipe("bach", limit=12, validation_fraction=0.25).build()
+    plain_sources = {s.metadata["source"] for s in plain.train + plain.validation}
+    assert plain_sources & held_out, "the first 12 chorales hold no held-out piece: the check below proves nothing"
+    recipe = CorpusRecipe("bach", limit=12, validation_fraction=0.25, skip_held_out=True)
+    dataset = CorpusRecipe.from_dict(recipe.to_dict()).build()  # as the training process receives it
+    sources = {s.metadata["source"] for s in dataset.train + dataset.validation}
+    assert len(sources) == 12 and not sources & held_out
+    assert "held-out" in dataset.description
+
+
+@pytest.mark.slow
+def test_the_shipped_held_out_list_is_the_reference_split():
+    """assets/held_out.json must name exactly the pieces the reference split holds out (scripts/held_out.py)."""
+    from neurotunes.corpus import held_out_sources, load_corpus
+    from neurotunes.dataset import REFERENCE_SPLIT_SEED, REFERENCE_VALIDATION_FRACTION
+
+    split = split_dataset(load_corpus("bach"), validation_fraction=REFERENCE_VALIDATION_FRACTION,
+                          seed=REFERENCE_SPLIT_SEED)
+    assert {s.metadata["source"] for s in split.validation} == held_out_sources("bach")

@@ -149,7 +149,7 @@ def test_a_corpus_recipe_is_read_in_the_training_process_not_the_server():
     recipe = CorpusRecipe("bach", limit=6, validation_fraction=0.2, key_normalization=True)
     wire = _dataset_to_wire(recipe)
     assert wire == {"recipe": {"corpus": "bach", "limit": 6, "validation_fraction": 0.2, "key_normalization": True,
-                               "seed": 0}}
+                               "seed": 0, "skip_held_out": False, "encoding": recipe.encoding.to_dict()}}
     seen = []
     dataset = _dataset_from_wire(wire, progress=lambda done, total: seen.append((done, total)))
     assert len(dataset.train) + len(dataset.validation) == 6 and dataset.key_normalized

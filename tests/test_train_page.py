@@ -27,6 +27,13 @@ def _by_label(widgets, label: str):
     return next(w for w in widgets if w.label == label)
 
 
+def _new_model(at: AppTest) -> AppTest:
+    """Choose "A new model" (the page starts on fine-tuning the shipped Bach model)."""
+    from neurotunes.ui.train_form import NEW_MODEL
+
+    return _by_label(at.radio, "Start from").set_value(NEW_MODEL).run()
+
+
 def _wait(condition, timeout: float = 90.0) -> None:
     deadline = time.time() + timeout
     while not condition():
@@ -36,6 +43,7 @@ def _wait(condition, timeout: float = 90.0) -> None:
 
 def _settings(at: AppTest) -> dict:
     return {
+        "start": _by_label(at.radio, "Start from").value,
         "pieces": _by_label(at.slider, "Chorales").value,
         "keys": _by_label(at.checkbox, "Move every chorale to C major / A minor").value,
         "preset": _by_label(at.selectbox, "Architecture").value,
@@ -55,7 +63,7 @@ def _settings(at: AppTest) -> dict:
 
 
 def test_settings_survive_a_page_switch():
-    at = _train_page()
+    at = _new_model(_train_page())
     _by_label(at.selectbox, "Architecture").set_value("GRU: 2 × GRU 256").run()
     assert _by_label(at.selectbox, "Cell").value == "gru"  # the preset fills in "More settings"
     _by_label(at.slider, "Chorales").set_value(15)
@@ -117,6 +125,7 @@ def _train_on_tiny_data(at: AppTest, epochs: int) -> AppTest:
     at.session_state[state.BUILT_DATASET] = split_dataset(pieces, validation_fraction=0.2, seed=0)
     at.run()
     _by_label(at.radio, "Train on").set_value("The dataset from the Dataset page")
+    _new_model(at)
     _by_label(at.selectbox, "Architecture").set_value("Quick: 1 × LSTM 128").run()
     _by_label(at.slider, "Epochs").set_value(epochs)
     return _by_label(at.button, "Train").click().run()
@@ -156,3 +165,29 @@ def test_resume_on_the_page_numbers_epochs_on():
     assert len(resumed.history["loss"]) == done + 2
     assert f"Epoch {done + 2}/{done + 2}" in messages, messages
     assert resumed.result.info.initial_epoch == done
+
+
+def test_the_quick_run_fine_tunes_the_shipped_model_on_pieces_the_evaluate_page_never_uses():
+    """The default quick run: the shipped Bach model taught more chorales, none of them held out."""
+    from neurotunes.bundle import load_bundle
+    from neurotunes.corpus import held_out_sources
+
+    at = _train_page()
+    assert _by_label(at.radio, "Start from").value.startswith("The shipped Bach model")
+    assert not [w for w in at.selectbox if w.label == "Architecture"]  # the shipped model's architecture is kept
+    assert _by_label(at.select_slider, "Learning rate").value == 3e-4
+    _by_label(at.slider, "Chorales").set_value(5)
+    _by_label(at.slider, "Epochs").set_value(1)
+    _by_label(at.button, "Train").click().run()
+    job = at.session_state[state.TRAIN_JOB]
+    _wait(lambda: not job.active, timeout=240)
+    at.run()
+    assert job.status == "done", job.error
+    shipped = load_bundle("default")
+    result = job.result
+    assert result.model == shipped.model and result.encoding == shipped.encoding
+    assert result.info.resumed_from == shipped.hash
+    assert "none of the Evaluate page's held-out ones" in result.info.dataset.description
+    assert result.info.dataset.pieces_train + result.info.dataset.pieces_validation == 5
+    assert held_out_sources("bach"), "the held-out list is empty: the check above proves nothing"
+    assert at.session_state[state.ACTIVE_MODEL] in at.session_state[state.TRAINED_MODELS]

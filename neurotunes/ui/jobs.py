@@ -32,7 +32,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from ..bundle import ModelBundle
@@ -293,7 +293,7 @@ def _crash_message(exitcode: int | None) -> str:
 
 def _dataset_to_wire(dataset: Dataset | CorpusRecipe) -> dict[str, Any]:
     if isinstance(dataset, CorpusRecipe):  # read in the child: music21 never runs in the server
-        return {"recipe": asdict(dataset)}
+        return {"recipe": dataset.to_dict()}
     return {"train": [s.to_dict() for s in dataset.train], "validation": [s.to_dict() for s in dataset.validation],
             "encoding": dataset.encoding.to_dict(), "description": dataset.description,
             "key_normalized": dataset.key_normalized}
@@ -301,7 +301,7 @@ def _dataset_to_wire(dataset: Dataset | CorpusRecipe) -> dict[str, Any]:
 
 def _dataset_from_wire(wire: dict[str, Any], progress: Callable[[int, int], None] | None = None) -> Dataset:
     if "recipe" in wire:
-        return CorpusRecipe(**wire["recipe"]).build(progress)
+        return CorpusRecipe.from_dict(wire["recipe"]).build(progress)
     return Dataset(train=tuple(Score.from_dict(s) for s in wire["train"]),
                    validation=tuple(Score.from_dict(s) for s in wire["validation"]),
                    encoding=EncodingConfig.from_dict(wire["encoding"]), description=wire["description"],

@@ -6,13 +6,15 @@ kept for the session, so the configs are read back from the session state.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from ..bundle import ModelBundle
 from ..config import ModelConfig, TrainConfig
-from ..dataset import CorpusRecipe, Dataset
+from ..dataset import CorpusRecipe, Dataset, normalize_key
 from ..training import OptimizerState
-from . import state
+from . import cache, state
 from .jobs import TrainingJob
 
 PRESETS = {
@@ -24,6 +26,15 @@ PRESETS = {
     "Simple RNN: 2 × 256": ModelConfig(arch="rnn", units=256, layers=2, dropout=0.2),
 }
 FROM_DATASET, QUICK = "The dataset from the Dataset page", "Quick: Bach chorales"
+NEW_MODEL = "A new model"
+#: Start from: a new model with the settings below, or a shipped model (by its name for load_bundle) taught more.
+START_FROM = {
+    "The shipped Bach model: teach it your pieces (fastest to good music)": "default",
+    NEW_MODEL: None,
+    "The shipped fiddle model: teach it your pieces": "fiddle",
+}
+#: What fine-tuning changes on the page: few epochs at a learning rate low enough to keep what the model knows.
+FINE_TUNE_SETTINGS = {state.TRAIN_EPOCHS: 2, state.TRAIN_LR: 3e-4, state.TRAIN_SCHEDULE: "constant"}
 DEFAULT_NAME = "My model"
 #: The quick dataset's validation share (by piece).
 QUICK_VALIDATION = 0.1
@@ -40,13 +51,28 @@ def apply_preset() -> None:
     st.session_state.update(preset_settings(st.session_state[state.TRAIN_PRESET]))
 
 
+def apply_start_from() -> None:
+    """Fine-tuning a shipped model starts from its own settings; a new model from the chosen preset's."""
+    if fine_tune_base() is not None:
+        st.session_state.update(FINE_TUNE_SETTINGS)
+    else:
+        st.session_state.update({state.TRAIN_EPOCHS: 3, state.TRAIN_LR: 2e-3})
+        apply_preset()
+
+
+def fine_tune_base() -> ModelBundle | None:
+    """The shipped model the page fine-tunes, or None for a new model."""
+    name = START_FROM.get(st.session_state.get(state.TRAIN_START_FROM))
+    return cache.shipped_bundle(name) if name else None
+
+
 def start_with_defaults() -> None:
     """Settings start from these once per session; the widgets take no ``value=``, so nothing fights the
     kept state."""
     first = next(iter(PRESETS))
     for key, value in {state.TRAIN_PIECES: 40, state.TRAIN_KEY_NORMALIZE: True, state.TRAIN_PRESET: first,
-                       state.TRAIN_EPOCHS: 3, state.TRAIN_LR: 2e-3, state.TRAIN_PATIENCE: 3,
-                       state.TRAIN_NAME: DEFAULT_NAME, **preset_settings(first)}.items():
+                       state.TRAIN_START_FROM: next(iter(START_FROM)), state.TRAIN_PATIENCE: 3,
+                       state.TRAIN_NAME: DEFAULT_NAME, **preset_settings(first), **FINE_TUNE_SETTINGS}.items():
         st.session_state.setdefault(key, value)
 
 
@@ -62,18 +88,39 @@ def current_configs() -> tuple[ModelConfig, TrainConfig]:
     return model_config, train_config
 
 
-def quick_dataset() -> CorpusRecipe:
-    """The quick source: the first chorales of music21's Bach corpus, as many as the slider says (read by the
-    training process, so the server never parses them)."""
+def quick_dataset(base: ModelBundle | None = None) -> CorpusRecipe:
+    """The quick source: the first chorales of music21's Bach corpus that the Evaluate page does not hold out,
+    as many as the slider says (read by the training process, so the server never parses them); in the
+    encoding of the model to fine-tune, and its keys, when there is one."""
+    key_normalization = bool(st.session_state[state.TRAIN_KEY_NORMALIZE])
+    if base is not None:
+        key_normalization = base.info.dataset.key_normalized if base.info.dataset else True
     return CorpusRecipe("bach", limit=int(st.session_state[state.TRAIN_PIECES]),
-                        validation_fraction=QUICK_VALIDATION,
-                        key_normalization=bool(st.session_state[state.TRAIN_KEY_NORMALIZE]))
+                        validation_fraction=QUICK_VALIDATION, key_normalization=key_normalization,
+                        skip_held_out=True, encoding=base.encoding if base is not None else CorpusRecipe.encoding)
+
+
+def for_fine_tuning(dataset: Dataset, base: ModelBundle) -> Dataset:
+    """The Dataset page's dataset as the model to fine-tune reads music: its encoding, its keys."""
+    normalize = bool(base.info.dataset and base.info.dataset.key_normalized) and not dataset.key_normalized
+    if normalize:
+        dataset = replace(dataset, train=tuple(normalize_key(s) for s in dataset.train),
+                          validation=tuple(normalize_key(s) for s in dataset.validation), key_normalized=True)
+    return replace(dataset, encoding=base.encoding)
 
 
 def start_job(dataset: Dataset | CorpusRecipe, resume_from: ModelBundle | None = None,
               resume_optimizer: OptimizerState | None = None) -> TrainingJob:
-    """Start training ``dataset`` with the page's settings; the job becomes the session's."""
+    """Start training ``dataset`` with the page's settings; the job becomes the session's.
+
+    With a shipped model to fine-tune (and no stopped run to resume), the run starts from its weights and
+    keeps its architecture and encoding."""
     model_config, train_config = current_configs()
+    base = fine_tune_base() if resume_from is None else None
+    if base is not None:
+        model_config, resume_from = base.model, base
+        if isinstance(dataset, Dataset):
+            dataset = for_fine_tuning(dataset, base)
     job = TrainingJob(dataset, model_config, train_config, name=st.session_state[state.TRAIN_NAME] or DEFAULT_NAME,
                       resume_from=resume_from, resume_optimizer=resume_optimizer,
                       sample_every=int(st.session_state[state.TRAIN_SAMPLE_EVERY]))
