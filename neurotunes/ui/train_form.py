@@ -95,9 +95,9 @@ def quick_dataset(base: ModelBundle | None = None) -> CorpusRecipe:
     key_normalization = bool(st.session_state[state.TRAIN_KEY_NORMALIZE])
     if base is not None:
         key_normalization = base.info.dataset.key_normalized if base.info.dataset else True
-    return CorpusRecipe("bach", limit=int(st.session_state[state.TRAIN_PIECES]),
-                        validation_fraction=QUICK_VALIDATION, key_normalization=key_normalization,
-                        skip_held_out=True, encoding=base.encoding if base is not None else CorpusRecipe.encoding)
+    recipe = CorpusRecipe("bach", limit=int(st.session_state[state.TRAIN_PIECES]),
+                          validation_fraction=QUICK_VALIDATION, key_normalization=key_normalization, skip_held_out=True)
+    return recipe if base is None else replace(recipe, encoding=base.encoding)
 
 
 def for_fine_tuning(dataset: Dataset, base: ModelBundle) -> Dataset:
