@@ -6,6 +6,8 @@ interface, and never reads token strings.  Built in:
 
 * ``"event"`` (:mod:`.event`, the default): NOTE/DUR/SHIFT tokens on a grid, real rhythm.
 * ``"classic"`` (:mod:`.classic`): Classical-Piano-Composer's note and chord names.
+* ``"tsd"``, ``"remi"`` (:mod:`.miditok_codecs`): MidiTok's TSD and REMI tokenizations on our grid.
+* ``"frame"`` (:mod:`.frame`): BachBot's frames, voices top to bottom with ties marked (chorales).
 
 Adding one::
 
@@ -34,6 +36,8 @@ from .base import (
 )
 from .event import EventEncoding  # registers "event" first: the default and the first choice offered
 from .classic import ClassicEncoding  # noqa: E402, I001  (after event: registration order is the offer order)
+from .miditok_codecs import REMIEncoding, TSDEncoding  # noqa: E402, I001  (MidiTok imported on first use)
+from .frame import FrameEncoding  # noqa: E402, I001
 
 __all__ = [
     "BOS",

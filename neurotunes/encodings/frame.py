@@ -1,0 +1,224 @@
+"""The frame encoding: voices top to bottom on a fixed grid, ties marked (after BachBot, Liang 2016).
+
+Time is cut into frames of one grid step (``steps_per_quarter`` per quarter note:
+2 gives eighth-note frames, as chorale presets use), and a piece becomes
+
+``BOS  P_72 P_67 P_64 P_48 |  H_72 H_67 P_62 H_48 |  | ...``
+
+* ``P_p`` — a note of MIDI pitch ``p`` starts in this frame.
+* ``H_p`` — pitch ``p`` is held (tied) from the previous frame.
+* ``|`` — end of the frame: time moves on one grid step.  A frame with nothing
+  sounding is just ``|``; the piece ends with the frame of its last sounding note.
+* ``BOS`` — start of a piece (also used as the "silence" primer).
+
+Inside a frame the pitches come strictly from the highest down, so the first
+note of a frame is the soprano: a harmonizer can force it and let the model
+write the voices below.  Two notes of the same pitch that overlap become one.
+The vocabulary is fixed by the encoding config; pitches outside its range are
+folded by octaves.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from .. import constants as C
+from ..errors import BadConfig
+from ..score import Note, Score
+from .base import BOS, Encoding, Grammar, Vocabulary, register
+
+START, HOLD, BAR = "P", "H", "|"
+#: Notes a frame may hold when the sampler sets no chord cap (four voices, doubled, and some room).
+FRAME_MAX_NOTES = 8
+
+
+def _parse(token: str) -> tuple[str, int | None]:
+    """``"P_60"`` -> ``("P", 60)``, ``"H_60"`` -> ``("H", 60)``; ``|``, BOS or anything else -> ``(token, None)``."""
+    kind, sep, value = token.partition("_")
+    if sep and kind in (START, HOLD):
+        try:
+            pitch = int(value)
+        except ValueError:
+            return token, None
+        if C.MIDI_PITCH_MIN <= pitch <= C.MIDI_PITCH_MAX:
+            return kind, pitch
+    return token, None
+
+
+def _fold_pitch(pitch: int, low: int, high: int) -> int:
+    while pitch < low:
+        pitch += 12
+    while pitch > high:
+        pitch -= 12
+    return pitch
+
+
+class FrameEncoding(Encoding):
+    """Frames of descending pitches with tie marks, BachBot's chorale format (see the module docstring)."""
+
+    name = "frame"
+    description = "Frames: voices top to bottom on a fixed grid, ties marked (BachBot; for chorales and part-writing)"
+
+    def vocabulary(self, scores: Iterable[Score] = ()) -> Vocabulary:
+        """Fixed by the config: BOS, ``|``, every P in range, every H in range (``scores`` are not needed)."""
+        pitches = range(self.config.pitch_low, self.config.pitch_high + 1)
+        return Vocabulary([BOS, BAR, *(f"{START}_{p}" for p in pitches), *(f"{HOLD}_{p}" for p in pitches)])
+
+    def check_vocabulary(self, vocab: Vocabulary) -> None:
+        if vocab != self.vocabulary():
+            raise BadConfig("its vocabulary does not match its encoding settings")
+
+    def encode(self, score: Score, *, bos: bool = True) -> list[str]:
+        enc = self.config
+        step = score.seconds_per_beat / enc.steps_per_quarter
+        spans: dict[int, list[list[int]]] = {}  # pitch -> [onset frame, offset frame) spans
+        for n in score.notes:
+            if n.is_drum:
+                continue
+            onset = int(round(n.start / step))
+            offset = max(int(round(n.end / step)), onset + 1)  # a note lasts at least one frame
+            spans.setdefault(_fold_pitch(n.pitch, enc.pitch_low, enc.pitch_high), []).append([onset, offset])
+        frames: dict[int, list[tuple[int, str]]] = {}
+        for pitch, found in spans.items():
+            merged: list[list[int]] = []
+            for onset, offset in sorted(found):
+                if merged and onset < merged[-1][1]:  # overlaps the previous note of this pitch: one note
+                    merged[-1][1] = max(merged[-1][1], offset)
+                else:
+                    merged.append([onset, offset])
+            for onset, offset in merged:
+                frames.setdefault(onset, []).append((pitch, f"{START}_{pitch}"))
+                for t in range(onset + 1, offset):
+                    frames.setdefault(t, []).append((pitch, f"{HOLD}_{pitch}"))
+        tokens = [BOS] if bos else []
+        for t in range(max(frames) + 1 if frames else 0):
+            tokens += [tok for _, tok in sorted(frames.get(t, ()), reverse=True)]  # the highest voice first
+            tokens.append(BAR)
+        return tokens
+
+    def decode(
+        self,
+        tokens: Iterable[str],
+        *,
+        tempo_bpm: float = C.DEFAULT_TEMPO_BPM,
+        program: int = C.DEFAULT_PROGRAM,
+        velocity: int = C.DEFAULT_VELOCITY,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Score:
+        """Decoding is forgiving: a pitch that does not go down from the one before it in its frame is skipped
+        (so is an unknown token), an ``H`` with nothing to hold starts a note, and a frame left open at the
+        end is closed.  ``BOS`` mid-sequence closes the frame and ties nothing across it."""
+        step = 60.0 / tempo_bpm / self.config.steps_per_quarter
+        notes: list[Note] = []
+        frame = 0
+        held: dict[int, int] = {}  # pitch -> onset frame, for notes sounding in the previous frame
+        now: dict[int, int] = {}  # the same for the frame being read
+        lowest: int | None = None  # the last pitch of the current frame
+
+        def end(pitch: int, onset: int, offset: int) -> None:
+            notes.append(Note(pitch=pitch, start=onset * step, end=offset * step, velocity=velocity, program=program))
+
+        def close_frame() -> None:
+            nonlocal held, now, frame, lowest
+            for pitch, onset in held.items():  # not continued into this frame: ends where the frame begins
+                end(pitch, onset, frame)
+            held, now, frame, lowest = now, {}, frame + 1, None
+
+        for tok in tokens:
+            kind, pitch = _parse(tok)
+            if kind == BAR:
+                close_frame()
+            elif pitch is not None:
+                if lowest is not None and pitch >= lowest:
+                    continue  # out of order, or twice in one frame
+                lowest = pitch
+                if pitch in held:
+                    onset = held.pop(pitch)
+                    if kind == HOLD:
+                        now[pitch] = onset
+                        continue
+                    end(pitch, onset, frame)  # struck again: the old note ends here
+                now[pitch] = frame
+            elif kind == BOS:
+                if now:
+                    close_frame()
+                for pitch, onset in held.items():
+                    end(pitch, onset, frame)
+                held = {}
+        if now:
+            close_frame()
+        for pitch, onset in held.items():
+            end(pitch, onset, frame)
+        return Score(notes=tuple(notes), tempo_bpm=tempo_bpm, metadata=dict(metadata or {}))
+
+    def token_pitches(self, token: str) -> tuple[int, ...]:
+        kind, pitch = _parse(token)
+        return (pitch,) if kind == START else ()  # a held note adds no new pitch
+
+    def token_time_steps(self, token: str) -> int:
+        return 1 if token == BAR else 0
+
+    def completes_note(self, token: str) -> bool:
+        return _parse(token)[0] == START
+
+    def transpose_token(self, token: str, semitones: int) -> str:
+        kind, pitch = _parse(token)
+        if pitch is None:
+            return token
+        return f"{kind}_{_fold_pitch(pitch + semitones, self.config.pitch_low, self.config.pitch_high)}"
+
+    def grammar(self, vocab: Vocabulary, *, max_chord: int = 0) -> "FrameGrammar":
+        return FrameGrammar(vocab, max_chord)
+
+
+class FrameGrammar(Grammar):
+    """Within a frame, pitches strictly descending; ``H_p`` only for a pitch that sounded in the previous
+    frame; at most ``max_chord`` notes a frame (:data:`FRAME_MAX_NOTES` when 0); never BOS.  Tokens are
+    taken in as :meth:`FrameEncoding.decode` reads them (an out-of-order pitch changes nothing)."""
+
+    def __init__(self, vocab: Vocabulary, max_chord: int = 0):
+        parsed = [_parse(t) for t in vocab.tokens]
+        self.kind = np.array([k for k, _ in parsed], dtype=object)
+        self.pitch = np.array([-1 if p is None else p for _, p in parsed], dtype=np.int64)
+        self.starts = np.array([k == START for k, _ in parsed])
+        self.bars = np.array([k == BAR for k, _ in parsed])
+        self.bars.setflags(write=False)  # returned as the mask of a full frame: nobody may write into it
+        self.hold_id = {p: i for i, (k, p) in enumerate(parsed) if k == HOLD}
+        self.cap = max_chord if max_chord > 0 else FRAME_MAX_NOTES
+        super().__init__(len(vocab))
+
+    def start(self) -> None:
+        self.held: set[int] = set()  # pitches sounding in the previous frame
+        self.now: set[int] = set()
+        self.lowest = C.MIDI_PITCH_MAX + 1
+
+    def copy(self) -> "FrameGrammar":
+        other = super().copy()
+        other.held, other.now = set(self.held), set(self.now)
+        return other
+
+    def observe(self, token: int) -> None:
+        kind, pitch = self.kind[token], int(self.pitch[token])
+        if kind == BAR:
+            self.held, self.now, self.lowest = self.now, set(), C.MIDI_PITCH_MAX + 1
+        elif kind == BOS:
+            self.start()
+        elif pitch >= 0 and pitch < self.lowest:
+            self.now.add(pitch)
+            self.lowest = pitch
+
+    def mask(self) -> np.ndarray:
+        if len(self.now) >= self.cap:
+            return self.bars
+        allowed = self.starts & (self.pitch < self.lowest)
+        allowed |= self.bars
+        for pitch in self.held:
+            i = self.hold_id.get(pitch)
+            if i is not None and pitch < self.lowest:
+                allowed[i] = True
+        return allowed
+
+
+register(FrameEncoding)
