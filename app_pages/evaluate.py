@@ -55,6 +55,15 @@ good = result.measured
 if not good:
     st.stop()
 
+for name, verdict, passes in result.verdicts():
+    st.markdown(f"{':material/check_circle:' if passes else ':material/cancel:'} **{name}** {verdict}.")
+if result.verdicts():
+    st.caption("A measure passes when the model's pieces are no further from the real ones than sets of real "
+               "pieces of the same size are (20 such sets drawn from the pieces the model trained on; the bar is "
+               "1.25 x their 95th percentile). The classifier learns to tell a model's piece from a real one; "
+               "50% means it can only guess, and real pieces told from other real pieces show what guessing "
+               "looks like with this few pieces.")
+
 st.markdown("**How close is each model's music to the real pieces?** OA, overlapping area: 1 means the model's "
             "pieces sit among the real ones as closely as the real ones sit among each other; 0, nowhere near. "
             "KL divergence: 0 is identical; lower is closer.")
@@ -69,6 +78,12 @@ st.download_button("Report (JSON)", json.dumps(result.to_dict(), indent=1), file
                    mime="application/json", icon=":material/download:")
 st.markdown("**The models on the real pieces** (their own encoding; lower NLL and higher accuracy are better)")
 st.dataframe(pd.DataFrame(result.model_table()), hide_index=True, width="stretch")
+realism_rows = result.realism_table(short=lambda name: name.removesuffix(" (shipped)"))
+if realism_rows:
+    st.markdown("**Inside the real range?** For each measure, how many times further from the held-out pieces "
+                "the model's set is than a typical set of real pieces (1 = as close as real music; n/a: the "
+                "real pieces have no chords).")
+    st.dataframe(pd.DataFrame(realism_rows), hide_index=True, width="stretch")
 
 from neurotunes.plotting import DEGREE_NAMES, feature_boxes, histogram_profiles  # noqa: E402
 

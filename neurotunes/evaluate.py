@@ -13,11 +13,19 @@ pieces of the user's own dataset.
 :func:`classic_generate` is Classical-Piano-Composer's sampling loop, kept as
 the baseline: a window of 100 real tokens, the most likely next token every
 time (argmax), the window slid one token, every chord half a beat after the last.
+
+Given the training side of the split too (``pool``), each model also gets a
+realism report (:mod:`neurotunes.realism`): on nine measures, is its set of
+pieces inside the range of real sets of the same size, and how often does a
+classifier tell its pieces from real ones?
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -33,6 +41,7 @@ from .generate import compose, single_threaded_blas
 from .metrics import (DISTRIBUTION_FEATURES, FEATURE_LABELS, SetComparison, compare_sets, model_metrics,
                       piece_features)
 from .models import make_stepper
+from .realism import MeasuredSet, RealismReport, judge, measure_set, take_length
 from .score import Score
 
 log = logging.getLogger(__name__)
@@ -49,18 +58,61 @@ REFERENCE_SETS = {
     "bach": ("Bach chorales (held out from training)", "bach", 0),
     "fiddle": ("Fiddle tunes (held out from training)", "ryansMammoth", 300),
 }
+#: How a verdict names each reference set's music: "passes for Bach on 7 of 9 measures".
+REFERENCE_SHORT_NAMES = {"bach": "Bach", "fiddle": "fiddle tunes"}
 #: The split every shipped model was trained with (scripts/train_shipped.py): the same seed and fraction.
 SPLIT_SEED = 0
 VALIDATION_FRACTION = 0.1
 
 
-def reference_set(name: str, *, progress: Callable[[int, int], None] | None = None) -> list[Score]:
-    """The real pieces of a named reference set (see :data:`REFERENCE_SETS`), parsed once and cached on disk."""
+def reference_split(name: str, *, progress: Callable[[int, int], None] | None = None
+                    ) -> tuple[list[Score], list[Score]]:
+    """``(training side, held out)``: both sides of the split behind a named reference set (see
+    :data:`REFERENCE_SETS`), parsed once and cached on disk.  The held-out pieces are the reference; the
+    training side is where realism draws its sets of real pieces from."""
     if name not in REFERENCE_SETS:
         raise BadConfig(f"unknown reference set {name!r}; choose one of: {', '.join(REFERENCE_SETS)}")
     _, corpus, limit = REFERENCE_SETS[name]
     scores = load_corpus(corpus, limit=limit or None, progress=progress)
-    return list(split_dataset(scores, validation_fraction=VALIDATION_FRACTION, seed=SPLIT_SEED).validation)
+    split = split_dataset(scores, validation_fraction=VALIDATION_FRACTION, seed=SPLIT_SEED)
+    return list(split.train), list(split.validation)
+
+
+def reference_set(name: str, *, progress: Callable[[int, int], None] | None = None) -> list[Score]:
+    """The real pieces of a named reference set (see :data:`REFERENCE_SETS`), parsed once and cached on disk."""
+    return reference_split(name, progress=progress)[1]
+
+
+#: Measured real sets kept per process (a reference set and its training side, per note count and key space):
+#: measuring 413 chorales takes about 6 s on one core, judging a model against them then about 1 s.
+_MEASURED_KEEP = 8
+_measured: OrderedDict[tuple[str, int, bool], MeasuredSet] = OrderedDict()
+_measured_lock = threading.Lock()
+
+
+def _fingerprint(scores: Sequence[Score]) -> str:
+    """A digest of the pieces' notes: the same pieces, loaded again, find their measures in the cache."""
+    digest = hashlib.blake2b(digest_size=16)
+    for s in scores:
+        digest.update(np.array([(n.start, n.end, n.pitch) for n in s.notes], dtype=np.float64).tobytes())
+        digest.update(b"|%r" % s.tempo_bpm)
+    return digest.hexdigest()
+
+
+def measured_real(scores: Sequence[Score], notes: int, *, key_normalized: bool) -> MeasuredSet:
+    """Real pieces measured for realism: cut to ``notes`` notes, moved to C major / A minor first when the
+    model being judged was trained that way.  Cached by content, so a page's second evaluation is quick."""
+    key = (_fingerprint(scores), notes, key_normalized)
+    with _measured_lock:
+        if key in _measured:
+            _measured.move_to_end(key)
+            return _measured[key]
+    measured = measure_set([normalize_key(s) for s in scores] if key_normalized else scores, notes)
+    with _measured_lock:
+        _measured[key] = measured
+        while len(_measured) > _MEASURED_KEEP:
+            _measured.popitem(last=False)
+    return measured
 
 
 def check_sample_count(samples: int) -> int:
@@ -80,6 +132,7 @@ class ModelReport:
     empty_samples: int = 0
     error: str | None = None
     pieces: list[Score] = field(default_factory=list)  # the samples with notes, to listen to
+    realism: RealismReport | None = None  # against the real range (when the training side was given)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +145,7 @@ class ModelReport:
                                           "mean": c.mean, "reference_mean": c.reference_mean}
                               for c in self.comparisons},
             "means": feature_means(self.features),
+            "realism": self.realism.to_dict() if self.realism else None,
         }
 
 
@@ -100,6 +154,7 @@ class Evaluation:
     reference_name: str
     reference_features: list[dict[str, Any]]
     models: list[ModelReport]
+    corpus_name: str = "the real pieces"  # how verdicts name the reference's music ("Bach")
 
     @property
     def measured(self) -> list[ModelReport]:
@@ -124,16 +179,44 @@ class Evaluation:
         return rows
 
     def model_table(self) -> list[dict[str, Any]]:
-        """One row per measured model: how well it predicts the reference pieces."""
-        return [{"model": m.name, "NLL per note (nats)": m.model.get("nll_per_note"),
-                 "perplexity per token": m.model.get("perplexity_per_token"),
-                 "next-note pitch accuracy": m.model.get("pitch_accuracy"), "pieces measured": len(m.features)}
-                for m in self.measured]
+        """One row per measured model: how well it predicts the reference pieces and, with a realism report,
+        on how many measures its set is inside the real range, how often a classifier spots its pieces and
+        how often it tells real pieces from real ones (the floor)."""
+        rows = []
+        for m in self.measured:
+            row = {"model": m.name, "NLL per note (nats)": m.model.get("nll_per_note"),
+                   "perplexity per token": m.model.get("perplexity_per_token"),
+                   "next-note pitch accuracy": m.model.get("pitch_accuracy"), "pieces measured": len(m.features)}
+            if m.realism:
+                r = m.realism
+                row.update({"inside the real range": f"{r.inside_count} of {len(r.applicable)}",
+                            "classifier spots it": r.classifier_accuracy,
+                            "real vs real": r.real_vs_real_accuracy})
+            rows.append(row)
+        return rows
+
+    def verdicts(self) -> list[tuple[str, str, bool]]:
+        """``(model, verdict, passes)`` for each model with a realism report: "passes for Bach on 7 of 9
+        measures; a classifier spots it 71% of the time (real vs real: 52%)"."""
+        return [(m.name, m.realism.verdict(self.corpus_name), m.realism.passes) for m in self.measured if m.realism]
+
+    def realism_table(self, *, short: Callable[[str], str] = str) -> list[dict[str, Any]]:
+        """One row per realism measure: for each model, how many times further from the reference than a
+        typical real set of the same size it is, and whether it is inside the real range."""
+        judged = [m for m in self.measured if m.realism]
+        if not judged:
+            return []
+        rows = [{"measure": r["measure"]} for r in judged[0].realism.rows()]
+        for m in judged:
+            for row, r in zip(rows, m.realism.rows()):
+                row[f"{short(m.name)} x real"] = r["x real median"]
+                row[f"{short(m.name)} inside"] = r["inside"]
+        return rows
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "reference": {"name": self.reference_name, "pieces": len(self.reference_features),
-                          "means": feature_means(self.reference_features)},
+                          "means": feature_means(self.reference_features), "corpus": self.corpus_name},
             "models": [m.to_dict() for m in self.models],
         }
 
@@ -206,6 +289,8 @@ def evaluate_models(
     samples: int = 20,
     config: GenerateConfig | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
+    pool: Sequence[Score] = (),
+    corpus_name: str = "the real pieces",
 ) -> Evaluation:
     """Generate, measure and compare.
 
@@ -220,6 +305,13 @@ def evaluate_models(
         Pieces per model, 1 to :data:`MAX_SAMPLES`.
     on_progress
         Called with ``(model name, done, total)`` after each sample.
+    pool
+        Real pieces of the same kind that are not in ``reference`` (the training side of its split): given,
+        every model also gets a realism report (:func:`neurotunes.realism.judge`), its real range drawn
+        from these pieces; each real piece is cut to the model's note count and, for a model trained on
+        pieces moved to C major / A minor, moved there too.
+    corpus_name
+        How the realism verdicts name the reference's music ("passes for Bach on ...").
 
     A model that fails, or whose samples have no notes, gets ``error`` set and
     the others are still evaluated.
@@ -230,6 +322,7 @@ def evaluate_models(
         An empty (or one-piece) reference set, no models, or a sample count out of range.
     """
     reference = [s for s in reference if s.pitch_list()]
+    pool = [s for s in pool if s.pitch_list()]
     if len(reference) < 2:
         raise BadConfig("the reference set needs at least two pieces with notes to compare against")
     if not models:
@@ -263,7 +356,13 @@ def evaluate_models(
         report.pieces = with_notes
         report.features = [piece_features(p) for p in with_notes]
         report.comparisons = compare_sets(report.features, reference_features)
-    return Evaluation(reference_name, reference_features, reports)
+        if pool:
+            normalized = isinstance(source, ModelBundle) and source.key_normalized
+            notes = take_length(with_notes)
+            report.realism = judge(measure_set(with_notes, notes),
+                                   measured_real(reference, notes, key_normalized=normalized),
+                                   measured_real(pool, notes, key_normalized=normalized))
+    return Evaluation(reference_name, reference_features, reports, corpus_name)
 
 
 def closer_count(ours: ModelReport, theirs: ModelReport, features: Sequence[str] = DISTRIBUTION_FEATURES) -> int:

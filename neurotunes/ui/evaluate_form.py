@@ -1,5 +1,6 @@
-"""The Evaluate page's one action: read the reference pieces, let every chosen model compose, compare,
-with progress bars, in the line of heavy jobs; the result becomes the session's evaluation."""
+"""The Evaluate page's one action: read the reference pieces (and the training side of their split, for the
+real range), let every chosen model compose, compare, with progress bars, in the line of heavy jobs; the result
+becomes the session's evaluation."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import streamlit as st
 from ..config import GenerateConfig
 from ..dataset import Dataset
 from ..errors import BadConfig
-from ..evaluate import REFERENCE_SETS, Evaluation, evaluate_models, reference_set
+from ..evaluate import REFERENCE_SETS, REFERENCE_SHORT_NAMES, Evaluation, evaluate_models, reference_split
 from . import cache, state
 from .widgets import heavy_job
 
@@ -35,9 +36,10 @@ def run_evaluation(chosen: Sequence[str], reference: str, *, built: Dataset | No
     with heavy_job("Evaluating"):
         if reference == MY_DATASET:
             pieces = list(built.validation) if built is not None else []
+            pool = list(built.train) if built is not None else []  # the real range: the pieces it trains on
         else:
             bar = st.progress(0.0, text="Reading the reference pieces…")
-            pieces = reference_set(reference, progress=lambda done, total: bar.progress(
+            pool, pieces = reference_split(reference, progress=lambda done, total: bar.progress(
                 done / max(total, 1), text="Reading the reference pieces…"))
             bar.empty()
         bundles = {cache.model_label(name): cache.bundle_for(name) for name in chosen}
@@ -50,7 +52,8 @@ def run_evaluation(chosen: Sequence[str], reference: str, *, built: Dataset | No
             bar.progress(min(sum(done.values()) / total, 1.0), text=f"Composing: {name}, piece {count} of {samples}")
 
         result = evaluate_models(bundles, pieces, reference_name=reference_choices(built)[reference],
-                                 samples=samples, config=config, on_progress=progress)
+                                 samples=samples, config=config, on_progress=progress, pool=pool,
+                                 corpus_name=REFERENCE_SHORT_NAMES.get(reference, "your dataset"))
         bar.empty()
     st.session_state[state.EVALUATION] = result
     return result
