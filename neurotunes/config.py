@@ -224,7 +224,8 @@ class ModelConfig(_Config):
     layers: int = setting(2, 1, 12, help="recurrent layers; for cnn, dilated layers with dilations 1, 2, 4, ...")
     dropout: float = setting(0.3, 0.0, 0.9)
     context: int = setting(128, 8, 4096,
-                           help="attention window (tokens) for lstm_attention; the training chunk length")
+                           help="attention window (tokens) for lstm_attention and transformer; keep it at most "
+                                "the training sequence length, so every distance it attends over was trained")
 
     def _check(self) -> None:
         architectures.get(self.arch)  # BadConfig naming the registered ones if it is not one of them

@@ -9,14 +9,16 @@ buffers), so generation never calls ``predict`` in a loop.  The bundle reader, t
 trainer and the generator ask this registry; nothing else switches on ``arch``.
 
 Built in, in this order: ``lstm``, ``gru``, ``rnn`` (the three cells share the stack
-in :mod:`.recurrent`), ``lstm_attention`` and ``cnn``.  A new architecture is a new
+in :mod:`.recurrent`), ``lstm_attention``, ``cnn`` and ``transformer`` (relative attention
+over the last ``context`` tokens, stepped with cached keys and values), then ``crnn_gan`` (the
+``lstm`` stack trained against a bidirectional-LSTM critic, C-RNN-GAN).  A new architecture is a new
 module whose :class:`Architecture` subclass is decorated with :func:`register`;
 import it before a config names it.
 """
 
 from __future__ import annotations
 
-from . import lstm, gru, rnn, lstm_attention, cnn  # noqa: F401, I001  (each registers itself, in this order)
+from . import lstm, gru, rnn, lstm_attention, cnn, transformer, crnn_gan  # noqa: F401, I001  (each registers itself, in this order)
 from .base import (Architecture, Stepper, build_model, descriptions, get, make_stepper, names, register,
                    weight_shapes)
 
