@@ -85,7 +85,11 @@ with st.expander("More settings", icon=":material/tune:"):
     c3.selectbox("Learning-rate schedule", LR_SCHEDULES, key=state.TRAIN_SCHEDULE, **kept)
     c4.number_input("Early stop after epochs without progress (0 = off)", 0, 20,
                     key=state.TRAIN_PATIENCE, **kept)
-    st.slider("Play a sample every N epochs", 1, 10, key=state.TRAIN_SAMPLE_EVERY, **kept)
+    c1, c2 = st.columns(2)
+    c1.select_slider("Training window (tokens)", [64, 128, 256, 384, 512], key=state.TRAIN_WINDOW, **kept,
+                     help="How much music the model reads at once, and how far its attention looks back; about "
+                          "40 tokens make a bar of a chorale. Longer windows learn phrase plans and train slower.")
+    c2.slider("Play a sample every N epochs", 1, 10, key=state.TRAIN_SAMPLE_EVERY, **kept)
 st.text_input("Model name", max_chars=60, key=state.TRAIN_NAME, **kept)
 
 

@@ -117,7 +117,7 @@ def test_train_page_trains_in_the_background_and_generate_uses_it():
     at = _page(_app().run(), "train")
     at.radio(key=state.TRAIN_START_FROM).set_value(NEW_MODEL).run()
     at.slider[0].set_value(5)  # chorales
-    at.selectbox[0].set_value("Quick: 1 × LSTM 128")
+    at.selectbox[0].set_value("Fastest to train, for small datasets and tries (1 × LSTM 128)")
     at.slider[1].set_value(2)  # epochs
     next(b for b in at.button if b.label == "Train").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -142,7 +142,7 @@ def test_stop_keeps_best_weights_and_resume_continues():
     at = _page(_app().run(), "train")
     at.radio(key=state.TRAIN_START_FROM).set_value(NEW_MODEL).run()
     at.slider[0].set_value(5)
-    at.selectbox[0].set_value("Quick: 1 × LSTM 128")
+    at.selectbox[0].set_value("Fastest to train, for small datasets and tries (1 × LSTM 128)")
     at.slider[1].set_value(30)  # far more epochs than we wait for
     next(b for b in at.button if b.label == "Train").click().run()
     job = at.session_state[state.TRAIN_JOB]

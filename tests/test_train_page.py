@@ -58,13 +58,14 @@ def _settings(at: AppTest) -> dict:
         "schedule": _by_label(at.selectbox, "Learning-rate schedule").value,
         "patience": _by_label(at.number_input, "Early stop after epochs without progress (0 = off)").value,
         "sample_every": _by_label(at.slider, "Play a sample every N epochs").value,
+        "window": _by_label(at.select_slider, "Training window (tokens)").value,
         "name": _by_label(at.text_input, "Model name").value,
     }
 
 
 def test_settings_survive_a_page_switch():
     at = _new_model(_train_page())
-    _by_label(at.selectbox, "Architecture").set_value("GRU: 2 × GRU 256").run()
+    _by_label(at.selectbox, "Architecture").set_value("Like the LSTM, a little faster (2 × GRU 256)").run()
     assert _by_label(at.selectbox, "Cell").value == "gru"  # the preset fills in "More settings"
     _by_label(at.slider, "Chorales").set_value(15)
     _by_label(at.checkbox, "Move every chorale to C major / A minor").uncheck()
@@ -78,10 +79,12 @@ def test_settings_survive_a_page_switch():
     _by_label(at.selectbox, "Learning-rate schedule").set_value("cosine")
     _by_label(at.number_input, "Early stop after epochs without progress (0 = off)").set_value(5)
     _by_label(at.slider, "Play a sample every N epochs").set_value(2)
+    _by_label(at.select_slider, "Training window (tokens)").set_value(256)
     _by_label(at.text_input, "Model name").set_value("Fugue bot")
     at.run()
     chosen = _settings(at)
     assert chosen["layers"] == 3 and chosen["name"] == "Fugue bot" and chosen["schedule"] == "cosine"
+    assert chosen["window"] == 256
     for page in ("generate", "dataset"):
         at.switch_page(f"app_pages/{page}.py")
         at.run()
@@ -126,7 +129,7 @@ def _train_on_tiny_data(at: AppTest, epochs: int) -> AppTest:
     at.run()
     _by_label(at.radio, "Train on").set_value("The dataset from the Dataset page")
     _new_model(at)
-    _by_label(at.selectbox, "Architecture").set_value("Quick: 1 × LSTM 128").run()
+    _by_label(at.selectbox, "Architecture").set_value("Fastest to train, for small datasets and tries (1 × LSTM 128)").run()
     _by_label(at.slider, "Epochs").set_value(epochs)
     return _by_label(at.button, "Train").click().run()
 

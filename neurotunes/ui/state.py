@@ -42,6 +42,7 @@ TRAIN_SCHEDULE = "nt_train_schedule"
 TRAIN_PATIENCE = "nt_train_patience"
 TRAIN_SAMPLE_EVERY = "nt_train_sample_every"
 TRAIN_NAME = "nt_train_name"
+TRAIN_WINDOW = "nt_train_window"  # tokens per training window (and attention context)
 TRAIN_START_FROM = "nt_train_start_from"  # a new model, or a shipped model to fine-tune
 TAKE_SHOWN = "gen_pick"  # the number of the take shown on the Generate page (its radio's key)
 TAKE_TO_SHOW = "gen_select_next"  # a take just made, to show on the page's next draw

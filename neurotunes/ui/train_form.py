@@ -17,13 +17,22 @@ from ..training import OptimizerState
 from . import cache, state
 from .jobs import TrainingJob
 
+#: Presets by what they are good for (the Train page's "Architecture"); each fills in "More settings".
 PRESETS = {
-    "Classic: 2 × LSTM 256, dropout 0.3": ModelConfig(arch="lstm", units=256, layers=2, dropout=0.3),
-    "Quick: 1 × LSTM 128": ModelConfig(arch="lstm", units=128, layers=1, dropout=0.2),
-    "GRU: 2 × GRU 256": ModelConfig(arch="gru", units=256, layers=2, dropout=0.3),
-    "LSTM + attention: 2 × LSTM 256": ModelConfig(arch="lstm_attention", units=256, layers=2, dropout=0.3),
-    "Dilated CNN (WaveNet-like): 7 layers × 128": ModelConfig(arch="cnn", units=128, layers=7, dropout=0.1),
-    "Simple RNN: 2 × 256": ModelConfig(arch="rnn", units=256, layers=2, dropout=0.2),
+    "All-round, the tutorial's model (2 × LSTM 256)": ModelConfig(arch="lstm", units=256, layers=2, dropout=0.3),
+    "Fastest to train, for small datasets and tries (1 × LSTM 128)": ModelConfig(arch="lstm", units=128, layers=1,
+                                                                                  dropout=0.2),
+    "Long phrases and chorales, like the shipped models (LSTM 256 + attention)": ModelConfig(
+        arch="lstm_attention", units=256, layers=2, dropout=0.3),
+    "Long-range structure, slowest on a CPU (Transformer, 4 × 256)": ModelConfig(
+        arch="transformer", units=256, layers=4, dropout=0.1),
+    "Fast on a GPU, short motifs (dilated CNN, WaveNet-like, 7 layers)": ModelConfig(arch="cnn", units=128, layers=7,
+                                                                                       dropout=0.1),
+    "Like the LSTM, a little faster (2 × GRU 256)": ModelConfig(arch="gru", units=256, layers=2, dropout=0.3),
+    "Experiment: adversarial training (C-RNN-GAN, 2 × LSTM 256)": ModelConfig(arch="crnn_gan", units=256, layers=2,
+                                                                               dropout=0.3),
+    "Teaching baseline: the simplest recurrent net (2 × RNN 256)": ModelConfig(arch="rnn", units=256, layers=2,
+                                                                                dropout=0.2),
 }
 FROM_DATASET, QUICK = "The dataset from the Dataset page", "Quick: Bach chorales"
 NEW_MODEL = "A new model"
@@ -72,17 +81,20 @@ def start_with_defaults() -> None:
     first = next(iter(PRESETS))
     for key, value in {state.TRAIN_PIECES: 40, state.TRAIN_KEY_NORMALIZE: True, state.TRAIN_PRESET: first,
                        state.TRAIN_START_FROM: next(iter(START_FROM)), state.TRAIN_PATIENCE: 3,
-                       state.TRAIN_NAME: DEFAULT_NAME, **preset_settings(first), **FINE_TUNE_SETTINGS}.items():
+                       state.TRAIN_NAME: DEFAULT_NAME, state.TRAIN_WINDOW: TrainConfig().sequence_length,
+                       **preset_settings(first), **FINE_TUNE_SETTINGS}.items():
         st.session_state.setdefault(key, value)
 
 
 def current_configs() -> tuple[ModelConfig, TrainConfig]:
     """The model and training configs the widgets describe."""
     s = st.session_state
+    window = int(s[state.TRAIN_WINDOW])
     model_config = ModelConfig(arch=s[state.TRAIN_ARCH], layers=int(s[state.TRAIN_LAYERS]),
                                units=int(s[state.TRAIN_UNITS]), dropout=float(s[state.TRAIN_DROPOUT]),
-                               embedding_dim=int(s[state.TRAIN_EMBEDDING]))
+                               embedding_dim=int(s[state.TRAIN_EMBEDDING]), context=window)
     train_config = TrainConfig(epochs=int(s[state.TRAIN_EPOCHS]), transpose_semitones=int(s[state.TRAIN_TRANSPOSE]),
+                               sequence_length=window,
                                learning_rate=float(s[state.TRAIN_LR]), lr_schedule=s[state.TRAIN_SCHEDULE],
                                patience=int(s[state.TRAIN_PATIENCE]))
     return model_config, train_config
@@ -117,8 +129,9 @@ def start_job(dataset: Dataset | CorpusRecipe, resume_from: ModelBundle | None =
     keeps its architecture and encoding."""
     model_config, train_config = current_configs()
     base = fine_tune_base() if resume_from is None else None
-    if base is not None:
+    if base is not None:  # its architecture, and windows as long as its attention was trained on
         model_config, resume_from = base.model, base
+        train_config = replace(train_config, sequence_length=base.model.context)
         if isinstance(dataset, Dataset):
             dataset = for_fine_tuning(dataset, base)
     job = TrainingJob(dataset, model_config, train_config, name=st.session_state[state.TRAIN_NAME] or DEFAULT_NAME,
