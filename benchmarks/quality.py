@@ -164,7 +164,7 @@ def realism_main(args: argparse.Namespace) -> int:
         return 0
 
     began = time.perf_counter()
-    takes = sample_model(bundle, GenerateConfig(length=args.notes), args.samples)
+    takes = sample_model(bundle, sampler_config(args), args.samples)
     seconds = time.perf_counter() - began
     notes = [len(t.pitch_list()) for t in takes if t.pitch_list()]
     print(f"\nmodel: {bundle.name} ({args.model or CORPUS_MODELS[args.corpus]}), {len(notes)} takes of "
@@ -249,6 +249,17 @@ def classic_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def sampler_config(args) -> GenerateConfig:
+    """The default sampler, ``--notes`` long, with any ``--set`` settings."""
+    settings = dict(item.split("=", 1) for item in args.set)
+    fields = GenerateConfig.__dataclass_fields__
+    typed = {k: type(getattr(GenerateConfig(), k))(v) for k, v in settings.items() if k in fields}
+    unknown = set(settings) - set(fields)
+    if unknown:
+        raise SystemExit(f"unknown sampler settings: {sorted(unknown)}")
+    return GenerateConfig.from_dict({**GenerateConfig().to_dict(), **typed, "length": args.notes})
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", choices=sorted(CORPUS_MODELS), default="bach", help="the held-out pieces to judge by")
@@ -257,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--notes", type=int, default=200, help="notes per take; real pieces are cut to as many")
     ap.add_argument("--real", action="store_true", help="judge real training-side pieces in place of the model")
     ap.add_argument("--real-sets", type=int, default=10, help="with --real: how many real sets to judge")
+    ap.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
+                    help="a sampler setting other than its default, e.g. --set temperature=0.9 (repeatable)")
     ap.add_argument("--classic", action="store_true", help="also compare with the classic baseline (Bach)")
     ap.add_argument("--retrain", action="store_true", help="with --classic: train the classic baseline again")
     args = ap.parse_args(argv)

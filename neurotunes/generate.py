@@ -93,7 +93,7 @@ def sample_from_logits(
 ) -> int:
     """Draw one token id from :func:`sampling_distribution`."""
     p = sampling_distribution(logits, temperature=temperature, top_k=top_k, top_p=top_p, allowed=allowed)
-    return int(min(np.searchsorted(np.cumsum(p), rng.random() * 1.0, side="right"), len(p) - 1))
+    return _draw(p, rng)
 
 
 def sampling_distribution(
@@ -108,12 +108,26 @@ def sampling_distribution(
 
     Tokens cut by the mask, top-k or top-p have probability 0; the rest sum to 1.
     """
-    z = np.asarray(logits, dtype=np.float64) / temperature
+    return _distribution(np.array(logits, dtype=np.float64), temperature, top_k, top_p, allowed)
+
+
+def _distribution(z: np.ndarray, temperature: float, top_k: int, top_p: float,
+                  allowed: np.ndarray | None) -> np.ndarray:
+    """:func:`sampling_distribution` on float64 scores ``z`` that it may overwrite.
+
+    Generation calls it once per token, so it works in place where it can; every
+    operation and its order are those of the plain formula (``softmax(where(allowed,
+    z / T, -inf))``, then the cuts, then renormalised), so the floats, and the notes
+    a seed gives, do not depend on the shortcut.
+    """
+    if temperature != 1.0:  # z / 1.0 is z, bit for bit
+        z /= temperature
     if allowed is not None:
         z = np.where(allowed, z, -np.inf)
-    z = z - np.max(z)
-    p = np.exp(z)
-    p /= p.sum()
+    z -= z.max()
+    np.exp(z, out=z)
+    z /= z.sum()
+    p = z
     if top_k and top_k < len(p):
         cutoff = np.partition(p, -top_k)[-top_k]
         p = np.where(p >= cutoff, p, 0.0)
@@ -124,7 +138,13 @@ def sampling_distribution(
         kept = np.zeros_like(p)
         kept[keep] = p[keep]
         p = kept
-    return p / p.sum()
+    p /= p.sum()
+    return p
+
+
+def _draw(p: np.ndarray, rng: np.random.Generator) -> int:
+    """Inverse-CDF draw of one index from probabilities ``p`` (one uniform number from ``rng``)."""
+    return int(min(p.cumsum().searchsorted(rng.random() * 1.0, side="right"), len(p) - 1))
 
 
 def single_threaded_blas():
@@ -259,6 +279,13 @@ class _Run:
         self.grammar = self.encoding.grammar(bundle.vocab, max_chord=config.max_chord)
         self.steering = _Steering(bundle.vocab, self.encoding, config)
         self.seconds_per_token = self.facts.seconds_per_token(config.tempo_bpm)
+        # The same facts as Python values: feed() runs once per token, and indexing a list beats a NumPy array.
+        self._seconds = self.seconds_per_token.tolist()
+        self._completes = self.facts.completes_note.tolist()
+        self._pitches = self.facts.pitches
+        self._window = max(config.no_repeat_window, 1)
+        # Never longer than MAX_GENERATE_SECONDS, whatever the model does (a run of long rests, say).
+        self._limit = min(config.seconds or C.MAX_GENERATE_SECONDS, C.MAX_GENERATE_SECONDS)
         self.recent: list[int] = []
         self.seconds = 0.0
         self.notes = 0
@@ -276,17 +303,19 @@ class _Run:
 
     def feed(self, token: int) -> None:
         self.grammar.observe(token)
-        self.seconds += float(self.seconds_per_token[token])
-        self.recent.extend(self.facts.pitches[token])
-        del self.recent[: -max(self.config.no_repeat_window, 1)]
+        self.seconds += self._seconds[token]
+        recent = self.recent
+        recent.extend(self._pitches[token])
+        del recent[: -self._window]
         self.tokens += 1
         self.idle += 1
-        if self.facts.completes_note[token]:
+        if self._completes[token]:
             self.notes += 1
             self.idle = 0
 
     def distribution(self) -> tuple[np.ndarray, np.ndarray]:
-        if not np.all(np.isfinite(self.logits)):
+        """The steered scores (float64, the caller's to overwrite) and the mask of tokens that may come next."""
+        if not np.isfinite(self.logits).all():
             # NaN scores make every choice meaningless (the sampler would pick one token forever).
             raise BadModel("the model's scores are not finite numbers (NaN or infinity), so it cannot make "
                            "music; it probably comes from a training run that diverged")
@@ -294,9 +323,7 @@ class _Run:
         return z, self.grammar.mask() & allowed
 
     def finished(self) -> bool:
-        # Never longer than MAX_GENERATE_SECONDS, whatever the model does (a run of long rests, say).
-        limit = min(self.config.seconds or C.MAX_GENERATE_SECONDS, C.MAX_GENERATE_SECONDS)
-        if self.notes >= self.config.length or self.seconds >= limit:
+        if self.notes >= self.config.length or self.seconds >= self._limit:
             return True
         if self.idle >= C.NO_PROGRESS_TOKENS:
             self.stop_reason = f"the model wrote no note in {C.NO_PROGRESS_TOKENS} steps in a row"
@@ -398,15 +425,17 @@ def _in_model_space(config: GenerateConfig, out_shift: int) -> GenerateConfig:
 
 def _sample(run: _Run, rng: np.random.Generator, on_progress, trace_top: int):
     config, vocab = run.config, run.vocab
+    temperature, top_k, top_p = config.temperature, config.top_k, config.top_p
+    step, feed, finished, distribution = run.stepper.step, run.feed, run.finished, run.distribution
+    length = config.length
     generated: list[int] = []
     trace: list[StepTrace] = []
     while True:
-        z, allowed = run.distribution()
-        if not allowed.any():
+        z, allowed = distribution()
+        if not np.count_nonzero(allowed):  # (a quicker allowed.any())
             break  # nothing may follow (cannot happen with a trained vocabulary; kept as a guard)
-        probs = sampling_distribution(z, temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
-                                      allowed=allowed)
-        token = int(min(np.searchsorted(np.cumsum(probs), rng.random() * 1.0, side="right"), len(probs) - 1))
+        probs = _distribution(z, temperature, top_k, top_p, allowed)
+        token = _draw(probs, rng)
         if trace_top:
             # What the draw used (after temperature, masks, top-k and top-p): a token cut by top-k/top-p
             # had no chance, so it is not shown as a likely choice.
@@ -415,12 +444,12 @@ def _sample(run: _Run, rng: np.random.Generator, on_progress, trace_top: int):
                                    [float(probs[i]) for i in top]))
         generated.append(token)
         before = run.notes
-        run.feed(token)
+        feed(token)
         if on_progress and run.notes != before:
-            on_progress(run.notes, config.length)
-        if run.finished():
+            on_progress(run.notes, length)
+        if finished():
             break
-        run.logits = run.stepper.step(token)
+        run.logits = step(token)
     return generated, trace
 
 

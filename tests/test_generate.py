@@ -302,3 +302,84 @@ def test_why_this_note_shows_what_the_sampler_drew_from(default_bundle):
     assert any(len(s.top_tokens) < 10 for s in nucleus.trace)
     p = sampling_distribution(np.array([2.0, 1.0, 0.0, -1.0]), temperature=0.5, top_k=2)
     assert p[2] == p[3] == 0 and abs(p.sum() - 1) < 1e-12 and p[0] > p[1]
+
+
+# --- the fast paths compute the plain formulas, bit for bit ---------------------------------------------
+def _random_stepper_pair(arch: str):
+    from neurotunes import models
+    from neurotunes.config import ModelConfig
+    from neurotunes.encodings import EncodingConfig, encoding_for
+    from neurotunes.models.recurrent import RecurrentStepper
+
+    cfg = ModelConfig(arch=arch, vocab_size=len(encoding_for(EncodingConfig()).vocabulary()),
+                      units=12, layers=3, embedding_dim=6, context=8)
+    rng = np.random.default_rng(5)
+    weights = [(rng.standard_normal(s) * 0.5).astype(np.float32) for s in models.weight_shapes(cfg)]
+    architecture = models.get(arch)
+    # The generic stack: LSTMCell.step, one layer after another, new arrays at every step.
+    return cfg, weights, architecture.stepper(cfg, weights), RecurrentStepper(architecture.cell, cfg, weights)
+
+
+def test_the_lstm_stepper_equals_the_cell_by_cell_stack_bit_for_bit():
+    cfg, _, fast, plain = _random_stepper_pair("lstm")
+    ids = [int(t) for t in np.random.default_rng(6).integers(0, cfg.vocab_size, 50)]
+    for t in ids[:30]:
+        assert np.array_equal(fast.step(t), plain.step(t))
+    saved = fast.state()
+    for t in ids[30:]:
+        fast.step(t)
+    fast.set_state(saved)
+    for t in ids[30:]:
+        assert np.array_equal(fast.step(t), plain.step(t))
+
+
+def test_the_attention_stepper_equals_the_plain_formulas_bit_for_bit():
+    """lstm_attention's stepper (LSTM inlined on buffers, gates reordered, a rolling key cache) gives exactly
+    the floats of the generic LSTM stack plus attention over the stacked outputs, through a restored state."""
+    cfg, weights, fast, plain = _random_stepper_pair("lstm_attention")
+    scale, memory = float(weights[-3]), []
+
+    def plain_step(token):
+        x = plain.stack_output(token)
+        memory.append(x)
+        del memory[: -cfg.context]
+        keys = np.stack(memory)
+        scores = scale * (keys @ x)
+        w = np.exp(scores - scores.max())
+        return np.concatenate([x, (w / w.sum()) @ keys]) @ plain.dense_w + plain.dense_b
+
+    ids = [int(t) for t in np.random.default_rng(6).integers(0, cfg.vocab_size, 70)]  # the key cache wraps
+    for t in ids[:40]:
+        assert np.array_equal(fast.step(t), plain_step(t))
+    saved = fast.state()
+    for t in ids[40:]:
+        fast.step(t)
+    fast.set_state(saved)
+    for t in ids[40:]:
+        assert np.array_equal(fast.step(t), plain_step(t))
+
+
+@pytest.mark.parametrize("settings", [{}, {"temperature": 0.7}, {"top_k": 3}, {"top_p": 0.6, "temperature": 1.3}])
+def test_sampling_distribution_is_the_plain_formula_and_leaves_its_input_alone(settings):
+    from neurotunes.generate import sampling_distribution
+
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal(40).astype(np.float32)
+    allowed = rng.random(40) > 0.3
+    before = logits.copy()
+    got = sampling_distribution(logits, allowed=allowed, **settings)
+    assert np.array_equal(logits, before)
+    z = np.asarray(logits, dtype=np.float64) / settings.get("temperature", 1.0)
+    z = np.where(allowed, z, -np.inf)
+    p = np.exp(z - np.max(z))
+    p /= p.sum()
+    if settings.get("top_k"):
+        p = np.where(p >= np.partition(p, -settings["top_k"])[-settings["top_k"]], p, 0.0)
+    if settings.get("top_p"):
+        order = np.argsort(-p, kind="stable")
+        cum = np.cumsum(p[order])
+        keep = order[: int(np.searchsorted(cum, settings["top_p"] * cum[-1])) + 1]
+        p = np.where(np.isin(np.arange(40), keep), p, 0.0)
+    assert np.array_equal(got, p / p.sum())
+    assert got[~allowed].sum() == 0 and abs(got.sum() - 1) < 1e-12
+

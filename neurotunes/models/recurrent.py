@@ -4,7 +4,9 @@ Each cell (LSTM, GRU, SimpleRNN) lives in its own module as a :class:`Cell`: the
 Keras layer it trains with, its gate count and bias layout, and its one-step NumPy
 math.  This module stacks cells into an :class:`~neurotunes.models.base.Architecture`
 (embedding -> ``layers`` x cell with dropout between -> dense logits) and steps the
-stack, so a new cell is a new module of about thirty lines.
+stack, so a new cell is a new module of about thirty lines.  Keras' LSTM, the cell
+most models use, is stepped by :class:`LSTMStepper`: the same floats, bit for bit,
+computed in place for speed (generation and the metrics feed every token through it).
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ class RecurrentArchitecture(Architecture):
         return token_model_shapes(config, self.stack_shapes(config), config.units)
 
     def stepper(self, config: ModelConfig, weights: Sequence[np.ndarray]) -> Stepper:
+        if self.cell.keras_layer == "LSTM":  # Keras' LSTM math, whoever subclasses it: the in-place stepper
+            return LSTMStepper(self.cell, config, weights)
         return RecurrentStepper(self.cell, config, weights)
 
 
@@ -135,3 +139,60 @@ class RecurrentStepper(Stepper):
 
     def step(self, token: int) -> np.ndarray:
         return self.stack_output(token) @ self.dense_w + self.dense_b
+
+
+class LSTMStepper(RecurrentStepper):
+    """A stack of Keras LSTM layers stepped in place: what generation and the metrics run for ``lstm``
+    and everything built on it (``lstm_attention``, ``crnn_gan``'s generator).
+
+    :class:`~neurotunes.models.lstm.LSTMCell`'s arithmetic on buffers made once: the gate
+    blocks reordered (input, forget, output, candidate) so the three sigmoids are one pass
+    and one ``tanh`` covers them and the candidate, no array allocated per layer.  Every
+    float32 operation is the cell's, in the same order, so the logits equal
+    :class:`RecurrentStepper`'s bit for bit (tests/test_generate.py checks it); moving whole
+    weight columns changes no product or sum.  Its ``h`` and ``c`` are buffers that each step
+    overwrites: :meth:`stack_output`'s result is only good until the next step.
+    """
+
+    def __init__(self, cell: Cell, config: ModelConfig, weights: Sequence[np.ndarray]):
+        super().__init__(cell, config, weights)
+        u = self.units
+        order = np.r_[0 : 2 * u, 3 * u : 4 * u, 2 * u : 3 * u]  # Keras: input, forget, candidate, output
+        self.first_projection = np.ascontiguousarray(self.first_projection[:, order])
+        self.layers = [(np.ascontiguousarray(kernel[:, order]), np.ascontiguousarray(recurrent[:, order]),
+                        input_bias[order], None) for kernel, recurrent, input_bias, _ in self.layers]
+        self._hz = np.empty(4 * u, dtype=np.float32)  # h @ recurrent of the layers above the first
+        # Per layer: the pre-activations z and its views: the sigmoid blocks, input, forget, output, candidate.
+        self._z = []
+        for _ in self.layers:
+            z = np.empty(4 * u, dtype=np.float32)
+            self._z.append((z, z[: 3 * u], z[:u], z[u : 2 * u], z[2 * u : 3 * u], z[3 * u :]))
+
+    def set_state(self, state: Any) -> None:
+        for mine, saved in zip(self.h + self.c, [*state[0], *state[1]]):
+            mine[:] = saved  # into the buffers (a subclass may hold views of them)
+
+    def stack_output(self, token: int) -> np.ndarray:
+        x = self.first_projection[token]
+        hz = self._hz
+        for li, ((kernel, recurrent, input_bias, _), h, c, (z, sig, i_g, f_g, o_g, cand)) in enumerate(
+                zip(self.layers, self.h, self.c, self._z)):
+            if li == 0:
+                np.matmul(h, recurrent, out=z)
+                z += x  # xz + h @ recurrent (x: the first layer's input projection of the token)
+            else:
+                np.matmul(x, kernel, out=z)
+                z += input_bias
+                np.matmul(h, recurrent, out=hz)
+                z += hz
+            sig *= 0.5  # sigmoid(v) = 0.5 * (tanh(0.5 * v) + 1) (models.base.sigmoid); tanh(candidate) alike
+            np.tanh(z, out=z)
+            sig += 1.0
+            sig *= 0.5
+            c *= f_g  # c = forget * c + input * candidate
+            cand *= i_g
+            c += cand
+            np.tanh(c, out=h)  # h = output * tanh(c)
+            h *= o_g
+            x = h
+        return x
