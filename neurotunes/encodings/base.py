@@ -113,6 +113,15 @@ class Vocabulary:
         return cls(tokens)
 
 
+def fold_pitch(pitch: int, low: int, high: int) -> int:
+    """``pitch`` moved by octaves into ``low..high`` (a range of at least an octave)."""
+    while pitch < low:
+        pitch += 12
+    while pitch > high:
+        pitch -= 12
+    return pitch
+
+
 def _frozen(array: np.ndarray) -> np.ndarray:
     array.setflags(write=False)  # shared by every generation from the same model: nobody may write into it
     return array
@@ -225,6 +234,8 @@ class Encoding(ABC):
     description: ClassVar[str]
     #: The token that opens a piece.
     bos: ClassVar[str] = BOS
+    #: True when :meth:`vocabulary` depends on the config alone: a model's vocabulary must then equal it.
+    fixed_vocabulary: ClassVar[bool] = False
 
     def __init__(self, config: EncodingConfig | None = None):
         config = config or EncodingConfig(name=self.name)
@@ -240,6 +251,8 @@ class Encoding(ABC):
 
     def check_vocabulary(self, vocab: Vocabulary) -> None:
         """Raise :class:`BadConfig`, saying why, when ``vocab`` cannot belong to this encoding and config."""
+        if self.fixed_vocabulary and vocab != self.vocabulary():
+            raise BadConfig("its vocabulary does not match its encoding settings")
         if vocab.tokens[:1] != (self.bos,):
             raise BadConfig(f"a {self.name} vocabulary must start with {self.bos}, this one starts with "
                             f"{vocab.tokens[0]!r}")
@@ -264,6 +277,25 @@ class Encoding(ABC):
     def quantize(self, score: Score) -> Score:
         """The Score as the encoding sees it (a Score -> tokens -> Score round trip), metadata kept."""
         return self.decode(self.encode(score), tempo_bpm=score.tempo_bpm).replace(metadata=dict(score.metadata))
+
+    def grid_notes(self, score: Score, max_steps: int) -> dict[tuple[int, int], int]:
+        """The pitched notes on the config's grid: ``(onset step, pitch) -> duration in steps``.
+
+        Durations are at least one step and at most ``max_steps``; pitches outside the
+        config's range are folded by octaves (:func:`fold_pitch`); doubled notes (the same
+        pitch starting on the same step) keep the longest.
+        """
+        enc = self.config
+        step = score.seconds_per_beat / enc.steps_per_quarter
+        events: dict[tuple[int, int], int] = {}
+        for n in score.notes:
+            if n.is_drum:
+                continue
+            onset = int(round(n.start / step))
+            dur = int(min(max(round(n.duration / step), 1), max_steps))
+            key = (onset, fold_pitch(n.pitch, enc.pitch_low, enc.pitch_high))
+            events[key] = max(events.get(key, 0), dur)
+        return events
 
     # --- one token at a time --------------------------------------------------
     @abstractmethod

@@ -20,7 +20,6 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .. import constants as C
-from ..errors import BadConfig
 from ..score import Note, Score
 from .base import BOS, Encoding, Grammar, Vocabulary, register
 
@@ -38,19 +37,12 @@ def _parse(token: str) -> tuple[str, int | None]:
     return kind, None
 
 
-def _fold_pitch(pitch: int, low: int, high: int) -> int:
-    while pitch < low:
-        pitch += 12
-    while pitch > high:
-        pitch -= 12
-    return pitch
-
-
 class EventEncoding(Encoding):
     """NOTE/DUR pairs and SHIFTs on a grid (see the module docstring)."""
 
     name = "event"
     description = "Event: pitch, duration and time-shift tokens (real rhythm)"
+    fixed_vocabulary = True
 
     def vocabulary(self, scores: Iterable[Score] = ()) -> Vocabulary:
         """Fixed by the config: BOS, every SHIFT, every NOTE in range, every DUR (``scores`` are not needed)."""
@@ -61,22 +53,9 @@ class EventEncoding(Encoding):
         tokens += [f"{DUR}_{d}" for d in range(1, enc.max_duration + 1)]
         return Vocabulary(tokens)
 
-    def check_vocabulary(self, vocab: Vocabulary) -> None:
-        if vocab != self.vocabulary():
-            raise BadConfig("its vocabulary does not match its encoding settings")
-
     def encode(self, score: Score, *, bos: bool = True) -> list[str]:
         enc = self.config
-        step = score.seconds_per_beat / enc.steps_per_quarter
-        events: dict[tuple[int, int], int] = {}
-        for n in score.notes:
-            if n.is_drum:
-                continue
-            onset = int(round(n.start / step))
-            dur = int(min(max(round(n.duration / step), 1), enc.max_duration))
-            pitch = _fold_pitch(n.pitch, enc.pitch_low, enc.pitch_high)
-            key = (onset, pitch)
-            events[key] = max(events.get(key, 0), dur)  # doubled notes: keep the longest
+        events = self.grid_notes(score, enc.max_duration)
         tokens = [BOS] if bos else []
         now = 0
         # Highest pitch first inside a chord: the melody line leads, as a listener hears it.

@@ -25,9 +25,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .. import constants as C
-from ..errors import BadConfig
 from ..score import Note, Score
-from .base import BOS, Encoding, Grammar, Vocabulary, register
+from .base import BOS, Encoding, fold_pitch, Grammar, Vocabulary, register
 
 START, HOLD, BAR = "P", "H", "|"
 #: Notes a frame may hold when the sampler sets no chord cap (four voices, doubled, and some room).
@@ -47,28 +46,17 @@ def _parse(token: str) -> tuple[str, int | None]:
     return token, None
 
 
-def _fold_pitch(pitch: int, low: int, high: int) -> int:
-    while pitch < low:
-        pitch += 12
-    while pitch > high:
-        pitch -= 12
-    return pitch
-
-
 class FrameEncoding(Encoding):
     """Frames of descending pitches with tie marks, BachBot's chorale format (see the module docstring)."""
 
     name = "frame"
     description = "Frames: voices top to bottom on a fixed grid, ties marked (BachBot; for chorales and part-writing)"
+    fixed_vocabulary = True
 
     def vocabulary(self, scores: Iterable[Score] = ()) -> Vocabulary:
         """Fixed by the config: BOS, ``|``, every P in range, every H in range (``scores`` are not needed)."""
         pitches = range(self.config.pitch_low, self.config.pitch_high + 1)
         return Vocabulary([BOS, BAR, *(f"{START}_{p}" for p in pitches), *(f"{HOLD}_{p}" for p in pitches)])
-
-    def check_vocabulary(self, vocab: Vocabulary) -> None:
-        if vocab != self.vocabulary():
-            raise BadConfig("its vocabulary does not match its encoding settings")
 
     def encode(self, score: Score, *, bos: bool = True) -> list[str]:
         enc = self.config
@@ -79,7 +67,7 @@ class FrameEncoding(Encoding):
                 continue
             onset = int(round(n.start / step))
             offset = max(int(round(n.end / step)), onset + 1)  # a note lasts at least one frame
-            spans.setdefault(_fold_pitch(n.pitch, enc.pitch_low, enc.pitch_high), []).append([onset, offset])
+            spans.setdefault(fold_pitch(n.pitch, enc.pitch_low, enc.pitch_high), []).append([onset, offset])
         frames: dict[int, list[tuple[int, str]]] = {}
         for pitch, found in spans.items():
             merged: list[list[int]] = []
@@ -167,7 +155,7 @@ class FrameEncoding(Encoding):
         kind, pitch = _parse(token)
         if pitch is None:
             return token
-        return f"{kind}_{_fold_pitch(pitch + semitones, self.config.pitch_low, self.config.pitch_high)}"
+        return f"{kind}_{fold_pitch(pitch + semitones, self.config.pitch_low, self.config.pitch_high)}"
 
     def grammar(self, vocab: Vocabulary, *, max_chord: int = 0) -> "FrameGrammar":
         return FrameGrammar(vocab, max_chord)

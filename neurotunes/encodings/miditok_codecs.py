@@ -82,19 +82,12 @@ def _steps(value: str, steps_per_quarter: int) -> int:
     return (beats * per_beat + steps) * steps_per_quarter // per_beat
 
 
-def _fold_pitch(pitch: int, low: int, high: int) -> int:
-    while pitch < low:
-        pitch += 12
-    while pitch > high:
-        pitch -= 12
-    return pitch
-
-
 class MidiTokEncoding(Encoding):
     """Shared by the MidiTok encodings; a subclass names the MidiTok tokenizer class and its grammar."""
 
     #: The ``miditok`` class that tokenizes (``"TSD"``, ``"REMI"``).
     tokenizer_class: ClassVar[str]
+    fixed_vocabulary = True
 
     def __init__(self, config: EncodingConfig | None = None):
         super().__init__(config)
@@ -145,10 +138,6 @@ class MidiTokEncoding(Encoding):
         ordered = sorted(tokenizer.vocab.items(), key=lambda kv: kv[1])
         return Vocabulary([BOS, *(t for t, _ in ordered if t not in special)])
 
-    def check_vocabulary(self, vocab: Vocabulary) -> None:
-        if vocab != self.vocabulary():
-            raise BadConfig("its vocabulary does not match its encoding settings")
-
     def _known(self) -> frozenset[str]:
         if self._known_tokens is None:
             self._known_tokens = frozenset(self.vocabulary().tokens[1:])
@@ -161,15 +150,7 @@ class MidiTokEncoding(Encoding):
         from symusic import Track
 
         enc = self.config
-        step = score.seconds_per_beat / enc.steps_per_quarter
-        events: dict[tuple[int, int], int] = {}
-        for n in score.notes:
-            if n.is_drum:
-                continue
-            onset = int(round(n.start / step))
-            dur = int(min(max(round(n.duration / step), 1), self.max_steps))
-            key = (onset, _fold_pitch(n.pitch, enc.pitch_low, enc.pitch_high))
-            events[key] = max(events.get(key, 0), dur)  # doubled notes: keep the longest
+        events = self.grid_notes(score, self.max_steps)
         tokens = [BOS] if bos else []
         if not events:
             return tokens
