@@ -206,7 +206,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         adam = "with its optimizer state" if resume.optimizer is not None else "with a fresh optimizer (no saved state)"
         print(f"resuming after epoch {resume.epoch}, {adam}", file=sys.stderr)
     scores, description = _training_scores(args)
-    encoding = resume.bundle.encoding if resume is not None else EncodingConfig(name=args.encoding)
+    encoding = (resume.bundle.encoding if resume is not None
+                else EncodingConfig(name=args.encoding, steps_per_quarter=args.grid))
     dataset = split_dataset(scores, validation_fraction=args.validation, seed=args.seed, description=description,
                             key_normalization=args.key_normalize, encoding=encoding)
     print(f"dataset: {len(dataset.train)} training / {len(dataset.validation)} validation pieces", file=sys.stderr)
@@ -495,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--key-normalize", action="store_true", help="transpose every piece to C major / A minor")
     tr.add_argument("--encoding", choices=encodings.names(), default=EncodingConfig().name,
                     help="; ".join(encodings.descriptions().values()))
+    tr.add_argument("--grid", type=int, default=EncodingConfig().steps_per_quarter, metavar="STEPS",
+                    help="grid steps per quarter note (4: sixteenths; 2: eighths, the frame encoding's chorale "
+                         "setting)")
     tr.add_argument("--arch", default=model_defaults.arch, choices=models.names(),
                     help="; ".join(f"{name}: {line}" for name, line in models.descriptions().items()))
     tr.add_argument("--units", type=int, default=model_defaults.units)

@@ -107,6 +107,23 @@ def test_train_tiny_from_midi_folder_then_generate(tmp_path):
     assert second.model == first.model
 
 
+def test_train_a_frame_encoded_model_on_an_eighth_grid_then_generate(tmp_path):
+    folder = tmp_path / "midis"
+    folder.mkdir()
+    for k in range(1, 4):
+        write_midi(make_score(pitches=tuple(55 + (i * k) % 12 for i in range(40)), step=0.5, dur=0.5), folder / f"p{k}.mid")
+    proc = run("train", "--midi", folder, "--encoding", "frame", "--grid", "2", "--epochs", "1", "--units", "16",
+               "--layers", "1", "--sequence-length", "16", "--batch-size", "4", "-o", tmp_path / "model")
+    assert proc.returncode == 0, proc.stderr
+    from neurotunes.bundle import load_bundle
+
+    bundle = load_bundle(tmp_path / "model")
+    assert (bundle.encoding.name, bundle.encoding.steps_per_quarter) == ("frame", 2)
+    proc = run("generate", "--model", tmp_path / "model", "--length", "12", "-o", tmp_path / "g.mid")
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_midi(tmp_path / "g.mid")) == 12
+
+
 @pytest.mark.parametrize(
     "args",
     [
