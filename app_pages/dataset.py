@@ -10,6 +10,8 @@ from neurotunes.plotting import histogram_bars, pitch_histogram
 from neurotunes.ui import state
 from neurotunes.ui.widgets import guarded
 
+DS = state.DATASET_SETTINGS  # each choice's widget key: kept across pages and refreshes (ui/persist.py)
+
 st.title("Dataset")
 st.caption("Gather the music a model learns from. Nothing here is lost when you switch pages.")
 
@@ -28,19 +30,19 @@ uploads = st.file_uploader("MIDI, MusicXML or ABC files, or a .zip of them", acc
 corpora = st.multiselect(
     "Corpora that ship with music21", list(CORPORA),
     format_func=lambda k: f"{CORPORA[k].title} ({corpus_size(k)} files)",
-    help="; ".join(f"{c.title}: {c.description}" for c in CORPORA.values()),
+    help="; ".join(f"{c.title}: {c.description}" for c in CORPORA.values()), key=DS["corpora"],
 )
-per_corpus = st.slider("Pieces per corpus", 5, 500, 60, 5, disabled=not corpora,
+per_corpus = st.slider("Pieces per corpus", 5, 500, 60, 5, disabled=not corpora, key=DS["per_corpus"],
                        help="Parsing takes a moment per piece the first time; later runs read a cache.")
 
 st.subheader("Preparation")
 ENCODINGS = encodings.descriptions()
-encoding_name = st.radio("Encoding", list(ENCODINGS), format_func=ENCODINGS.get)
+encoding_name = st.radio("Encoding", list(ENCODINGS), format_func=ENCODINGS.get, key=DS["encoding"])
 c1, c2, c3 = st.columns(3)
-key_norm = c1.checkbox("Normalize key (to C major / A minor)")
-tempo_norm = c2.checkbox("Use the tempo estimated from recordings", value=True,
+key_norm = c1.checkbox("Normalize key (to C major / A minor)", key=DS["key_normalization"])
+tempo_norm = c2.checkbox("Use the tempo estimated from recordings", value=True, key=DS["tempo_normalization"],
                          help="Puts transcriptions on a beat grid that fits how they were played.")
-validation = c3.slider("Validation share (by piece)", 0.0, 0.5, 0.1, 0.05)
+validation = c3.slider("Validation share (by piece)", 0.0, 0.5, 0.1, 0.05, key=DS["validation"])
 
 
 def build():

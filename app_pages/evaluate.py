@@ -3,8 +3,7 @@
 import streamlit as st
 
 from neurotunes.config import GenerateConfig
-from neurotunes.constants import SHIPPED_MODELS
-from neurotunes.ui import cache, state
+from neurotunes.ui import cache, evaluate_form, state
 from neurotunes.ui.evaluate_form import reference_choices, run_evaluation
 from neurotunes.ui.widgets import guarded, setting_widget, show_score
 
@@ -14,14 +13,18 @@ st.caption("Is this model any good? Each model writes a few pieces; every piece 
 
 from neurotunes.evaluate import MAX_SAMPLES  # noqa: E402  - light: no TensorFlow, no music21
 
-models = [*SHIPPED_MODELS, *state.trained_models()]
 built = st.session_state.get(state.BUILT_DATASET)
 references = reference_choices(built)
+evaluate_form.start_with_defaults(list(references))
 
+# Outside the form: choosing the fiddle model moves "Compare with" to the fiddle tunes (like with like).
+chosen = st.multiselect("Models", evaluate_form.model_choices(), format_func=cache.model_label, max_selections=6,
+                        key=state.EVALUATE_MODELS, on_change=evaluate_form.follow_models, args=(list(references),))
 with st.form(state.EVALUATE_FORM):
-    chosen = st.multiselect("Models", models, default=[state.active_model()], format_func=cache.model_label,
-                            max_selections=6)
-    reference = st.radio("Compare with", list(references), format_func=references.get, horizontal=True)
+    reference = st.radio("Compare with", list(references), format_func=references.get, horizontal=True,
+                         key=state.EVALUATE_REFERENCE,
+                         help="Each model is best compared with the music it learned: the Bach model with Bach's "
+                              "chorales, the fiddle model with fiddle tunes.")
     c1, c2, c3, c4 = st.columns(4)
     samples = c1.slider("Pieces per model", 1, min(50, MAX_SAMPLES), 8,
                         help="More pieces: a steadier verdict, a longer wait.")
@@ -44,6 +47,10 @@ import pandas as pd  # noqa: E402
 
 from neurotunes.metrics import FEATURE_LABELS  # noqa: E402
 
+def short(name: str) -> str:
+    return name.removesuffix(" (shipped)")
+
+
 st.divider()
 st.subheader(f"Against {result.reference_name}")
 for report in result.models:
@@ -55,8 +62,16 @@ good = result.measured
 if not good:
     st.stop()
 
-for name, verdict, passes in result.verdicts():
-    st.markdown(f"{':material/check_circle:' if passes else ':material/cancel:'} **{name}** {verdict}.")
+# The verdict first, in words: which model comes closest, and what that means.
+best = result.closest()
+passes = best.realism is not None and best.realism.passes
+with st.container(border=True, key="eval_verdict"):
+    st.markdown(f"### {':material/check_circle:' if passes else ':material/flag:'} {result.headline(short=short)}")
+    if conclusion := result.conclusion(best):
+        st.markdown(conclusion)
+    for report in good:
+        if report is not best and len(good) > 1:
+            st.markdown(f"**{short(report.name)}** — {result.plain_verdict(report)}.")
 if result.verdicts():
     st.caption("A measure passes when the model's pieces are no further from the real ones than sets of real "
                "pieces of the same size are (20 such sets drawn from the pieces the model trained on; the bar is "
@@ -64,26 +79,30 @@ if result.verdicts():
                "50% means it can only guess, and real pieces told from other real pieces show what guessing "
                "looks like with this few pieces.")
 
-st.markdown("**How close is each model's music to the real pieces?** OA, overlapping area: 1 means the model's "
-            "pieces sit among the real ones as closely as the real ones sit among each other; 0, nowhere near. "
-            "KL divergence: 0 is identical; lower is closer.")
+st.markdown("**How close is each model's music to the real pieces?** Overlap: 1 means the model's pieces sit "
+            "among the real ones as closely as the real ones sit among each other; 0, nowhere near. "
+            "Divergence (KL): 0 is identical; lower is closer.")
 
 
-st.dataframe(pd.DataFrame(result.distance_table(short=lambda name: name.removesuffix(" (shipped)"))),
-             hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame(result.distance_table(short=short)).rename(
+    columns=lambda c: c.replace(" OA", " overlap").replace(" KL", " divergence")), hide_index=True, width="stretch")
 
 import json  # noqa: E402
 
 st.download_button("Report (JSON)", json.dumps(result.to_dict(), indent=1), file_name="neurotunes-evaluation.json",
                    mime="application/json", icon=":material/download:")
-st.markdown("**The models on the real pieces** (their own encoding; lower NLL and higher accuracy are better)")
-st.dataframe(pd.DataFrame(result.model_table()), hide_index=True, width="stretch")
-realism_rows = result.realism_table(short=lambda name: name.removesuffix(" (shipped)"))
+st.markdown("**The models on the real pieces**: how surprised each model is by the real next note (surprise "
+            "per note, in nats: lower is better), how many notes it hesitates between, how often its first guess "
+            "for the next pitch is right.")
+st.dataframe(pd.DataFrame(evaluate_form.plain_model_table(result, short)), hide_index=True, width="stretch")
+realism_rows = result.realism_table(short=short)
 if realism_rows:
     st.markdown("**Inside the real range?** For each measure, how many times further from the held-out pieces "
                 "the model's set is than a typical set of real pieces (1 = as close as real music; n/a: the "
                 "real pieces have no chords).")
-    st.dataframe(pd.DataFrame(realism_rows), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(realism_rows).rename(
+        columns=lambda c: c.replace(" x real", " × a real set's distance").replace(" inside", " passes")),
+        hide_index=True, width="stretch")
 
 from neurotunes.plotting import DEGREE_NAMES, feature_boxes, histogram_profiles  # noqa: E402
 

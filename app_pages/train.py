@@ -81,7 +81,7 @@ with st.expander("More settings", icon=":material/tune:"):
     c4.slider("Dropout", 0.0, 0.6, step=0.05, key=state.TRAIN_DROPOUT, **kept)
     c1, c2, c3, c4 = st.columns(4)
     c1.select_slider("Embedding size", [16, 32, 64, 128, 256], key=state.TRAIN_EMBEDDING, **kept)
-    c2.select_slider("Learning rate", [3e-4, 1e-3, 2e-3, 3e-3, 5e-3], key=state.TRAIN_LR, **kept)
+    c2.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3], key=state.TRAIN_LR, **kept)
     c3.selectbox("Learning-rate schedule", LR_SCHEDULES, key=state.TRAIN_SCHEDULE, **kept)
     c4.number_input("Early stop after epochs without progress (0 = off)", 0, 20,
                     key=state.TRAIN_PATIENCE, **kept)
@@ -110,50 +110,79 @@ if job is not None and job.status == "stopped" and job.result is not None and no
                    what="Could not resume") is not None:
             st.rerun()
 
-if job is not None:
-    @st.fragment(run_every=1.0 if job.active else None)
-    def progress_panel():
-        current = st.session_state[state.TRAIN_JOB]
-        snap = current.snapshot()
-        st.subheader(f"Run: {current.name}")
-        if snap.active:
-            eta = f" · about {snap.eta_s:.0f} s left" if snap.eta_s else ""
-            st.progress(snap.fraction, text=snap.message + eta)
-            c1, c2, _ = st.columns([1.3, 1.6, 2])
-            if c1.button("Stop (keep the best weights)", icon=":material/stop_circle:", key=state.TRAIN_STOP):
-                current.stop()
-            if snap.checkpoint is not None:
-                epoch = snap.checkpoint_epoch
-                c2.download_button(f"Checkpoint after epoch {epoch} (.zip)", snap.checkpoint.to_zip(),
-                                   file_name=f"{slug(current.name)}-epoch{epoch}.zip", mime="application/zip",
-                                   icon=":material/download:", key=state.item_key(state.TRAIN_CHECKPOINT, epoch))
-        elif snap.status == "failed":
-            st.error(f"Training failed: {snap.error}")
-        else:
-            if not current.collected:
-                if key := current.collect(state.trained_models()):
-                    state.set_active_model(key)
-                st.rerun()  # the whole page: the new model appears below and polling stops
-            nll = snap.result.metrics.val_nll_per_note if snap.result else None
-            st.success(snap.message + (f" Validation NLL {nll:.2f} nats per note." if nll else "")
-                       + (" The Generate page now uses this model." if snap.result else ""))
-        if snap.history or snap.batch_losses:
-            st.plotly_chart(training_curves(snap.history, batch_losses=list(snap.batch_losses)),
-                            width="stretch", key=state.item_key(state.TRAIN_CHART, "curves"))
-        if snap.samples:
-            epoch, sample = snap.samples[-1]
-            st.caption(f"What the model plays after epoch {epoch}")
-            show_score(sample, key=state.item_key(state.TRAIN_SAMPLE, epoch),
-                       file_stem=f"{slug(current.name)}-epoch{epoch}")
 
-    progress_panel()
+def use_model(key: str) -> None:
+    """ "Use this model": the Generate page switches to it (a trained model never switches it by itself)."""
+    state.set_active_model(key)
+    st.toast(f"The Generate page now uses **{key}**.", icon=":material/check_circle:")
+
+
+def use_button(container, key: str, button_key: str) -> None:
+    if state.active_model() == key:
+        container.caption(":material/check_circle: The Generate page uses this model.")
+    else:
+        container.button("Use this model", key=button_key, on_click=use_model, args=(key,),
+                         icon=":material/play_circle:", help="Make the Generate page compose with this model.")
+
+
+def surprise(bundle) -> str:
+    nll = bundle.metrics.val_nll_per_note
+    return f" · surprise per note {nll:.2f} on pieces it never saw (lower is better)" if nll else ""
+
+
+def progress_panel():
+    current = st.session_state[state.TRAIN_JOB]
+    snap = current.snapshot()
+    st.subheader(f"Run: {current.name}")
+    if snap.active:
+        eta = f" · about {snap.eta_s:.0f} s left" if snap.eta_s else ""
+        st.progress(snap.fraction, text=snap.message + eta)
+        c1, c2, _ = st.columns([1.3, 1.6, 2])
+        if c1.button("Stop (keep the best weights)", icon=":material/stop_circle:", key=state.TRAIN_STOP):
+            current.stop()
+        if snap.checkpoint is not None:
+            epoch = snap.checkpoint_epoch
+            c2.download_button(f"Checkpoint after epoch {epoch} (.zip)", snap.checkpoint.to_zip(),
+                               file_name=f"{slug(current.name)}-epoch{epoch}.zip", mime="application/zip",
+                               icon=":material/download:", key=state.item_key(state.TRAIN_CHECKPOINT, epoch))
+    elif snap.status == "failed":
+        st.error(f"Training failed: {snap.error}")
+    else:
+        if not current.collected:  # the model joins the session's models; Generate keeps its own until asked
+            current.collect(state.trained_models())
+            st.rerun()  # the whole page: the new model appears below and polling stops
+        verdict = snap.verdict
+        figures = ""
+        if verdict is not None and verdict.nll_per_note is not None and verdict.chance_per_note is not None:
+            figures = (f" Surprise per note on pieces it never saw: {verdict.nll_per_note:.2f} (lower is better; "
+                       f"a model that knows nothing: {verdict.chance_per_note:.2f}).")
+        elif snap.result is not None and snap.result.metrics.val_nll_per_note:
+            figures = (f" Surprise per note on pieces it never saw: {snap.result.metrics.val_nll_per_note:.2f} "
+                       "(lower is better).")
+        say = st.success if verdict is None or verdict.learned else st.warning
+        say(snap.message + figures, icon=":material/school:" if verdict and verdict.learned else None)
+        if snap.model_key is not None and snap.model_key in state.trained_models():
+            use_button(st, snap.model_key, state.item_key(state.TRAIN_USE_MODEL, "run"))
+    if snap.history or snap.batch_losses:
+        st.plotly_chart(training_curves(snap.history, batch_losses=list(snap.batch_losses)),
+                        width="stretch", key=state.item_key(state.TRAIN_CHART, "curves"))
+    if snap.samples:
+        epoch, sample = snap.samples[-1]
+        st.caption(f"What the model plays after epoch {epoch}")
+        show_score(sample, key=state.item_key(state.TRAIN_SAMPLE, epoch),
+                   file_stem=f"{slug(current.name)}-epoch{epoch}")
+
+
+if job is not None:
+    # Polled while it runs; a finished run's panel is part of the page (its buttons redraw everything).
+    (st.fragment(run_every=1.0)(progress_panel) if job.active else progress_panel)()
 
 if state.trained_models():
     st.subheader("Models in this session")
     for key, bundle in state.trained_models().items():
-        c1, c2 = st.columns([3, 1])
-        nll = bundle.metrics.val_nll_per_note
+        c1, c2, c3 = st.columns([3, 1, 1])
         c1.write(f"**{key}** · {bundle.model.layers} × {bundle.model.arch.upper()} {bundle.model.units}"
-                 + (f" · validation NLL {nll:.2f} nats/note" if nll else ""))
-        c2.download_button("Download .zip", bundle.to_zip(), file_name=f"{slug(key)}.zip", mime="application/zip",
+                 + surprise(bundle))
+        use_button(c2, key, state.item_key(state.TRAIN_USE_MODEL, key))
+        c3.download_button("Download .zip", bundle.to_zip(), file_name=f"{slug(key)}.zip", mime="application/zip",
                            key=state.item_key(state.TRAIN_DOWNLOAD, key), icon=":material/download:")

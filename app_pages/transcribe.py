@@ -4,10 +4,12 @@ import streamlit as st
 
 from neurotunes import constants as C
 from neurotunes.config import QUANTIZE_GRIDS
+from neurotunes.plotting import piano_roll
 from neurotunes.transcribe import FFMPEG_EXTENSIONS, PRESETS
-from neurotunes.ui import state
-from neurotunes.ui.transcribe_form import apply_preset, start_with_defaults, transcribe_into_session
-from neurotunes.ui.widgets import show_score
+from neurotunes.ui import cache, state
+from neurotunes.ui.transcribe_form import (ab_player, apply_preset, changed_settings, start_with_defaults,
+                                           transcribe_into_session, widget_settings)
+from neurotunes.ui.widgets import guarded, sheet_music, sheet_music_toggle, slug
 
 K = state.TRANSCRIBE_SETTINGS  # each setting's widget key, by config field
 start_with_defaults()
@@ -74,12 +76,33 @@ for name, tr in list(results.items()):
     c4.metric("Estimated tempo", f"{tempo:.0f} BPM" if tempo else "—")
     for warning in meta.get("warnings", []):  # truncated file, noise: transcribed, but say so
         st.warning(warning, icon=":material/warning:")
-    a, b = st.columns(2)
-    a.caption("A · original recording")
-    a.audio(tr.audio)
-    b.caption("B · transcription played by FluidSynth (below, with downloads)")
-    show_score(tr.score, key=state.item_key(state.TRANSCRIPTION_SCORE, name),
-               file_stem=f"{name.rsplit('.', 1)[0]}-transcription")
+    # One player for the check by ear: the switch plays A (the recording) or B (the transcription) from the same
+    # moment, under the transcription's notes.
+    score_json = tr.score.to_json()
+    mp3 = guarded(lambda: cache.render_current(score_json, "mp3"), what="Rendering the transcription failed")
+    player, side = st.columns([3, 2], vertical_alignment="top")
+    with player:
+        ab_tab, inspect_tab = st.tabs(["Compare A/B", "Zoom and inspect"])
+        with ab_tab:
+            ab_player(tr, mp3)
+        with inspect_tab:
+            st.plotly_chart(piano_roll(tr.score), width="stretch",
+                            key=state.item_key(state.TRANSCRIPTION_SCORE, f"{name}_roll"))
+    stem = slug(f"{name.rsplit('.', 1)[0]}-transcription")
+    with side:
+        st.markdown("**A** · the recording  \n**B** · the transcription, played by FluidSynth")
+        st.caption("Switch while it plays to hear where they differ; the roll shows the transcribed notes.")
+        c1, c2 = st.columns(2)
+        c1.download_button("MIDI", cache.midi_cached(score_json), file_name=f"{stem}.mid", mime="audio/midi",
+                           key=state.item_key(state.TRANSCRIPTION_SCORE, f"{name}_mid"), icon=":material/download:",
+                           width="stretch")
+        if mp3 is not None:
+            c2.download_button("MP3", mp3, file_name=f"{stem}.mp3", mime="audio/mpeg", width="stretch",
+                               key=state.item_key(state.TRANSCRIPTION_SCORE, f"{name}_mp3"),
+                               icon=":material/download:")
+        show_sheet = sheet_music_toggle(state.item_key(state.TRANSCRIPTION_SCORE, name))
+    if show_sheet:  # check by eye: the transcription engraved
+        sheet_music(score_json, name, stem, state.item_key(state.TRANSCRIPTION_SCORE, name))
     in_dataset = name in state.dataset()
     c1, c2, c3, _ = st.columns([1.2, 1.4, 1, 2])
     if c1.button("In dataset ✓" if in_dataset else "Add to my dataset",
@@ -87,11 +110,16 @@ for name, tr in list(results.items()):
                  icon=":material/playlist_add:"):
         state.dataset()[name] = tr.score
         st.rerun()
+    changed = changed_settings(tr.settings, widget_settings())
     if c2.button("Re-run with current settings", key=state.item_key(state.TRANSCRIPTION_RERUN, name),
-                 icon=":material/refresh:"):
+                 icon=":material/refresh:",
+                 help="Transcribes this recording again with the settings shown above (the analysis is kept, "
+                      "so only the note stage runs again)."):
         transcribe_into_session(name, tr.audio)
         st.rerun()
     if c3.button("Remove", key=state.item_key(state.TRANSCRIPTION_REMOVE, name), icon=":material/delete:"):
         del results[name]
         state.dataset().pop(name, None)
         st.rerun()
+    st.caption("Re-run uses the settings shown above: " + "; ".join(changed) + "." if changed else
+               "Made with the settings shown above: a re-run gives the same notes.")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -254,7 +255,8 @@ async def generate_once(page, number: int, seed: int | None = None) -> float:
         await box.press("Tab")
     start = time.monotonic()
     await page.get_by_role("button", name="Generate").click()
-    await expect(page.get_by_role("heading", name=f"Take {number}", exact=True)).to_be_visible()
+    # The heading names the take and its settings ("Take 3 · temp 1.0 · seed 0 · ..."): match its number.
+    await expect(page.get_by_role("heading", name=re.compile(rf"^Take {number}\b"))).to_be_visible()
     player = page.frame_locator("iframe[title='st.iframe']").first
     await expect(player.locator("audio")).to_have_js_property("readyState", 4)
     return time.monotonic() - start

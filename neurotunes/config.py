@@ -274,13 +274,16 @@ class GenerateConfig(_Config):
     """
 
     length: int = setting(C.DEFAULT_GENERATE_NOTES, 1, C.MAX_GENERATE_NOTES, step=10, ui_low=10, ui_high=1000,
-                          label="Length (notes)", help="How many notes to write.", page="main")
+                          label="Length (notes)", help="How many new notes to write (each note of a chord counts).",
+                          page="main")
     seconds: float = setting(0.0, 0, C.MAX_GENERATE_SECONDS, step=5, ui_high=600,
                              label="Stop after (seconds, 0 = by notes only)",
                              help="Also stop once the music lasts this long; 0 stops by the number of notes only.",
                              page="sampling")
     temperature: float = setting(C.DEFAULT_TEMPERATURE, 0.05, 5.0, step=0.05, ui_low=0.1, ui_high=2.0,
-                                 label="Temperature", help="Lower: safer, more repetitive. Higher: more adventurous.",
+                                 label="Temperature",
+                                 help="How daring the melody is: lower keeps to the likeliest notes (safe, "
+                                      "repetitive), higher tries rarer ones (adventurous, wilder).",
                                  page="main")
     top_k: int = setting(0, 0, 100_000, step=1, ui_high=100, label="Top-k (0 = off)",
                          help="Choose only among the k likeliest next notes (0 = any note may come).", page="sampling")
@@ -288,7 +291,8 @@ class GenerateConfig(_Config):
                            help="Choose only among the likeliest next notes that together hold this share of the "
                                 "chance (1 = any note may come).", page="sampling")
     repetition_penalty: float = setting(1.0, 1.0, 10.0, step=0.1, ui_high=5.0, label="Repetition penalty",
-                                        help="Make pitches heard in the last few notes less likely (1 = off).",
+                                        help="Make notes heard in the last few notes less likely, so the tune "
+                                             "moves on (1 = off).",
                                         page="sampling")
     no_repeat_window: int = setting(8, 0, 64, step=1, ui_low=1, ui_high=32, label="…over the last N notes",
                                     help="How many recent notes the repetition penalty remembers.", page="sampling")
@@ -296,10 +300,13 @@ class GenerateConfig(_Config):
                               help="Above 1: the most likely continuation instead of a random one (slower, calmer).",
                               page="sampling", cli="--beam")
     seed: int = setting(0, 0, C.MAX_SEED, step=1, widget="number", label="Seed",
-                        help="Same model, settings and seed give the same music.", page="main")
+                        help="The roll of the dice: the same model, settings and seed always give the same music; "
+                             "change it for another take.", page="main")
     # The Score's own tempo range: a take at any tempo a Score can hold.
     tempo_bpm: float = setting(100.0, C.MIN_TEMPO_BPM, C.MAX_TEMPO_BPM, step=1, ui_low=40, ui_high=220,
-                               label="Tempo (BPM)", help="Beats per minute of the result.", page="main", cli="--bpm")
+                               label="Tempo (BPM)",
+                               help="Quarter notes per minute: 60 is slow, 100 moderate, 160 fast.", page="main",
+                               cli="--bpm")
     program: int = setting(C.DEFAULT_PROGRAM, 0, C.MIDI_PROGRAM_MAX, widget="instrument", label="Instrument",
                            help="The General MIDI instrument that plays the result (0 = piano, 40 = violin).",
                            page="main")
@@ -307,16 +314,19 @@ class GenerateConfig(_Config):
                          help="Keep every note in this scale on the key below (chromatic: any note).",
                          page="constraints")
     key: int = setting(0, 0, 11, labels=PITCH_CLASS_NAMES, widget="select", label="Key",
-                       help="The scale's tonic: 0 = C, 1 = C#, ..., 11 = B.", page="constraints")
+                       help="The scale's home note: C with major gives C major, A with minor gives A minor.",
+                       page="constraints")
     pitch_low: int = setting(C.MIDI_PITCH_MIN, C.MIDI_PITCH_MIN, C.MIDI_PITCH_MAX, widget="pitch range",
                              pair="pitch_high", ui_low=C.PITCH_LOW, ui_high=C.PITCH_HIGH, label="Pitch range",
-                             help="The lowest and highest notes allowed (MIDI numbers; 60 = middle C).",
+                             help="The lowest and highest notes allowed (C4 is middle C; as MIDI numbers, 60 = C4).",
                              page="constraints")
     pitch_high: int = setting(C.MIDI_PITCH_MAX, C.MIDI_PITCH_MIN, C.MIDI_PITCH_MAX, widget="paired",
-                              label="Highest pitch", help="The highest note allowed (MIDI number; 60 = middle C).",
+                              label="Highest pitch",
+                              help="The highest note allowed (as a MIDI number: 60 = C4, middle C).",
                               page="constraints")
     density: float = setting(1.0, 0.1, 10.0, step=0.05, ui_low=0.25, ui_high=4.0, label="Note density",
-                             help="Above 1: busier. Below 1: sparser.", page="constraints")
+                             help="How busy the rhythm is: above 1 favours shorter notes and gaps, below 1 longer "
+                                  "ones.", page="constraints")
     max_chord: int = setting(0, 0, 16, step=1, ui_high=8, label="Most notes at once (0 = any)",
                              help="The most notes that may start together (0 = no limit).", page="constraints")
     transpose: int = setting(0, -12, 12, step=1, label="Transpose (semitones)",

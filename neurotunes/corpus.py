@@ -6,15 +6,18 @@ callback and a limit; parsed pieces are cached per process.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Collection
+from typing import Any, Callable, Collection, Iterator, Sequence
 
 from . import constants as C
 from .errors import DatasetError, NeuroTunesError
@@ -141,20 +144,129 @@ def load_corpus_file(path: str) -> tuple[Score, ...]:
     Results are cached per process and on disk as plain JSON (parsing costs
     tenths of a second per piece; reading the cache, milliseconds).
     """
+    return tuple(iter_corpus_file(path))
+
+
+#: The start of a tune in an ABC collection: its reference-number field at the start of a line.
+_ABC_REFERENCE = re.compile(r"^X:[ \t]*(\S*)", re.MULTILINE)
+#: Corpus files read completely in this process, by path.
+_read_files: dict[str, tuple[Score, ...]] = {}
+
+
+def iter_corpus_file(path: str) -> Iterator[Score]:
+    """The pieces of one corpus file, one at a time, as :func:`load_corpus_file` reads them.
+
+    An ABC collection (the Essen folk songs: 100 to 700 tunes a file) is read tune by tune, so a caller can
+    count pieces as they come and stop once it has enough: music21 reads a whole collection before handing
+    over its first tune (10 s for one Essen file).  A collection left part-read keeps its tunes on disk, and
+    the next read goes on from there.  Sources and order are the ones music21 gives the whole file.
+    """
+    if path in _read_files:
+        yield from _read_files[path]
+        return
     cache = _cache_file(path)
+    cached = _read_cache(cache)
+    if isinstance(cached, list):
+        _read_files[path] = tuple(Score.from_dict(d) for d in cached)
+        yield from _read_files[path]
+        return
+    tunes = _abc_tunes(path)
+    if tunes is None:  # one piece (or an odd collection): music21 reads the file as a whole
+        scores = _parse_corpus_file(path)
+        _write_cache(cache, [s.to_dict() for s in scores])
+        _read_files[path] = scores
+        yield from scores
+        return
+    part = cache.with_suffix(".part.json")
+    resumed = _read_cache(part)
+    done, dicts = (resumed["tunes"], resumed["scores"]) if isinstance(resumed, dict) else (0, [])
+    scores = [Score.from_dict(d) for d in dicts]
+    started, complete = done, False
+    name = path.rsplit("/", 1)[-1]
     try:
-        return tuple(Score.from_dict(d) for d in json.loads(cache.read_text()))
-    except (OSError, ValueError, NeuroTunesError):
-        pass  # no cache yet, or an unreadable one: parse again
-    scores = _parse_corpus_file(path)
+        yield from list(scores)
+        for tune in tunes[done:]:
+            score = _parse_abc_tune(tune, name, len(scores) + 1)
+            done += 1
+            if score is not None:
+                scores.append(score)
+                yield score
+        complete = True
+    finally:
+        if complete:
+            _write_cache(cache, [s.to_dict() for s in scores])
+            part.unlink(missing_ok=True)
+            _read_files[path] = tuple(scores)
+        elif done > started:
+            _write_cache(part, {"tunes": done, "scores": [s.to_dict() for s in scores]})
+
+
+def _read_cache(cache: Path) -> Any:
+    """A cache file's JSON; None when there is none or it is unreadable (then the file is parsed again)."""
+    try:
+        return json.loads(cache.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_cache(cache: Path, content: Any) -> None:
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps([s.to_dict() for s in scores]))
+        tmp = cache.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(content))
         tmp.replace(cache)
     except OSError as exc:
         log.debug("cannot write corpus cache %s: %s", cache, exc)
-    return scores
+
+
+def _abc_tunes(path: str) -> list[str] | None:
+    """Each tune of an ABC collection with the file's header before it, in music21's order (by reference
+    number); None for anything else (one tune, another format, reference numbers that are not distinct)."""
+    if not path.lower().endswith(".abc"):
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")  # as music21's ABCFile reads it
+    except (OSError, UnicodeDecodeError):
+        return None
+    found = list(_ABC_REFERENCE.finditer(text))
+    numbers = [m.group(1) for m in found]
+    if len(found) < 2 or not all(n.isdigit() for n in numbers) or len({int(n) for n in numbers}) < len(found):
+        return None
+    header = text[:found[0].start()]
+    ends = [m.start() for m in found[1:]] + [len(text)]
+    tunes = {int(m.group(1)): text[m.start():end] for m, end in zip(found, ends)}
+    return [header + tunes[number] for number in sorted(tunes)]
+
+
+def _parse_abc_tune(tune: str, name: str, number: int) -> Score | None:
+    """One tune of a collection as music21 reads it inside the collection (``name#number``); None for a tune
+    music21 leaves out of the collection (it fails with an IndexError)."""
+    music21 = _m21()
+    try:
+        handler = music21.abcFormat.ABCFile().readstr(tune)
+        try:
+            stream = music21.abcFormat.translate.abcToStreamScore(handler)
+        except IndexError:
+            return None
+        return stream_to_score(stream, source=f"music21:{name}#{number}")
+    except NeuroTunesError as exc:
+        raise DatasetError(f"{name}: {exc}") from None
+    except Exception as exc:  # music21 raises many kinds on odd files
+        raise DatasetError(f"music21 could not parse tune {number} of {name}: {exc}") from None
+
+
+def corpus_piece_count(paths: Sequence[str]) -> int:
+    """How many pieces the files hold: one per file, the tunes of an ABC collection (counted, not parsed)."""
+    total = 0
+    for path in paths:
+        tunes = None
+        if path.lower().endswith(".abc"):
+            try:
+                tunes = len(_ABC_REFERENCE.findall(Path(path).read_text(encoding="utf-8", errors="replace")))
+            except OSError:
+                pass
+        total += max(tunes or 1, 1)
+    return total
 
 
 def _parse_corpus_file(path: str, display_name: str | None = None) -> tuple[Score, ...]:
@@ -194,7 +306,8 @@ def load_corpus(
     limit
         Parse at most this many pieces (the first ones, in a stable order).
     progress
-        Called with ``(done, total)`` after each piece.
+        Called with ``(pieces read, pieces wanted)`` after each piece (wanted: ``limit``, else every piece
+        the files hold).
     errors
         If given, one message per skipped piece is appended.
     exclude
@@ -202,24 +315,27 @@ def load_corpus(
         (:func:`held_out_sources`); they do not count towards ``limit``.
     """
     paths = corpus_paths(key)
+    total = limit or corpus_piece_count(paths)
     scores: list[Score] = []
-    for i, path in enumerate(paths):
+    for path in paths:
         try:
-            for score in load_corpus_file(path):
-                if score.metadata.get("source") in exclude:
-                    continue
-                if len(score):
-                    scores.append(score)
-                elif errors is not None:
-                    errors.append(f"{score.metadata['source']}: no notes")
+            with contextlib.closing(iter_corpus_file(path)) as pieces:  # closed early: a collection part-read
+                for score in pieces:
+                    if score.metadata.get("source") in exclude:
+                        continue
+                    if len(score):
+                        scores.append(score)
+                        if progress:
+                            progress(min(len(scores), total), total)
+                    elif errors is not None:
+                        errors.append(f"{score.metadata['source']}: no notes")
+                    if limit and len(scores) >= limit:
+                        break
         except NeuroTunesError as exc:
             log.warning("skipping %s: %s", path, exc)
             if errors is not None:
                 errors.append(str(exc))
-        if progress:
-            progress(i + 1, len(paths))
         if limit and len(scores) >= limit:
-            scores = scores[:limit]
             break
     if not scores:
         raise DatasetError(f"no usable pieces in corpus {key!r}")

@@ -231,7 +231,8 @@ def build_dataset(
     skipped
         Receives one message per file that could not be read; the others are used.
     corpus_progress
-        ``(corpus key, files done, files in all)`` while a corpus is read.
+        ``(corpus key, pieces read, pieces wanted)`` after each piece of a corpus (an Essen collection
+        counts tune by tune from its first tune on).
     validation_fraction, key_normalization, tempo_normalization, encoding
         As in :func:`split_dataset`.
 

@@ -11,6 +11,12 @@ that saved it (never the secret itself), or nobody but the operator, who knows
 the password in ``$NEUROTUNES_ADMIN_PASSWORD`` (no operator when it is unset).
 Listing reads a page of rows without their MIDI and audio; those are read one
 track at a time, when someone plays or downloads it.
+
+A take is saved once: each track keeps its take's key (a hash of the recipe that
+made it, see :func:`take_key`), and saving the same take again gives back the
+track already saved.  Deleting moves a track to the trash for
+:data:`UNDO_SECONDS`, where whoever deleted it may restore it; after that the
+next write purges it for good.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from pathlib import Path
 
 from . import constants as C
 from .errors import NeuroTunesError
+from .midi_io import midi_to_score
+from .plotting import GENERATED_COLORSCALE, PRIMER_COLORSCALE
 from .score import Score
 
 MAX_TITLE_CHARS = 100
@@ -38,13 +46,25 @@ BUSY_TIMEOUT_S = 30.0
 # every MP3 (500 MB fetched by Chromium, 46-93 s on a loaded 2-core machine); a page of 10 without audio
 # until a track is played costs 0.2-0.3 s and sends none.
 PAGE_SIZE = 10
+#: A track's piano-roll picture (SVG units: shown stretched to the card's width).
+ROLL_WIDTH, ROLL_HEIGHT, ROLL_PADDING = 800, 120, 4
+ROLL_BACKGROUND = "rgba(128, 128, 128, 0.10)"
+#: (pale, deep) colours of a generated note and of a primer note: the Generate page's piano roll's.
+_ROLL_COLOURS = {False: (GENERATED_COLORSCALE[0][1], GENERATED_COLORSCALE[-1][1]),
+                 True: (PRIMER_COLORSCALE[0][1], PRIMER_COLORSCALE[-1][1])}
+#: The score metadata key of the recipe that made a take (neurotunes.generate.RECIPE_KEY: a higher layer).
+RECIPE_KEY = "recipe"
+#: How long a deleted track can be restored (by whoever deleted it) before it is purged for good.
+UNDO_SECONDS = 10 * 60
 MIN_OWNER_SECRET_CHARS = 16  # a shorter secret could be guessed; the app's are 43 (secrets.token_urlsafe(32))
 ADMIN_PASSWORD_ENV = "NEUROTUNES_ADMIN_PASSWORD"
 
 # ``owner`` (hex SHA-256 of the saving browser's secret; NULL: only the operator
-# may delete) sits before the blobs so that reading it never walks a blob's
-# overflow pages.  A database from before owners gets the column at the end
-# (ALTER TABLE can only append); the index keeps a page's query to its own rows.
+# may delete), the take's key and the trash columns sit before the blobs so that
+# reading them never walks a blob's overflow pages.  A database from an older
+# release gets the missing columns at the end (ALTER TABLE can only append).
+# The index keeps a page's query to its own live rows; the unique index makes a
+# take one track however many times it is saved (old tracks' NULL keys never clash).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -55,12 +75,27 @@ CREATE TABLE IF NOT EXISTS tracks (
     notes INTEGER NOT NULL,
     seconds REAL NOT NULL,
     owner TEXT,
+    take_key TEXT,
+    deleted REAL,
+    deleted_by TEXT,
     midi BLOB NOT NULL,
     audio BLOB NOT NULL
 )
 """
-_INDEX = "CREATE INDEX IF NOT EXISTS tracks_newest ON tracks (created DESC, id DESC)"
+_ADDED_COLUMNS = ("owner TEXT", "take_key TEXT", "deleted REAL", "deleted_by TEXT")  # in the order releases added them
+_INDEXES = (
+    "DROP INDEX IF EXISTS tracks_newest",  # the index before the trash: every live-track query now filters on deleted
+    "CREATE INDEX IF NOT EXISTS tracks_live ON tracks (deleted, created DESC, id DESC)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS tracks_take ON tracks (take_key)",
+)
 _NEWEST_FIRST = "ORDER BY created DESC, id DESC"
+#: Who moved a track to the trash, and so who may take it out: the browser that saved it, or the operator.
+BY_OWNER, BY_OPERATOR = "owner", "operator"
+#: The recipe's parts a listing needs (SQLite's JSON functions: the primer it may hold is never sent back;
+#: a recipe that is not JSON reads as none).
+_RECIPE = "CASE WHEN json_valid(recipe) THEN recipe ELSE '{}' END"
+_RECIPE_PARTS = (f"json_extract({_RECIPE}, '$.model_hash'), json_extract({_RECIPE}, '$.settings'), "
+                 f"json_extract({_RECIPE}, '$.primer') IS NOT NULL")
 
 
 class GalleryError(NeuroTunesError):
@@ -72,6 +107,8 @@ class TrackInfo:
     """A saved track without its files.
 
     ``mine`` is True when the owner given to :func:`list_tracks` saved it (and so may delete it).
+    ``deleted`` is when it went to the trash (None: it is live); ``model_hash``, ``settings``
+    (JSON text, "" when the track carries no recipe) and ``primed`` come from the recipe that made it.
     """
 
     id: int
@@ -81,6 +118,15 @@ class TrackInfo:
     notes: int
     seconds: float
     mine: bool = False
+    deleted: float | None = None
+    model_hash: str = ""
+    settings: str = ""
+    primed: bool = False
+
+    @property
+    def undo_until(self) -> float | None:
+        """When a deleted track is purged for good (None for a live one)."""
+        return None if self.deleted is None else self.deleted + UNDO_SECONDS
 
 
 def default_path() -> Path:
@@ -117,8 +163,10 @@ def _set_up(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(_SCHEMA)
-                _add_owner_column(conn)
-                conn.execute(_INDEX)
+                _add_columns(conn)
+                if not (_has_index(conn, "tracks_live") and _has_index(conn, "tracks_take")):  # once per database
+                    for statement in _INDEXES:
+                        conn.execute(statement)
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
@@ -130,18 +178,24 @@ def _columns(conn: sqlite3.Connection) -> set[str]:
     return {row[1] for row in conn.execute("PRAGMA table_info(tracks)")}
 
 
-def _add_owner_column(conn: sqlite3.Connection) -> None:
-    """Give a gallery saved before tracks had owners its ``owner`` column; its old tracks stay ownerless.
+def _has_index(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone() is not None
 
-    The check is repeated under the write lock: another process may have added
-    the column between the first look and the lock.
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Give a gallery from an older release the columns it lacks; its old tracks keep NULL there.
+
+    (Tracks saved before owners may be deleted only by the operator; before take keys, they are
+    never recognised as a take saved again.)  The check is repeated under the write lock: another
+    process may have added a column between the first look and the lock.
     """
-    if "owner" in _columns(conn):
+    if {c.split()[0] for c in _ADDED_COLUMNS} <= _columns(conn):
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if "owner" not in _columns(conn):
-            conn.execute("ALTER TABLE tracks ADD COLUMN owner TEXT")
+        for column in _ADDED_COLUMNS:
+            if column.split()[0] not in _columns(conn):
+                conn.execute(f"ALTER TABLE tracks ADD COLUMN {column}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -176,9 +230,29 @@ def clean_title(title: str) -> str:
     return text
 
 
+def take_key(score: Score) -> str:
+    """The key a take is saved under: the same take, however often saved or reloaded from its MIDI, has one key.
+
+    A generated take is named by its recipe (model hash, settings with the seed, primer), which
+    regenerates the same notes, and its note count (a take cut short is another take); a piece
+    without a recipe by its notes (to the millisecond) and tempo.
+    """
+    recipe = score.metadata.get(RECIPE_KEY)
+    if isinstance(recipe, dict) and recipe:
+        basis: dict[str, object] = {"recipe": recipe, "notes": len(score)}
+    else:
+        basis = {"notes": [[n.pitch, round(n.start, 3), round(n.end, 3), n.velocity, n.program, n.is_drum]
+                           for n in score.notes], "tempo": round(float(score.tempo_bpm), 3)}
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 def save_track(title: str, score: Score, midi: bytes, audio: bytes, *, model: str, owner: str | None,
                path: Path | None = None) -> int:
-    """Store a track; returns its id.
+    """Store a track, once per take; returns its id.
+
+    Saving a take that is in the gallery already (same :func:`take_key`) stores nothing and
+    returns that track's id, whoever saved it and under whatever title.  A full gallery first
+    purges its trash, oldest deletion first.
 
     Parameters
     ----------
@@ -199,18 +273,29 @@ def save_track(title: str, score: Score, midi: bytes, audio: bytes, *, model: st
     owner_hash = None if owner is None else _owner_hash(owner)
     if len(midi) + len(audio) > MAX_TRACK_BYTES:
         raise GalleryError(f"the track is over {MAX_TRACK_BYTES // (1024 * 1024)} MB; save a shorter one")
-    recipe = json.dumps(dict(score.metadata).get("recipe") or {})
+    recipe = json.dumps(dict(score.metadata).get(RECIPE_KEY) or {})
+    key = take_key(score)
     with closing(_connect(path)) as conn:
-        conn.execute("BEGIN IMMEDIATE")  # take the write lock before counting: no two saves pass the cap together
+        conn.execute("BEGIN IMMEDIATE")  # take the write lock before looking: no two saves pass a check together
         try:
-            (count,) = conn.execute("SELECT COUNT(*) FROM tracks").fetchone()
-            if count >= MAX_TRACKS:
-                raise GalleryError(f"the gallery is full ({MAX_TRACKS} tracks); delete some first")
+            now = time.time()
+            _purge(conn, now)
+            saved = conn.execute("SELECT id, deleted FROM tracks WHERE take_key = ?", (key,)).fetchone()
+            if saved is not None and saved[1] is None:
+                conn.execute("COMMIT")
+                return int(saved[0])
+            if saved is not None:  # saved again while in the trash: the deleted copy goes for good
+                conn.execute("DELETE FROM tracks WHERE id = ?", (saved[0],))
+            if _count(conn, "1") >= MAX_TRACKS:  # the trash makes room before the gallery says it is full
+                conn.execute("DELETE FROM tracks WHERE id IN (SELECT id FROM tracks WHERE deleted IS NOT NULL "
+                             "ORDER BY deleted LIMIT ?)", (_count(conn, "1") - MAX_TRACKS + 1,))
+                if _count(conn, "1") >= MAX_TRACKS:
+                    raise GalleryError(f"the gallery is full ({MAX_TRACKS} tracks); delete some first")
             cur = conn.execute(
-                "INSERT INTO tracks (title, created, model, recipe, notes, seconds, owner, midi, audio) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (title, time.time(), model[:MAX_TITLE_CHARS], recipe, len(score), float(score.duration),
-                 owner_hash, sqlite3.Binary(midi), sqlite3.Binary(audio)),
+                "INSERT INTO tracks (title, created, model, recipe, notes, seconds, owner, take_key, midi, audio) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (title, now, model[:MAX_TITLE_CHARS], recipe, len(score), float(score.duration),
+                 owner_hash, key, sqlite3.Binary(midi), sqlite3.Binary(audio)),
             )
             conn.execute("COMMIT")
             return int(cur.lastrowid)
@@ -219,21 +304,48 @@ def save_track(title: str, score: Score, midi: bytes, audio: bytes, *, model: st
             raise
 
 
-def count_tracks(*, path: Path | None = None) -> int:
-    """How many tracks the gallery holds."""
+def find_take(score: Score, *, path: Path | None = None) -> int | None:
+    """The id of the live track that holds this take (see :func:`take_key`), or None if it is not saved."""
     with closing(_connect(path)) as conn:
-        (count,) = conn.execute("SELECT COUNT(*) FROM tracks").fetchone()
+        row = conn.execute("SELECT id FROM tracks WHERE take_key = ? AND deleted IS NULL",
+                           (take_key(score),)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _count(conn: sqlite3.Connection, where: str, params: list | tuple = ()) -> int:
+    (count,) = conn.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", params).fetchone()
     return int(count)
 
 
-def list_tracks(*, owner: str | None = None, limit: int | None = None, offset: int = 0,
-                path: Path | None = None) -> list[TrackInfo]:
+def _visible(owner: str | None, admin_password: str | None, now: float) -> tuple[str, list]:
+    """The rows a caller sees: live tracks, and the deletions this caller may still undo."""
+    cutoff = now - UNDO_SECONDS
+    if is_operator(admin_password):
+        return "(deleted IS NULL OR deleted > ?)", [cutoff]
+    if owner:
+        return ("(deleted IS NULL OR (deleted > ? AND deleted_by = ? AND owner = ?))",
+                [cutoff, BY_OWNER, _owner_hash(owner)])
+    return "deleted IS NULL", []
+
+
+def count_tracks(*, owner: str | None = None, admin_password: str | None = None, path: Path | None = None) -> int:
+    """How many tracks :func:`list_tracks` lists for this caller (without one: the live tracks)."""
+    where, params = _visible(owner, admin_password, time.time())
+    with closing(_connect(path)) as conn:
+        return _count(conn, where, params)
+
+
+def list_tracks(*, owner: str | None = None, admin_password: str | None = None, limit: int | None = None,
+                offset: int = 0, path: Path | None = None) -> list[TrackInfo]:
     """Saved tracks, newest first, without their MIDI and audio.
 
     Parameters
     ----------
     owner : str or None
-        A browser's secret: the tracks it saved come back with ``mine=True``.
+        A browser's secret: the tracks it saved come back with ``mine=True``, and those it
+        deleted less than :data:`UNDO_SECONDS` ago come back too, with ``deleted`` set.
+    admin_password : str or None
+        The operator password: every deletion that can still be undone comes back too.
     limit, offset : int
         At most ``limit`` tracks (None: all), after skipping the ``offset`` newest.
 
@@ -246,9 +358,12 @@ def list_tracks(*, owner: str | None = None, limit: int | None = None, offset: i
         raise GalleryError(f"a page holds at least 1 track (asked for {limit})")
     if offset < 0:
         raise GalleryError(f"cannot skip a negative number of tracks ({offset})")
-    # Without an owner, "mine" is a constant: the owner column is not read at all.
+    # Without an owner, "mine" is a constant: the owner column is not read for it.
     mine, params = ("COALESCE(owner = ?, 0)", [_owner_hash(owner)]) if owner else ("0", [])
-    sql = f"SELECT id, title, created, model, notes, seconds, {mine} FROM tracks {_NEWEST_FIRST}"
+    where, where_params = _visible(owner, admin_password, time.time())
+    sql = (f"SELECT id, title, created, model, notes, seconds, {mine}, deleted, {_RECIPE_PARTS} "
+           f"FROM tracks WHERE {where} {_NEWEST_FIRST}")
+    params += where_params
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"  # walks the index: only this page's rows are read
         params += [int(limit), int(offset)]
@@ -257,21 +372,36 @@ def list_tracks(*, owner: str | None = None, limit: int | None = None, offset: i
         params.append(int(offset))
     with closing(_connect(path)) as conn:
         rows = conn.execute(sql, params).fetchall()
-    return [TrackInfo(*row[:6], mine=bool(row[6])) for row in rows]
+    return [TrackInfo(*row[:6], mine=bool(row[6]), deleted=row[7], model_hash=row[8] or "", settings=row[9] or "",
+                      primed=bool(row[10])) for row in rows]
+
+
+def _live_blob(track_id: int, columns: str, path: Path | None) -> tuple:
+    with closing(_connect(path)) as conn:
+        row = conn.execute(f"SELECT {columns} FROM tracks WHERE id = ? AND deleted IS NULL",
+                           (int(track_id),)).fetchone()
+    if row is None:
+        raise GalleryError("that track is not in the gallery (deleted?)")
+    return tuple(bytes(v) for v in row)
 
 
 def track_files(track_id: int, *, path: Path | None = None) -> tuple[bytes, bytes]:
     """``(midi, audio)`` of a saved track."""
-    with closing(_connect(path)) as conn:
-        row = conn.execute("SELECT midi, audio FROM tracks WHERE id = ?", (int(track_id),)).fetchone()
-    if row is None:
-        raise GalleryError("that track is not in the gallery (deleted?)")
-    return bytes(row[0]), bytes(row[1])
+    midi, audio = _live_blob(track_id, "midi, audio", path)
+    return midi, audio
+
+
+def track_score(track_id: int, *, path: Path | None = None) -> Score:
+    """A saved track's notes, read from its MIDI (which carries the recipe that made it); its audio is not read."""
+    (midi,) = _live_blob(track_id, "midi", path)
+    return midi_to_score(midi, name=f"gallery track {int(track_id)}")
 
 
 def delete_track(track_id: int, *, owner: str | None = None, admin_password: str | None = None,
                  path: Path | None = None) -> bool:
-    """Delete a track if the caller saved it or is the operator; False if it was already gone.
+    """Move a track to the trash if the caller saved it or is the operator; False if it was already gone.
+
+    Whoever deleted it may :func:`restore_track` it for :data:`UNDO_SECONDS`; then it is purged for good.
 
     Parameters
     ----------
@@ -286,25 +416,110 @@ def delete_track(track_id: int, *, owner: str | None = None, admin_password: str
         Neither the owner nor the operator password is right for this track.
     """
     with closing(_connect(path)) as conn:
-        # No transaction needed between the check and the delete: ids are never
+        # No transaction needed between the check and the update: ids are never
         # reused (AUTOINCREMENT) and a track's owner never changes.
-        row = conn.execute("SELECT owner FROM tracks WHERE id = ?", (int(track_id),)).fetchone()
+        row = conn.execute("SELECT owner FROM tracks WHERE id = ? AND deleted IS NULL", (int(track_id),)).fetchone()
         if row is None:
             return False
-        _check_may_delete(row[0], owner, admin_password)
-        cur = conn.execute("DELETE FROM tracks WHERE id = ?", (int(track_id),))
+        by = _check_may(row[0], owner, admin_password, "delete")
+        now = time.time()
+        cur = conn.execute("UPDATE tracks SET deleted = ?, deleted_by = ? WHERE id = ? AND deleted IS NULL",
+                           (now, by, int(track_id)))
+        _purge(conn, now)
     return cur.rowcount > 0
 
 
-def _check_may_delete(owner_hash: str | None, owner: str | None, admin_password: str | None) -> None:
+def restore_track(track_id: int, *, owner: str | None = None, admin_password: str | None = None,
+                  path: Path | None = None) -> bool:
+    """Take a deleted track out of the trash (undo a delete); False if it was not deleted.
+
+    The browser that saved a track may restore what it deleted; the operator may restore anything.
+
+    Raises
+    ------
+    GalleryError
+        The track was purged (deleted more than :data:`UNDO_SECONDS` ago) or never existed, or the
+        caller may not restore it (an operator's deletion is the operator's to undo).
+    """
+    with closing(_connect(path)) as conn:
+        conn.execute("BEGIN IMMEDIATE")  # no purge between the look and the restore
+        try:
+            now = time.time()
+            row = conn.execute("SELECT owner, deleted, deleted_by FROM tracks WHERE id = ?",
+                               (int(track_id),)).fetchone()
+            if row is None or (row[1] is not None and row[1] <= now - UNDO_SECONDS):
+                raise GalleryError(f"that track is deleted for good (a delete can be undone for "
+                                   f"{UNDO_SECONDS // 60} minutes)")
+            restored = False
+            if row[1] is not None:
+                by = _check_may(row[0], owner, admin_password, "restore")
+                if row[2] == BY_OPERATOR and by != BY_OPERATOR:
+                    raise GalleryError("the operator deleted this track: only the operator can restore it")
+                restored = conn.execute("UPDATE tracks SET deleted = NULL, deleted_by = NULL WHERE id = ?",
+                                        (int(track_id),)).rowcount > 0
+            conn.execute("COMMIT")
+            return restored
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def purge_trash(*, path: Path | None = None) -> int:
+    """Delete for good the tracks deleted more than :data:`UNDO_SECONDS` ago; how many went.
+
+    Every save and delete does this too, so a gallery that is used never keeps them.
+    """
+    with closing(_connect(path)) as conn:
+        return _purge(conn, time.time())
+
+
+def _purge(conn: sqlite3.Connection, now: float) -> int:
+    return conn.execute("DELETE FROM tracks WHERE deleted IS NOT NULL AND deleted <= ?",
+                        (now - UNDO_SECONDS,)).rowcount
+
+
+def _check_may(owner_hash: str | None, owner: str | None, admin_password: str | None, verb: str) -> str:
+    """Who the caller is for this track (:data:`BY_OWNER` or :data:`BY_OPERATOR`), or a GalleryError."""
     if owner and owner_hash and hmac.compare_digest(_owner_hash(owner), owner_hash):
-        return
+        return BY_OWNER
     if admin_password:
         if not operator_enabled():
             raise GalleryError(f"operator deletion is off: set {ADMIN_PASSWORD_ENV} on the server to turn it on")
         if is_operator(admin_password):
-            return
+            return BY_OPERATOR
         raise GalleryError("that is not the operator password")
     if owner_hash is None:
-        raise GalleryError("this track was saved before tracks had owners: only the operator can delete it")
-    raise GalleryError("only the browser that saved this track (or the operator) can delete it")
+        raise GalleryError(f"this track was saved before tracks had owners: only the operator can {verb} it")
+    raise GalleryError(f"only the browser that saved this track (or the operator) can {verb} it")
+
+
+def roll_svg(score: Score, *, width: int = ROLL_WIDTH, height: int = ROLL_HEIGHT) -> str:
+    """A small piano-roll picture of ``score`` as SVG text: a bar per note, deeper for louder, primer notes orange.
+
+    The picture holds numbers only (no title, no text from the track), so it is safe to show as an image.
+    """
+    notes = score.notes
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}"><rect width="{width}" height="{height}" rx="6" '
+             f'fill="{ROLL_BACKGROUND}"/>']
+    if notes:
+        low = min(n.pitch for n in notes) - 1
+        rows = max(n.pitch for n in notes) + 1 - low + 1
+        end = max(n.end for n in notes)
+        row_h = (height - 2 * ROLL_PADDING) / rows
+        x_scale = (width - 2 * ROLL_PADDING) / end
+        primer = int(score.metadata.get("primer_notes", 0) or 0)
+        for i, n in enumerate(notes):
+            pale, deep = _ROLL_COLOURS[i < primer]
+            x = ROLL_PADDING + n.start * x_scale
+            y = ROLL_PADDING + (low + rows - 1 - n.pitch) * row_h
+            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(n.duration * x_scale, 1.0):.1f}" '
+                         f'height="{max(row_h * 0.85, 1.0):.1f}" fill="{_mix(pale, deep, (n.velocity - 1) / 126)}"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _mix(a: str, b: str, f: float) -> str:
+    """The colour a fraction ``f`` of the way from hex colour ``a`` to ``b``."""
+    ca, cb = (tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in (a, b))
+    return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(ca, cb))

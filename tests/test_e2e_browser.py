@@ -117,9 +117,14 @@ def _walk_through(page, server, wav, junk) -> float:
     expect(page.get_by_text("my-melody.wav").first).to_be_visible()
     page.get_by_role("button", name="Transcribe").click()
     expect(page.get_by_text("Could not transcribe broken.mp3")).to_be_visible()
-    expect(page.get_by_test_id("stAudio")).to_have_count(1)  # the original, served and decodable ...
-    page.wait_for_function("() => { const a = document.querySelector('audio'); return a && a.readyState >= 1; }")
-    expect(page.frame_locator("iframe").first.locator("canvas#notes")).to_be_visible()  # ... and its rendering
+    # One player with an A/B switch: the original recording (A) and the rendering (B), both decodable.
+    ab = page.frame_locator("iframe").first
+    expect(ab.locator("canvas#notes")).to_be_visible()
+    expect(ab.locator("#ab button")).to_have_count(2)
+    expect(ab.locator("audio")).to_have_js_property("readyState", 4)  # B, the rendering
+    ab.get_by_role("button", name="A · original recording").click()
+    expect(ab.locator("body")).to_have_attribute("data-side", "A")
+    expect(ab.locator("audio")).to_have_js_property("readyState", 4)  # A, the recording, served and decodable
     expect(page.locator(".js-plotly-plot")).to_have_count(1)
     page.screenshot(path=str(ARTIFACTS / "transcribe.png"), full_page=True)
     page.get_by_role("button", name="Add to my dataset").click()
@@ -205,8 +210,9 @@ def test_microphone_recording_is_transcribed(server, tmp_path):
         page.get_by_role("button", name="Stop recording").first.click()
         page.get_by_role("button", name="Transcribe recording").click()
         expect(page.get_by_role("heading", name="recording-1.wav")).to_be_visible()
-        expect(page.get_by_test_id("stAudio")).to_have_count(1)
-        expect(page.frame_locator("iframe").first.locator("canvas#notes")).to_be_visible()
+        ab = page.frame_locator("iframe").first
+        expect(ab.locator("canvas#notes")).to_be_visible()
+        expect(ab.locator("#ab button")).to_have_count(2)  # the recording and its transcription, one switch
         notes = page.get_by_test_id("stMetricValue").first.inner_text()
         page.screenshot(path=str(ARTIFACTS / "microphone.png"), full_page=True)
     assert int(notes) >= 5

@@ -40,6 +40,7 @@ from ..config import GenerateConfig, ModelConfig, TrainConfig
 from ..dataset import CorpusRecipe, Dataset
 from ..encodings import EncodingConfig
 from ..errors import NeuroTunesError
+from ..evaluate import LearningVerdict, chance_nll_per_token, learning_verdict
 from ..generate import generate
 from ..score import Score
 from ..training import OptimizerState, StoppedBy, train
@@ -77,6 +78,8 @@ class JobSnapshot:
     checkpoint: ModelBundle | None  # weights after the latest epoch
     result: ModelBundle | None
     stopped_by: StoppedBy | None = None  # why a finished run ended before its last epoch
+    verdict: LearningVerdict | None = None  # did it learn? (None: nothing measured to judge by)
+    model_key: str | None = None  # the result's name among the session's models, once collected
 
     @property
     def active(self) -> bool:
@@ -109,9 +112,13 @@ class TrainingJob:
     result: ModelBundle | None = None
     optimizer: OptimizerState | None = None  # the optimizer state that goes with ``result``'s weights
     stopped_by: StoppedBy | None = None  # "user" (Stop pressed) or "patience" (no progress): the run ended early
+    #: Surprise per token of a model that knows only the training pieces' token frequencies (the child's figure).
+    chance_nll_per_token: float | None = None
+    verdict: LearningVerdict | None = None  # did the run learn, against that chance and its accuracy curve
     error: str | None = None
     started_at: float = field(default_factory=time.time)
     collected: bool = False  # the page has moved the result into the session's models
+    model_key: str | None = None  # the result's name among the session's models
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
@@ -142,7 +149,9 @@ class TrainingJob:
     def collect(self, models: dict[str, ModelBundle]) -> str | None:
         """Add the finished run's model to ``models`` (once) under a name with its short hash.
 
-        Returns the name, or None when there is nothing to add (no result, or already collected).
+        The model is only added: the Generate page goes on with the model it uses until the user chooses
+        this one ("Use this model").  Returns the name, or None when there is nothing to add (no result,
+        or already collected).
         """
         with self._lock:
             if self.active or self.collected:
@@ -150,7 +159,7 @@ class TrainingJob:
             self.collected = True
             if self.result is None:
                 return None
-            key = f"{self.result.name} ({self.result.short_hash[:6]})"
+            key = self.model_key = f"{self.result.name} ({self.result.short_hash[:6]})"
         models[key] = self.result
         return key
 
@@ -162,6 +171,7 @@ class TrainingJob:
                 history={k: list(v) for k, v in self.history.items()},
                 batch_losses=tuple(self.batch_losses), samples=tuple(self.samples), error=self.error,
                 checkpoint=self.last_bundle, result=self.result, stopped_by=self.stopped_by,
+                verdict=self.verdict, model_key=self.model_key,
             )
 
     # --- the watcher thread (in the server) --------------------------------
@@ -239,7 +249,8 @@ class TrainingJob:
                     self.batch_losses.append((p.epoch - 1 + p.batch / max(p.batches, 1), p.loss))
                     del self.batch_losses[:-MAX_BATCH_POINTS]
                     if not self._stop.is_set():
-                        self.message = f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches} · loss {p.loss:.3f}"
+                        self.message = (f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches} · "
+                                        f"surprise {p.loss:.3f} per token (lower is better)")
             return False
         if kind == "epoch":
             _, epoch, files, sample = message
@@ -250,15 +261,22 @@ class TrainingJob:
                 if sample is not None:
                     self.samples.append((epoch, Score.from_dict(sample)))
             return False
+        if kind == "chance":
+            with self._lock:
+                self.chance_nll_per_token = message[1]
+            return False
         if kind == "done":
             _, files, history, stopped_by, optimizer = message
             bundle = ModelBundle.from_files(files, name=self.name)
+            first_epoch = self.resume_from.metrics.epochs if self.resume_from is not None else 0
+            verdict = learning_verdict(bundle.metrics, self.chance_nll_per_token, first_epoch=first_epoch)
             with self._lock:
                 self.result, self.optimizer, self.stopped_by = bundle, optimizer, stopped_by
                 self.history = {k: list(v) for k, v in history.items()}
                 self.fraction = 1.0
                 self.status = "stopped" if stopped_by == "user" else "done"
-                self.message = _finished_message(stopped_by, self.train_config.patience)
+                self.verdict = verdict
+                self.message = _finished_message(stopped_by, self.train_config.patience, verdict)
             return True
         if kind == "failed":
             self._fail(message[1])
@@ -270,13 +288,28 @@ class TrainingJob:
             self.status, self.error, self.message = "failed", error, "Training failed."
 
 
-def _finished_message(stopped_by: StoppedBy | None, patience: int) -> str:
+def _finished_message(stopped_by: StoppedBy | None, patience: int, verdict: LearningVerdict | None = None) -> str:
+    """Why the run ended and, when it measured enough to say, whether it learned: "Learned: it predicts the
+    next note better than chance by 31%." or "Still learning: keep training (...)" instead of "Finished"."""
+    epochs = f"{patience} epoch{'s' if patience != 1 else ''}"
     if stopped_by == "user":
-        return "Stopped; kept the best weights so far."
+        return "Stopped; kept the best weights so far." + (f" {verdict.message}" if verdict else "")
+    if verdict is not None:
+        if stopped_by == "patience":
+            return f"{verdict.message} It stopped early, after no progress in {epochs}, keeping the best weights."
+        return verdict.message
     if stopped_by == "patience":
-        return (f"Finished early: no progress in {patience} epoch{'s' if patience != 1 else ''}, "
-                "so it stopped and kept the best weights.")
+        return f"Finished early: no progress in {epochs}, so it stopped and kept the best weights."
     return "Finished."
+
+
+def _chance(dataset: Dataset, bundle: ModelBundle) -> float | None:
+    """The chance bar for the verdict (a bonus: a failure to measure it never fails the run)."""
+    try:
+        return chance_nll_per_token(dataset.train, dataset.validation, bundle)
+    except (NeuroTunesError, ValueError) as exc:
+        log.warning("could not measure the chance baseline: %s", exc)
+        return None
 
 
 def _crash_message(exitcode: int | None) -> str:
@@ -336,6 +369,7 @@ def _train_in_child(conn, stop, dataset: dict[str, Any], model_config: ModelConf
             on_progress=lambda p: conn.send(("progress", p)), should_stop=stop.is_set, on_epoch=on_epoch,
             resume_from=resume, resume_optimizer=resume_optimizer, name=name,
         )
+        conn.send(("chance", _chance(pieces, result.bundle)))
         conn.send(("done", result.bundle.to_files(), result.history, result.stopped_by, result.optimizer))
     except NeuroTunesError as exc:
         conn.send(("failed", str(exc)))

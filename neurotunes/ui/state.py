@@ -44,11 +44,22 @@ TRAIN_SAMPLE_EVERY = "nt_train_sample_every"
 TRAIN_NAME = "nt_train_name"
 TRAIN_WINDOW = "nt_train_window"  # tokens per training window (and attention context)
 TRAIN_START_FROM = "nt_train_start_from"  # a new model, or a shipped model to fine-tune
+#: The Train page's settings, kept across refreshes (neurotunes.ui.persist).
+TRAIN_SETTINGS = (TRAIN_SOURCE, TRAIN_PIECES, TRAIN_KEY_NORMALIZE, TRAIN_PRESET, TRAIN_EPOCHS, TRAIN_TRANSPOSE,
+                  TRAIN_ARCH, TRAIN_LAYERS, TRAIN_UNITS, TRAIN_DROPOUT, TRAIN_EMBEDDING, TRAIN_LR, TRAIN_SCHEDULE,
+                  TRAIN_PATIENCE, TRAIN_SAMPLE_EVERY, TRAIN_NAME, TRAIN_WINDOW, TRAIN_START_FROM)
 TAKE_SHOWN = "gen_pick"  # the number of the take shown on the Generate page (its radio's key)
 TAKE_TO_SHOW = "gen_select_next"  # a take just made, to show on the page's next draw
 GENERATE_FORM = "gen_form"  # the Generate page's settings form
 SHARE_APPLIED = "gen_share_applied"  # the share link last opened (sorted items): opened once, not on every rerun
 TAKES_AT_ONCE = "gen_takes_at_once"  # the Generate page's "Takes at once"
+SHARED_TAKE = "gen_shared_take"  # (number, settings the form cannot hold) of a share link's take, while it is shown
+LINK_CLOSED = "gen_link_closed"  # the take whose share link "Make your own" closed: kept out of the address bar
+TAKE_SCROLL = "gen_scroll_to"  # a take Generate or Continue just made: scrolled into view once
+PRIMER_SOURCE = "gen_primer_source"  # the Generate page's primer: where it comes from, and its inputs
+PRIMER_MIDI = "gen_primer_midi"
+PRIMER_TRANSCRIPTION = "gen_primer_transcription"
+COMPARE = "gen_compare"  # the Generate page's "Compare with another take" switch
 # The Transcribe page: the preset, the recorder, and the widget key of each TranscribeConfig /
 # PostProcessConfig setting (by field name), so a preset can set them all at once.
 TRANSCRIBE_PRESET = "tr_preset"
@@ -60,8 +71,16 @@ TRANSCRIBE_SETTINGS = {
     "quantize": "tr_quantize", "monophonic": "tr_mono", "min_note_ms": "tr_drop_ms",
     "normalize_velocity": "tr_velnorm",
 }
+# The Dataset page's choices (widget keys), by what they choose.
+DATASET_SETTINGS = {"corpora": "ds_corpora", "per_corpus": "ds_per_corpus", "encoding": "ds_encoding",
+                    "key_normalization": "ds_key_norm", "tempo_normalization": "ds_tempo_norm",
+                    "validation": "ds_validation"}
+KEPT = "nt_kept"  # neurotunes.ui.persist's record of what is kept on the server for this browser
 TRAIN_STOP = "stop_training"  # the running job's Stop button
 EVALUATE_FORM = "evaluate_form"
+EVALUATE_MODELS = "eval_models"  # the models to evaluate (outside the form: the reference follows them)
+EVALUATE_REFERENCE = "eval_reference"  # the set of real pieces to compare with
+TRAIN_USE_MODEL = "train_use"  # a trained model's "Use this model" button (item_key by model)
 EVALUATE_LISTEN_MODEL = "eval_listen_model"
 EVALUATE_LISTEN_PIECE = "eval_listen_piece"
 GALLERY_PAGE = "g_page"  # the Gallery's page number (its pagination's key)
@@ -69,6 +88,7 @@ GALLERY_OPERATOR = "g_operator"  # the operator password typed on the Gallery pa
 SOUNDFONT_UPLOAD = "sf_upload"
 # Per-item widgets: item_key(what, item) for a transcription's, track's, model's or chart's widget.
 TRANSCRIPTION_SCORE, TRANSCRIPTION_ADD, TRANSCRIPTION_RERUN, TRANSCRIPTION_REMOVE = "tr", "add", "rerun", "rm"
+TRANSCRIPTION_AB = "tr_ab"  # a transcription's A/B switch when the recording is too long for the one-player switch
 TRACK_LISTEN, TRACK_MIDI, TRACK_MP3, TRACK_DELETE = "g_listen", "g_mid", "g_mp3", "g_del"
 TRAIN_CHECKPOINT, TRAIN_SAMPLE, TRAIN_DOWNLOAD, TRAIN_CHART = "ckpt", "sample", "dl", "train"
 EVALUATE_CHART, EVALUATE_PIECE = "eval", "eval"

@@ -43,7 +43,7 @@ START_FROM = {
     "The shipped fiddle model: teach it your pieces": "fiddle",
 }
 #: What fine-tuning changes on the page: few epochs at a learning rate low enough to keep what the model knows.
-FINE_TUNE_SETTINGS = {state.TRAIN_EPOCHS: 2, state.TRAIN_LR: 3e-4, state.TRAIN_SCHEDULE: "constant"}
+FINE_TUNE_SETTINGS = {state.TRAIN_EPOCHS: 2, state.TRAIN_LR: 1e-4, state.TRAIN_SCHEDULE: "constant"}
 DEFAULT_NAME = "My model"
 #: The quick dataset's validation share (by piece).
 QUICK_VALIDATION = 0.1

@@ -100,7 +100,9 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
         st.caption(
             f"{info['notes']} notes · {info['pitch_range']} · {info['duration_s']:.1f} s · {info['tempo_bpm']:g} BPM"
         )
-        unit = st.segmented_control("Time in", TIME_UNITS, default=TIME_UNITS[0], key=f"{key}_unit") or TIME_UNITS[0]
+        unit = st.segmented_control("Time in", TIME_UNITS, default=TIME_UNITS[0], key=f"{key}_unit",
+                                    help="Count the rolls' time in seconds or in beats (quarter notes).")
+        unit = unit or TIME_UNITS[0]
     score_json = score.to_json()
     mp3 = guarded(lambda: cache.render_current(score_json, "mp3"), what="Rendering audio failed")
     with roll:
@@ -119,11 +121,13 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
         c1.download_button(
             "MIDI", cache.midi_cached(score_json), file_name=f"{stem}.mid", mime="audio/midi",
             key=f"{key}_dl_mid", icon=":material/download:", width="stretch",
+            help="The notes as a MIDI file, for a notation program or a DAW (it carries its recipe).",
         )
         if mp3 is not None:
             c2.download_button(
                 "MP3", mp3, file_name=f"{stem}.mp3", mime="audio/mpeg",
                 key=f"{key}_dl_mp3", icon=":material/download:", width="stretch",
+                help="The recording you hear here, as an MP3.",
             )
             # Rendered on click, on Streamlit's download thread: a WAV nobody asks for costs no CPU (about
             # 0.35 s a take, paid by every Generate before).  That thread has no session: settings go in now.
@@ -131,18 +135,29 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
             st.download_button(
                 "WAV (44.1 kHz)", partial(_wav, score_json, sound.soundfont, sound.reverb, sound.chorus),
                 file_name=f"{stem}.wav", mime="audio/wav", key=f"{key}_dl_wav", icon=":material/download:",
-                width="stretch",
+                width="stretch", help="The recording in full quality (uncompressed, CD sample rate).",
             )
-        show_sheet = st.toggle("Sheet music", key=f"{key}_sheet")
+        show_sheet = sheet_music_toggle(key)
     if show_sheet:
-        sheet = guarded(lambda: cache.sheet_music_cached(score_json, title or file_stem), what="Engraving failed")
-        if sheet is not None:
-            xml, pages = sheet
-            st.download_button("MusicXML", xml, file_name=f"{stem}.musicxml",
-                               mime="application/vnd.recordare.musicxml+xml", key=f"{key}_dl_xml",
-                               icon=":material/download:")
-            for page in pages:
-                st.image(page, width="stretch")
+        sheet_music(score_json, title or file_stem, stem, key)
+
+
+def sheet_music_toggle(key: str) -> bool:
+    """The "Sheet music" switch of the score shown under ``key``."""
+    return st.toggle("Sheet music", key=f"{key}_sheet",
+                     help="Engrave the notes on a piano staff (treble and bass), with a MusicXML download.")
+
+
+def sheet_music(score_json: str, title: str, stem: str, key: str) -> None:
+    """The engraved pages of a score and its MusicXML download (engraved once per score and title)."""
+    sheet = guarded(lambda: cache.sheet_music_cached(score_json, title), what="Engraving failed")
+    if sheet is not None:
+        xml, pages = sheet
+        st.download_button("MusicXML", xml, file_name=f"{stem}.musicxml",
+                           mime="application/vnd.recordare.musicxml+xml", key=f"{key}_dl_xml",
+                           icon=":material/download:")
+        for page in pages:
+            st.image(page, width="stretch")
 
 
 def _wav(score_json: str, soundfont: str | None, reverb: bool, chorus: bool) -> bytes:
@@ -157,14 +172,15 @@ def instrument_select(container: Any, label: str, *, index: int = 0, key: str | 
                                format_func=lambda p: f"{p}: {names[p]}", key=key, help=help)
 
 
-def share_link(take: state.Take) -> None:
-    """The take's share link, shown and kept in the address bar; a take that cannot have one clears it.
+def share_link(take: state.Take, *, in_address_bar: bool = True) -> None:
+    """The take's share link, shown and (unless ``in_address_bar`` is False) kept in the address bar;
+    a take that cannot have one clears it.
 
     Only a take from a shipped model without a primer can be regenerated from settings alone.
     """
     if take.model_key in C.SHIPPED_MODELS and not take.primed:
         params = share_params(take.model_key, cache.shipped_bundle(take.model_key).hash, take.config)
-        if st.query_params.to_dict() != params:
+        if in_address_bar and st.query_params.to_dict() != params:
             st.query_params.from_dict(params)
             st.session_state[state.SHARE_APPLIED] = sorted(params.items())  # this link is the take shown
         base = (st.context.url or "").split("?", 1)[0]
@@ -228,11 +244,61 @@ def setting_widget(container: Any, config_type: type, name: str, *, page: str = 
     if about.kind is str:
         return {name: container.text_input(label, value=default, key=key, help=help)}
     step = about.step or (1 if about.kind is int else 0.01)
-    # Counted in whole numbers when the ends and the step are whole (tempo in BPM, seconds by 5).
-    cast = int if all(float(v).is_integer() for v in (low, high, step, default)) else float
+    cast = _number_cast(about, default)
     draw = container.number_input if about.widget == "number" else container.slider
     value = draw(label, cast(low), cast(high), cast(min(max(default, low), high)), cast(step), key=key, help=help)
     return {name: about.kind(value)}
+
+
+def _number_cast(about: Any, default: Any) -> type:
+    """Counted in whole numbers when the ends and the step are whole (tempo in BPM, seconds by 5)."""
+    low, high = about.page_range
+    step = about.step or (1 if about.kind is int else 0.01)
+    return int if all(float(v).is_integer() for v in (low, high, step, default)) else float
+
+
+def _on_the_grid(about: Any, default: Any, value: float) -> float:
+    """``value`` as the page's widget can hold it: on its step grid from the low end (a slider snaps to it)."""
+    cast = _number_cast(about, default)
+    low, _ = about.page_range
+    step = about.step or (1 if about.kind is int else 0.01)
+    steps = (value - low) / step
+    if abs(steps - round(steps)) < 1e-6:  # on the grid already: keep it exactly (no float noise)
+        return cast(value)
+    return cast(round(low + round(steps) * step, 6))
+
+
+def fill_setting_widgets(config: Any, *, page: str = state.GENERATE_PAGE) -> list[str]:
+    """Set the page's widget of every setting of ``config`` (a share link's) to its value, before they are drawn.
+
+    A value the page does not offer (outside its range, or between its slider's steps: a link or the
+    CLI may use the library's whole range) is shown as the nearest one it does; the labels of those
+    settings are returned, so the page can say so.
+    """
+    outside = []
+    for name, about, default in settings_of(type(config)):
+        if about.page is None or about.widget == "paired":
+            continue
+        key, value = state.setting_key(name, page), getattr(config, name)
+        low, high = about.page_range
+        if about.widget == "pitch range":
+            ends = (value, getattr(config, about.pair))
+            pair_default = next(d for n, _, d in settings_of(type(config)) if n == about.pair)
+            if ends == (default, pair_default):  # "no limit": the whole slider
+                st.session_state[key] = (int(low), int(high))
+                continue
+            held = tuple(int(min(max(v, low), high)) for v in ends)
+            st.session_state[key] = held
+        elif about.kind in (bool, str) or about.widget in ("select", "instrument"):
+            st.session_state[key] = value
+            continue
+        else:
+            held = _on_the_grid(about, default, min(max(value, low), high))
+            st.session_state[key] = held
+            ends = value
+        if held != ends:
+            outside.append(about.label or name)
+    return outside
 
 
 def _playback_settings(score: Score, key: str) -> tuple[Score, str]:

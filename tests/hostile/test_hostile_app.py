@@ -163,7 +163,7 @@ def test_bad_primers_through_the_generate_page(kind):
     at.slider(key=state.setting_key("length")).set_value(10)
     at.button[0].click().run()  # a take the user already has
     first = at.session_state[state.TAKES][0].score
-    at.radio[0].set_value("A MIDI file")
+    at.radio[0].set_value("A MIDI file").run()  # its uploader appears once the source is chosen
     at.file_uploader[0].set_value((name, make(), "audio/midi"))
     at.button[0].click().run()
     assert not at.exception, at.exception

@@ -1,0 +1,59 @@
+"""The app at phone width (390 x 844 and the like): a menu that closes, buttons in reach.
+
+Two fixes, both in the browser, both for narrow screens only:
+
+- **The menu closes after choosing a page.**  Below :data:`NARROW_PX` Streamlit's sidebar
+  covers the page; Streamlit closes it after a page is chosen only when the browser says it is
+  a phone (its user agent), so a narrow window, a tablet in split view or a phone asking for the
+  desktop site kept a menu over the page it had just opened.  A click on a page link now closes
+  it whatever the browser says (after Streamlit's own handling, and only if it is still open).
+- **A form's primary button stays in reach.**  At phone width every column stacks, and the
+  Generate button ended 1,070 px down a 844 px screen, under eight settings.  Below
+  :data:`PHONE_PX` (where Streamlit stacks columns) a form's primary submit button sticks to
+  the bottom of the screen while its form is in view, so Generate is above the fold on arrival
+  and under the thumb while the settings scroll past.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+#: Streamlit stacks columns below 640 px: the width of a phone held upright.
+PHONE_PX = 640
+#: Below this width Streamlit's sidebar opens over the page instead of beside it.
+NARROW_PX = 768
+#: How long after a page link's click the menu is looked at: Streamlit's own handling comes first.
+SETTLE_MS = 150
+
+_STYLE = f"""
+@media (max-width: {PHONE_PX - 0.02}px) {{
+  [data-testid="stForm"] [data-testid="stElementContainer"]:has([data-testid="stBaseButton-primaryFormSubmit"]) {{
+    position: sticky; bottom: 0.75rem; z-index: 3; pointer-events: none;
+  }}
+  [data-testid="stBaseButton-primaryFormSubmit"] {{
+    pointer-events: auto; box-shadow: 0 4px 14px rgba(0, 0, 0, 0.55);
+  }}
+}}
+"""
+
+_SCRIPT = f"""
+(function () {{
+  if (window.neurotunesPhone) return;  // one listener per page load, however often the app reruns
+  window.neurotunesPhone = true;
+  document.addEventListener("click", function (event) {{
+    if (!event.target.closest('[data-testid="stSidebarNavLink"]') || window.innerWidth >= {NARROW_PX}) return;
+    setTimeout(function () {{
+      const menu = document.querySelector('[data-testid="stSidebar"]');
+      const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+      if (menu && close && menu.getAttribute("aria-expanded") === "true") close.click();
+    }}, {SETTLE_MS});
+  }}, true);
+}})();
+"""
+
+
+def phone_layout() -> None:
+    """Add the phone-width style and the menu's closing script to the page (an empty box at the sidebar's end)."""
+    # st.html runs the script in the page itself (not in an iframe), where the sidebar and its links are.
+    st.sidebar.html(f"<style>{_STYLE}</style><script>{_SCRIPT}</script>", unsafe_allow_javascript=True,
+                    width="content")
