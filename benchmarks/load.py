@@ -284,11 +284,15 @@ async def start_training(page) -> None:
     await expect(page.get_by_text("Epoch", exact=False).first).to_be_visible(timeout=180_000)
 
 
+#: What the Train page says when a run has ended (neurotunes.ui.jobs: the reason, then whether it learned).
+ENDED = ("Finished", "Stopped", "Learned:", "Still learning:")
+
+
 async def training_done(page, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         body = await page.locator("body").inner_text()
-        if "Finished" in body or "still learning" in body.lower() or "Stopped" in body:
+        if any(word in body for word in ENDED) or "still learning" in body.lower():
             return True
         if "Training failed" in body:
             raise RuntimeError("training failed in the browser: " + body[-500:])
@@ -359,7 +363,7 @@ async def protocol_training_done(session: "ProtocolSession", timeout_s: float) -
         text = " ".join(session.texts())
         if "Training failed" in text:
             raise RuntimeError("training failed: " + text[-500:])
-        if "Finished." in text or "Stopped;" in text:
+        if any(word in text for word in ENDED):
             await session.close()
             return True
         await asyncio.sleep(2.0)
