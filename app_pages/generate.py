@@ -255,7 +255,10 @@ with top if shared else st.container():
         st.rerun()
 
     if take.trace:
-        with st.expander("Why this note? What the model weighed, note by note", icon=":material/insights:"):
+        # Lazy: the explanation (a roll and its charts) is worked out only while the expander is open.
+        why = st.expander("Why this note? What the model weighed, note by note", icon=":material/insights:",
+                          key=state.take_key("why_open", take.number), on_change="rerun")
+        with why:
             def explain() -> None:
                 if take.model_key not in C.SHIPPED_MODELS and take.model_key not in state.trained_models():
                     st.caption("The model that made this take is no longer loaded, so its choices cannot be read.")
@@ -284,7 +287,8 @@ with top if shared else st.container():
                                                key=state.take_key(f"why{picked}_{i}", take.number))
                 st.caption("The bars: the model's likeliest options at that moment, in orange the one it drew.")
 
-            guarded(explain, what="Could not explain this take")
+            if why.open:
+                guarded(explain, what="Could not explain this take")
 
     if len(takes) > 1:
         if st.toggle("Compare with another take", key=state.COMPARE,

@@ -117,6 +117,16 @@ def test_new_takes_come_into_view_share_links_land_and_takes_compare(tmp_path, m
         page.wait_for_timeout(300)
         assert frame.evaluate("neurotunesCompare.audios.every(a => a.paused)")
 
+        # "Why this note?" is worked out only when opened, and stays open while the user steps through notes.
+        ringed = page.locator("iframe[srcdoc*='\"highlight\":[']:not([srcdoc*='\"highlight\":[]'])")
+        expect(ringed).to_have_count(0)
+        page.get_by_text("Why this note?").click()
+        expect(ringed).to_have_count(1)
+        expect(page.get_by_text("Note 1 of 40:")).to_be_visible()
+        page.locator("input[type=range][aria-label='Note']").press("ArrowRight")
+        expect(page.get_by_text("Note 2 of 40:")).to_be_visible()
+        expect(ringed).to_have_count(1)
+
         # A share link: the banner names the model and settings, the form holds them, the take is on top.
         link = GenerateConfig(temperature=1.3, seed=2, length=30)
         params = share_params("default", load_bundle("default").hash, link)
