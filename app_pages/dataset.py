@@ -54,7 +54,8 @@ def build():
             files=[(u.name, u.getvalue()) for u in uploads or []], corpora=corpora, per_corpus=per_corpus,
             skipped=skipped, validation_fraction=validation, key_normalization=key_norm,
             tempo_normalization=tempo_norm, encoding=EncodingConfig(name=encoding_name),
-            corpus_progress=lambda key, i, n: bars[key].progress(i / n, text=f"Reading {CORPORA[key].title}…"),
+            corpus_progress=lambda key, i, n: bars[key].progress(
+                i / n, text=f"Reading {CORPORA[key].title}: {i} of {n} pieces"),
         )
     finally:
         for bar in bars.values():

@@ -21,14 +21,16 @@ from . import encodings, models
 from .bundle import load_bundle
 from .config import GenerateConfig, ModelConfig, PostProcessConfig, TrainConfig, TranscribeConfig, settings_of
 from .corpus import load_corpus
-from .dataset import MAX_ZIP_TOTAL_MB, scores_from_files, split_dataset, supported_suffixes
+from .dataset import MAX_ZIP_TOTAL_MB, scores_from_file, scores_from_files, split_dataset, supported_suffixes
 from .encodings import EncodingConfig
 from .errors import NeuroTunesError
 from .evaluate import REFERENCE_SETS, check_sample_count, evaluate_models, reference_set
 from .generate import compose
+from .harmonize import harmonize
 from .metrics import DISTRIBUTION_FEATURES, FEATURE_LABELS, repetition_stats
 from .midi_io import read_midi, write_midi
 from .render import render_file
+from .score import Score
 from .share import recipe_from_score
 from .text import printable_name
 from .training import Checkpoint, train
@@ -291,6 +293,45 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- harmonize ----------------------------------------------------------
+HARMONIZE_OUTPUTS = (".mid", ".midi", ".musicxml", ".xml", ".wav", ".mp3")
+
+
+def read_melody(path: Path, *, verbose: bool = False, backend: str | None = None) -> Score:
+    """A melody from a MIDI, MusicXML or ABC file (its first piece) or a recording (Basic Pitch, melody preset)."""
+    data = _read_input(path, "a melody")
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in C.AUDIO_EXTENSIONS:
+        config, post = PRESETS[PRESET_ALIASES["melody"]]
+        with _native_stderr_to_log(verbose):
+            return transcribe_audio(data, config, post, name=_shown(path.name),
+                                    on_progress=_progress_bar(_shown(path.name)), backend=backend)
+    return scores_from_file(_shown(path.name), data)[0]
+
+
+def cmd_harmonize(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if out.suffix.lower() not in HARMONIZE_OUTPUTS:
+        raise NeuroTunesError(f"cannot write {_shown(out.name)}: use one of {', '.join(HARMONIZE_OUTPUTS)}")
+    _check_output_folder(out)
+    bundle = load_bundle(args.model)
+    melody = read_melody(Path(args.melody), verbose=args.verbose)
+    chorale = harmonize(bundle, melody, seed=args.seed, temperature=args.temperature)
+    for message in chorale.messages:
+        print(f"neurotunes: note: {message}", file=sys.stderr)
+    suffix = out.suffix.lower()
+    if suffix in (".mid", ".midi"):
+        out.write_bytes(chorale.to_midi())
+    elif suffix in (".musicxml", ".xml"):
+        out.write_bytes(chorale.to_musicxml(title=Path(args.melody).stem))
+    else:
+        render_file(chorale.score, out)
+    score = chorale.score
+    print(f"wrote {_shown(out)}: soprano, alto, tenor and bass, {len(score)} notes, {score.duration:.1f} s "
+          f"(model {bundle.name}, seed {args.seed})")
+    return 0
+
+
 # --- render -------------------------------------------------------------
 def cmd_render(args: argparse.Namespace) -> int:
     score = read_midi(args.midi)
@@ -549,6 +590,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0, help="first seed; sample i uses seed + i")
     e.add_argument("--json", action="store_true", help="print the whole report as JSON")
     e.set_defaults(func=cmd_evaluate)
+
+    h = sub.add_parser("harmonize", help="a melody (MIDI, MusicXML, ABC or a recording) -> a four-part chorale")
+    h.add_argument("melody", help="the melody: .mid, .musicxml, .abc, or a recording (.wav, .mp3, .ogg, .flac)")
+    h.add_argument("--model", default="default", help="a model on the frame encoding (default: the shipped Bach)")
+    h.add_argument("--seed", type=int, default=0, help="another seed, another harmonization")
+    h.add_argument("--temperature", type=float, default=1.0, help="lower: the likeliest chords; higher: bolder")
+    h.add_argument("-o", "--output", required=True, help="file to write: .mid, .musicxml, .wav or .mp3")
+    h.set_defaults(func=cmd_harmonize)
 
     r = sub.add_parser("render", help="MIDI -> WAV or MP3 with FluidSynth")
     r.add_argument("midi", help="MIDI file")

@@ -402,24 +402,52 @@ def score_to_musicxml(score: Score, *, title: str = "NeuroTunes") -> bytes:
         The piece has no pitched notes.
     """
     music21 = _m21()
-    pitched = score.without_drums().quantized(NOTATION_STEPS_PER_QUARTER)
-    if not len(pitched):
+    pitched = score.without_drums()
+    staves = [("upper", pitched.with_notes(n for n in pitched.notes if n.pitch >= TREBLE_SPLIT), music21.clef.TrebleClef()),
+              ("lower", pitched.with_notes(n for n in pitched.notes if n.pitch < TREBLE_SPLIT), music21.clef.BassClef())]
+    return _engrave(score, staves, title=title, group="brace", piano=True)
+
+
+def voices_to_musicxml(score: Score, voices: Sequence[tuple[str, Score]], *, title: str = "NeuroTunes") -> bytes:
+    """A choir score: one staff per voice (``(name, its notes)``, highest first), on a 1/16 grid.
+
+    Soprano and alto on treble staves, tenor on the tenor's treble clef (an octave down), bass on a bass staff,
+    as a chorale is printed for singers; ``score`` gives the tempo, key and time signature.
+
+    Raises
+    ------
+    DatasetError
+        No voice has a pitched note.
+    """
+    music21 = _m21()
+    clefs = {"Soprano": music21.clef.TrebleClef, "Alto": music21.clef.TrebleClef,
+             "Tenor": music21.clef.Treble8vbClef, "Bass": music21.clef.BassClef}
+    staves = [(name, part.without_drums(), clefs.get(name, music21.clef.TrebleClef)()) for name, part in voices]
+    return _engrave(score, staves, title=title, group="bracket", piano=False)
+
+
+def _engrave(score: Score, staves: Sequence[tuple[str, Score, Any]], *, title: str, group: str, piano: bool) -> bytes:
+    """Write ``staves`` (name, notes, clef) as one MusicXML score: quantized to 1/16, spelled in the key,
+    simultaneous notes of a staff as chords."""
+    music21 = _m21()
+    if not any(len(notes) for _, notes, _ in staves):
         raise DatasetError("nothing to engrave: the piece has no pitched notes")
-    spb = pitched.seconds_per_beat
     key = _notation_key(score)
     parts = []
-    for name, keep, clef in (("upper", lambda p: p >= TREBLE_SPLIT, music21.clef.TrebleClef()),
-                             ("lower", lambda p: p < TREBLE_SPLIT, music21.clef.BassClef())):
-        part = music21.stream.PartStaff(id=name)
+    for name, notes, clef in staves:
+        pitched = notes.quantized(NOTATION_STEPS_PER_QUARTER)
+        spb = pitched.seconds_per_beat
+        part = (music21.stream.PartStaff if piano else music21.stream.Part)(id=name)
+        if not piano:
+            part.partName = name
         part.insert(0, clef)
         part.insert(0, music21.meter.TimeSignature(f"{score.time_signature[0]}/{score.time_signature[1]}"))
         if key is not None:
             part.insert(0, music21.key.KeySignature(key.sharps))
         for n in pitched.notes:
-            if keep(n.pitch):
-                m21_note = music21.note.Note(n.pitch, quarterLength=round(n.duration / spb * 4) / 4)
-                m21_note.volume.velocity = n.velocity
-                part.insert(round(n.start / spb * 4) / 4, m21_note)
+            m21_note = music21.note.Note(n.pitch, quarterLength=round(n.duration / spb * 4) / 4)
+            m21_note.volume.velocity = n.velocity
+            part.insert(round(n.start / spb * 4) / 4, m21_note)
         if not part.notes:  # an empty staff still needs a whole-bar rest to engrave
             part.insert(0, music21.note.Rest(quarterLength=score.time_signature[0] * 4 / score.time_signature[1]))
         # Simultaneous notes become chords; overlaps are split and tied, as a copyist would.
@@ -432,7 +460,7 @@ def score_to_musicxml(score: Score, *, title: str = "NeuroTunes") -> bytes:
     piece.insert(0, music21.tempo.MetronomeMark(number=round(score.tempo_bpm)))
     for part in parts:
         piece.insert(0, part)
-    piece.insert(0, music21.layout.StaffGroup(parts, symbol="brace"))
+    piece.insert(0, music21.layout.StaffGroup(parts, symbol=group))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "score.musicxml"
         piece.write("musicxml", fp=str(path))

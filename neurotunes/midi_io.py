@@ -13,7 +13,7 @@ import logging
 import math
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from . import constants as C
 from ._quiet import quiet_import
@@ -133,20 +133,38 @@ def midi_to_score(data: bytes, *, name: str = "MIDI file", drop_drums: bool = Tr
         raise BadMidi(f"{name}: {exc}") from None
 
 
-def score_to_midi(score: Score) -> bytes:
-    """Write a Score as Standard MIDI File bytes (one track per program)."""
+def score_to_midi(score: Score, *, voices: Sequence[tuple[str, Sequence[int]]] = ()) -> bytes:
+    """Write a Score as Standard MIDI File bytes: one track per program, or one named track per voice.
+
+    ``voices``: ``(name, indices in score.notes)`` per track (a chorale's soprano, alto, ...); notes in no voice
+    go to tracks by program as usual.
+    """
     pretty_midi = _pm()
     pm = pretty_midi.PrettyMIDI(initial_tempo=score.tempo_bpm, resolution=C.MIDI_TICKS_PER_BEAT)
     pm.time_signature_changes.append(pretty_midi.TimeSignature(*score.time_signature, 0.0))
     if score.key:
         pm.key_signature_changes.append(pretty_midi.KeySignature(_midi_key_number(score.key), 0.0))
+
+    def add(inst: Any, n: Any) -> None:
+        inst.notes.append(pretty_midi.Note(velocity=n.velocity, pitch=n.pitch, start=n.start, end=n.end))
+
+    in_voice = set()
+    for name, indices in voices:
+        notes = [score.notes[i] for i in indices]
+        inst = pretty_midi.Instrument(program=notes[0].program if notes else 0, name=name)
+        for n in notes:
+            add(inst, n)
+        in_voice.update(indices)
+        pm.instruments.append(inst)
     instruments: dict[tuple[int, bool], Any] = {}
-    for n in score.notes:
+    for i, n in enumerate(score.notes):
+        if i in in_voice:
+            continue
         inst = instruments.get((n.program, n.is_drum))
         if inst is None:
             inst = pretty_midi.Instrument(program=n.program, is_drum=n.is_drum)
             instruments[(n.program, n.is_drum)] = inst
-        inst.notes.append(pretty_midi.Note(velocity=n.velocity, pitch=n.pitch, start=n.start, end=n.end))
+        add(inst, n)
     pm.instruments.extend(instruments.values())
     if score.metadata:
         pm.text_events.append(pretty_midi.Text(METADATA_PREFIX + json.dumps(dict(score.metadata)), 0.0))

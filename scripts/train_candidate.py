@@ -73,8 +73,8 @@ class Recipe:
     training: TrainConfig
 
 
-def _model(context: int) -> ModelConfig:
-    return ModelConfig(arch="lstm_attention", units=256, layers=2, dropout=0.3, embedding_dim=64, context=context)
+def _model(context: int, arch: str = "lstm_attention", dropout: float = 0.3) -> ModelConfig:
+    return ModelConfig(arch=arch, units=256, layers=2, dropout=dropout, embedding_dim=64, context=context)
 
 
 def _training(sequence_length: int, batch_size: int, epochs: int) -> TrainConfig:
@@ -85,6 +85,8 @@ def _training(sequence_length: int, batch_size: int, epochs: int) -> TrainConfig
 CANDIDATES = {
     "bach": Recipe("Bach chorales LSTM (frame candidate)", "bach",
                    EncodingConfig(name="frame", steps_per_quarter=2), _model(384), _training(384, 12, 22)),
+    "bach16": Recipe("Bach chorales GRU (sixteenth frames)", "bach",
+                     EncodingConfig(name="frame", steps_per_quarter=4), _model(768, "gru", 0.2), _training(768, 32, 50)),
     "fiddle": Recipe("Fiddle tunes LSTM (candidate)", "ryansMammoth",
                      EncodingConfig(), _model(384), _training(384, 16, 16)),
 }

@@ -64,6 +64,13 @@ def _files(folder, kind: str) -> list:
     return sorted((folder / kind).glob("*.json"))
 
 
+def _kept_numbers(folder) -> list[int]:
+    """The numbers of the takes kept on the server (each file is named after the take's id)."""
+    records = [json.loads(p.read_text()) for p in _files(folder, "takes")]
+    assert all(r["key"] == r["item"]["uid"] for r in records)
+    return sorted(r["item"]["number"] for r in records)
+
+
 def _sidebar_text(at: AppTest) -> str:
     return " ".join(e.value for e in (*at.sidebar.caption, *at.sidebar.warning))
 
@@ -160,10 +167,34 @@ def test_a_rerun_writes_only_what_changed(browser):
     assert model_zip.stat().st_mtime_ns == before[model_zip]
     at.session_state[state.TAKES] = at.session_state[state.TAKES][1:]  # take 1 deleted: its file goes, not 2's
     at.run()
-    assert [json.loads(p.read_text())["key"] for p in _files(browser, "takes")] == ["2"]
+    assert _kept_numbers(browser) == [2]
     at.session_state[state.TAKES] = []  # the last take gone: the page says "No takes yet" and stops early ...
     at.run()
     assert not _files(browser, "takes")  # ... and the save, after st.stop(), still happened
+
+
+def test_two_tabs_of_one_browser_keep_both_their_takes(browser):
+    """Two tabs both make their "take 1" and continue it: both survive a refresh, numbered apart, each
+    continuation still pointing at the take it continues."""
+    first, second = _load(), _load()
+    for tab, seed in ((first, 3), (second, 4)):
+        tab.number_input(key=state.setting_key("seed")).set_value(seed)
+        tab.slider(key=state.setting_key("length")).set_value(20)
+        _button(tab, "Generate").click().run()
+    continued = _button(first, "Continue this take")  # take 2 of the first tab continues its take 1
+    continued.click().run()
+    assert not first.exception and [t.number for t in first.session_state[state.TAKES]] == [1, 2]
+    assert [t.number for t in second.session_state[state.TAKES]] == [1]
+    assert _kept_numbers(browser) == [1, 1, 2]  # nothing overwritten on the server
+
+    again = _load()
+    takes = again.session_state[state.TAKES]
+    assert [t.number for t in takes] == [1, 2, 3]
+    by_seed = {t.config.seed: t for t in takes if t.parent is None}
+    assert by_seed[3].number == 1 and by_seed[4].number == 3  # the later of the two takes 1 moves after the rest
+    [continuation] = [t for t in takes if t.parent is not None]
+    assert continuation.number == 2 and continuation.parent == 1 and continuation.parent_uid == by_seed[3].uid
+    assert _kept_numbers(browser) == [1, 2, 3]  # the server's copy follows the new numbers
 
 
 def test_damaged_files_are_skipped_with_a_log_line_and_nothing_breaks(browser, caplog):
@@ -174,11 +205,11 @@ def test_damaged_files_are_skipped_with_a_log_line_and_nothing_breaks(browser, c
     at.session_state[state.TRAINED_MODELS] = {MODEL: load_bundle("default"), "pickled": load_bundle("fiddle")}
     at.session_state[state.TRANSCRIPTIONS] = {"a.wav": state.Transcription("a.wav", b"RIFF-audio", make_score())}
     at.run()
-    takes = {json.loads(p.read_text())["key"]: p for p in _files(browser, "takes")}
-    takes["1"].write_text('{"version": 1, "key": "1", "writ')  # cut short
-    record = json.loads(takes["2"].read_text())
+    takes = {json.loads(p.read_text())["item"]["number"]: p for p in _files(browser, "takes")}
+    takes[1].write_text('{"version": 1, "key": "1", "writ')  # cut short
+    record = json.loads(takes[2].read_text())
     record["item"]["score"]["notes"][0]["pitch"] = 300  # edited into nonsense
-    takes["2"].write_text(json.dumps(record))
+    takes[2].write_text(json.dumps(record))
     models = {json.loads(p.read_text())["key"]: p.with_suffix(".zip") for p in _files(browser, "models")}
     data = bytearray(models[MODEL].read_bytes())
     data[len(data) // 2] ^= 0xFF  # a flipped byte in the weights
@@ -213,7 +244,7 @@ def test_over_the_limit_the_oldest_takes_go_first_with_a_message(browser, monkey
     monkeypatch.setenv(persist.LIMIT_ENV, str((2.5 * per_take + 20_000) / persist.MB))
     at.session_state[state.TAKES] = [*at.session_state[state.TAKES], _take(5, notes=200, steps=200)]
     at.run()
-    assert [json.loads(p.read_text())["key"] for p in _files(browser, "takes")] == ["4", "5"]
+    assert _kept_numbers(browser) == [4, 5]
     warning = " ".join(w.value for w in at.sidebar.warning)
     assert "take 1, take 2, take 3" in warning and "Download" in warning
     assert len(at.session_state[state.TAKES]) == 5  # this tab still holds them
@@ -277,7 +308,7 @@ def test_delete_everything_kept_on_the_server_and_keep_again(browser):
     assert not browser.exists()  # ... and keeps nothing more on the server
     assert "a refresh loses it" in _sidebar_text(at)
     _button(at, "Keep my work on the server again").click().run()
-    assert [json.loads(p.read_text())["key"] for p in _files(browser, "takes")] == ["1", "2"]
+    assert _kept_numbers(browser) == [1, 2]
 
 
 def test_download_everything_holds_every_kind(browser):
@@ -374,6 +405,7 @@ def test_a_refresh_and_a_new_tab_bring_back_takes_and_transcriptions_in_a_real_b
         tab_sidebar.get_by_role("button", name=re.compile(r"Start fresh$")).click()
         tab.get_by_role("button", name="Yes, start fresh").click()
         expect(tab.get_by_text("Upload a recording (or record one)")).to_be_visible()
+        expect(tab.get_by_role("button", name="Yes, start fresh")).to_be_hidden()  # the question closes with it
         expect(tab_sidebar.get_by_text("Transcriptions: 0 · In dataset: 0 · Takes: 0")).to_be_visible()
         tab.screenshot(path=str(ARTIFACTS / "persist-start-fresh.png"), full_page=True)
         page.goto(url)  # the first tab, loaded again: nothing left on the server

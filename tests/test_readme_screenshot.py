@@ -33,6 +33,15 @@ AUDIO_READY = """() => { const frame = document.querySelector("iframe");
     return audio && audio.readyState >= 1; }"""
 
 
+SHOW_DEFAULT_ADDRESS = """base => {
+  let n = 0;
+  for (const el of document.querySelectorAll("code")) {
+    if (el.textContent.startsWith(base)) { el.textContent = el.textContent.replace(base, "http://localhost:8501"); n++; }
+  }
+  return n;
+}"""
+
+
 def _section() -> str:
     text = README.read_text()
     start = text.index(SECTION)
@@ -80,6 +89,10 @@ def test_the_screenshot_and_the_page_it_shows(tmp_path):
         assert not missing, f"the README names what the page does not show: {missing}"
         page.get_by_role("heading", name="Take 1").scroll_into_view_if_needed()
         page.wait_for_timeout(500)  # the scroll settles
+        # The share link as a reader's own app shows it (`bash run.sh app` serves on Streamlit's 8501), not
+        # this test server's free port: only the text drawn, after every check of the page above.
+        shown = page.evaluate(SHOW_DEFAULT_ADDRESS, url)
+        assert shown >= 1, "no share link on the page"
         shot = page.screenshot()
         (ARTIFACTS / "readme-screenshot.png").write_bytes(shot)
         if UPDATE:

@@ -41,7 +41,7 @@ import threading
 import time
 import traceback
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -170,7 +170,7 @@ def _text(value: Any, what: str) -> str:
 def _take_record(take: state.Take) -> dict[str, Any]:
     return {"number": take.number, "score": take.score.to_dict(), "model_name": take.model_name,
             "config": take.config.to_dict(), "parent": take.parent, "model_key": take.model_key,
-            "primed": take.primed,
+            "primed": take.primed, "uid": take.uid, "parent_uid": take.parent_uid,
             "trace": [[t.token, list(t.top_tokens), [float(p) for p in t.top_probs]] for t in take.trace]}
 
 
@@ -188,9 +188,12 @@ def _take_from(record: Mapping[str, Any]) -> state.Take:
                                [float(p) for p in probs]))
     primed = record.get("primed", False)
     _need(isinstance(primed, bool), "the take's primer flag is not true or false")
+    parent_uid = record.get("parent_uid")
+    _need(parent_uid is None or isinstance(parent_uid, str), "the take's parent is not a take's id")
     return state.Take(number, Score.from_dict(record["score"]), _text(record["model_name"], "the model's name"),
                       GenerateConfig.from_dict(record["config"]), trace, parent,
-                      model_key=_text(record.get("model_key", ""), "the model's key"), primed=primed)
+                      model_key=_text(record.get("model_key", ""), "the model's key"), primed=primed,
+                      uid=_text(record.get("uid", str(number)), "the take's id"), parent_uid=parent_uid)
 
 
 def _transcription_record(tr: state.Transcription) -> dict[str, Any]:
@@ -248,8 +251,33 @@ class _Kind:
 
 def _take_read(record: Mapping[str, Any], key: str, stem: Path) -> state.Take:
     take = _take_from(record)
-    _need(str(take.number) == key, "its number is not its key")
+    _need(take.uid == key, "its id is not its key")
     return take
+
+
+def _put_takes(items: list[tuple[str, Any]]) -> None:
+    """Restore takes, oldest first.  Two tabs of one browser each number their own takes, so numbers can meet:
+    the take written first keeps its number, a later one with the same number is numbered after all the others
+    (and a take that continues it follows it)."""
+    found = [take for _, take in items]
+    taken: set[int] = set()
+    clashing = []
+    for take in found:
+        if take.number in taken:
+            clashing.append(take)
+        taken.add(take.number)
+    renumber = {}
+    for take in clashing:
+        renumber[take.uid] = max(taken) + 1
+        taken.add(renumber[take.uid])
+    number_of = {t.uid: renumber.get(t.uid, t.number) for t in found}
+    restored = []
+    for take in found:
+        parent = number_of.get(take.parent_uid, take.parent) if take.parent_uid else take.parent
+        if take.uid in renumber or parent != take.parent:
+            take = replace(take, number=number_of[take.uid], parent=parent)
+        restored.append(take)
+    state.takes().extend(sorted(restored, key=lambda t: t.number))
 
 
 def _built_items(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -263,9 +291,8 @@ def _put_built(items: list[tuple[str, Any]]) -> None:
 
 #: In the order the limit drops them: the oldest takes first, then what can be made again, models last.
 KINDS = (
-    _Kind("takes", "take", lambda values: {str(t.number): t for t in values.get(state.TAKES) or ()}, _take_record,
-          _take_read,
-          lambda items: state.takes().extend(sorted((t for _, t in items), key=lambda t: t.number))),
+    _Kind("takes", "take", lambda values: {t.uid: t for t in values.get(state.TAKES) or ()}, _take_record,
+          _take_read, _put_takes),
     _Kind("built", "built dataset", _built_items, _built_record, lambda record, key, stem: _built_from(record),
           _put_built),
     _Kind("dataset", "dataset piece", lambda values: values.get(state.DATASET) or {}, lambda s: {"score": s.to_dict()},
@@ -586,7 +613,7 @@ def _keep_within_limit(kept: Kept) -> None:
         if kept.used <= limit:
             return
         written = kept.written.get(kind.folder, {})
-        keys = sorted(written, key=int) if kind.folder == "takes" else list(written)
+        keys = sorted(written, key=lambda k: written[k].number) if kind.folder == "takes" else list(written)
         for key in keys:
             if kept.used <= limit:
                 return
@@ -606,7 +633,7 @@ def not_kept() -> list[str]:
         items = kind.items(values)
         for key, item in kept.dropped.get(kind.folder, {}).items():
             if items.get(key) is item:
-                names.append(f"{kind.label} {key}" if kind.folder == "takes" else
+                names.append(f"{kind.label} {item.number}" if kind.folder == "takes" else
                              kind.label if kind.folder == "built" else f"{kind.label} {key!r}")
     return names
 
@@ -708,6 +735,17 @@ def everything_zip(takes: list, transcriptions: Mapping[str, Any], dataset: Mapp
     return buf.getvalue()
 
 
+_FRESH_POPOVER, _DELETE_POPOVER = "nt_kept_fresh_open", "nt_kept_delete_open"
+
+
+def _closing(popover: str, action: Callable[[], None]) -> Callable[[], None]:
+    """A button's callback: do ``action``, then close the popover it sits in (it would stay open over the page)."""
+    def run() -> None:
+        action()
+        st.session_state[popover] = False
+    return run
+
+
 def sidebar() -> Any:
     """The limits, and Download everything / Start fresh / Delete everything; returns the box of :func:`show`."""
     kept = _kept()
@@ -722,12 +760,12 @@ def sidebar() -> Any:
             file_name="neurotunes-everything.zip", mime="application/zip", icon=":material/download:",
             width="stretch", on_click="ignore", key="nt_kept_download",
             help="Takes, transcriptions and dataset pieces as MIDI, your recordings, models (.zip), settings (JSON)")
-        with st.popover("Start fresh", icon=":material/restart_alt:", width="stretch"):
+        with st.popover("Start fresh", icon=":material/restart_alt:", width="stretch", key=_FRESH_POPOVER,
+                        on_change="rerun"):
             st.write("Remove every take, transcription, dataset piece and model of this browser, here and on the "
                      "server, and set every setting back to its default?")
-            if st.button("Yes, start fresh", type="primary", key="nt_kept_fresh"):
-                start_fresh()
-                st.rerun()
+            st.button("Yes, start fresh", type="primary", key="nt_kept_fresh",
+                      on_click=_closing(_FRESH_POPOVER, start_fresh))
         if kept.off:
             if st.button("Keep my work on the server again", icon=":material/cloud_upload:", width="stretch",
                          key="nt_kept_again"):
@@ -735,12 +773,11 @@ def sidebar() -> Any:
                 st.rerun()
         else:
             with st.popover("Delete everything kept on the server", icon=":material/delete_forever:",
-                            width="stretch"):
+                            width="stretch", key=_DELETE_POPOVER, on_change="rerun"):
                 st.write("Delete the files kept for this browser? This tab keeps what it shows until you close or "
                          "refresh it, and keeps nothing more on the server.")
-                if st.button("Yes, delete them", type="primary", key="nt_kept_delete"):
-                    delete_kept()
-                    st.rerun()
+                st.button("Yes, delete them", type="primary", key="nt_kept_delete",
+                          on_click=_closing(_DELETE_POPOVER, delete_kept))
     return box
 
 

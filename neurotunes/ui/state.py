@@ -6,6 +6,7 @@ lost when they move between pages or a widget re-runs the script.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +134,9 @@ class Take:
     parent: int | None = None  # the take this one continues
     model_key: str = ""  # a shipped model's name or a key of trained_models(), for share links
     primed: bool = False  # started from a primer (cannot be shared as a link)
+    #: Who it is for the server's copy of the session: two tabs of one browser both number their takes 1, 2, ...
+    uid: str = field(default_factory=lambda: secrets.token_hex(8))
+    parent_uid: str | None = None  # the uid of the take it continues (its number may change when tabs merge)
 
 
 @dataclass
@@ -173,7 +177,9 @@ def keep_take(made: Generation, *, model_name: str, model_key: str, parent: int 
     """Add a generated take to the session, numbered after the others, and show it on the page's next draw."""
     kept = takes()
     number = max((t.number for t in kept), default=0) + 1
-    take = Take(number, made.score, model_name, made.config, made.trace, parent, model_key=model_key, primed=primed)
+    parent_uid = next((t.uid for t in kept if t.number == parent), None) if parent is not None else None
+    take = Take(number, made.score, model_name, made.config, made.trace, parent, model_key=model_key, primed=primed,
+                parent_uid=parent_uid)
     kept.append(take)
     st.session_state[TAKE_TO_SHOW] = number
     return take
