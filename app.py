@@ -13,6 +13,7 @@ st.set_page_config(page_title="NeuroTunes", page_icon=":material/music_note:", l
 
 pages = [
     st.Page("app_pages/generate.py", title="Generate", icon=":material/auto_awesome:", default=True),
+    st.Page("app_pages/harmonize.py", title="Harmonize", icon=":material/queue_music:"),
     st.Page("app_pages/transcribe.py", title="Transcribe", icon=":material/graphic_eq:"),
     st.Page("app_pages/dataset.py", title="Dataset", icon=":material/dataset:"),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),

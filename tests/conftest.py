@@ -60,3 +60,19 @@ def tiny_bundle(tmp_path_factory):
     )
     path = result.bundle.save(tmp_path_factory.mktemp("bundle") / "tiny")
     return result.bundle, path
+
+
+@pytest.fixture(scope="session")
+def frame_bundle():
+    """A real 1 x GRU 48 model on the sixteenth-note frame encoding, trained briefly on real chorales."""
+    from neurotunes.config import ModelConfig, TrainConfig
+    from neurotunes.corpus import load_corpus
+    from neurotunes.dataset import split_dataset
+    from neurotunes.encodings import EncodingConfig
+    from neurotunes.training import train
+
+    pieces = load_corpus("bach", limit=8)
+    dataset = split_dataset(pieces, validation_fraction=0.25, seed=0, description="chorales",
+                            encoding=EncodingConfig(name="frame", steps_per_quarter=4), key_normalization=True)
+    return train(dataset, ModelConfig(arch="gru", units=48, layers=1, embedding_dim=16, dropout=0.0),
+                 TrainConfig(epochs=2, batch_size=8, sequence_length=64, patience=0), name="tiny chorale model").bundle

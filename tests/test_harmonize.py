@@ -22,22 +22,6 @@ def _melody(pitches=ODE, beats=None, tempo=90.0, key=None) -> Score:
     return Score(notes=tuple(notes), tempo_bpm=tempo, key=key)
 
 
-@pytest.fixture(scope="module")
-def frame_bundle():
-    """A real 1 x GRU 48 model on the sixteenth-note frame encoding, trained briefly on real chorales."""
-    from neurotunes.config import ModelConfig, TrainConfig
-    from neurotunes.corpus import load_corpus
-    from neurotunes.dataset import split_dataset
-    from neurotunes.encodings import EncodingConfig
-    from neurotunes.training import train
-
-    pieces = load_corpus("bach", limit=8)
-    dataset = split_dataset(pieces, validation_fraction=0.25, seed=0, description="chorales",
-                            encoding=EncodingConfig(name="frame", steps_per_quarter=4), key_normalization=True)
-    return train(dataset, ModelConfig(arch="gru", units=48, layers=1, embedding_dim=16, dropout=0.0),
-                 TrainConfig(epochs=2, batch_size=8, sequence_length=64, patience=0), name="tiny chorale model").bundle
-
-
 def _sounding(h, voice: str, t: float) -> int | None:
     return next((n.pitch for n in h.voice(voice).notes if n.start <= t + 1e-9 < n.end), None)
 

@@ -15,7 +15,7 @@ import streamlit as st
 
 from ..bundle import ModelBundle, load_bundle
 from ..constants import SHIPPED_MODELS
-from ..corpus import score_to_musicxml
+from ..corpus import score_to_musicxml, voices_to_musicxml
 from ..generate import compose
 from ..midi_io import score_to_midi
 from ..notation import musicxml_to_svg_pages
@@ -67,8 +67,9 @@ def render_current(score_json: str, fmt: str = "mp3") -> bytes:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def midi_cached(score_json: str) -> bytes:
-    return score_to_midi(Score.from_json(score_json))
+def midi_cached(score_json: str, voices: tuple[tuple[str, tuple[int, ...]], ...] = ()) -> bytes:
+    """MIDI of a Score; with ``voices`` ((name, note indices) each) one named track per voice."""
+    return score_to_midi(Score.from_json(score_json), voices=voices)
 
 
 class SharedResults:
@@ -153,7 +154,13 @@ def shared_take(model: str, config, *, guard: Callable[[], Any] = nullcontext):
 
 
 @st.cache_data(show_spinner="Engraving…", max_entries=16)
-def sheet_music_cached(score_json: str, title: str) -> tuple[bytes, list[str]]:
-    """MusicXML and its SVG pages for a Score."""
-    xml = score_to_musicxml(Score.from_json(score_json), title=title)
+def sheet_music_cached(score_json: str, title: str,
+                       voices: tuple[tuple[str, tuple[int, ...]], ...] = ()) -> tuple[bytes, list[str]]:
+    """MusicXML and its SVG pages for a Score: a piano's two staves, or one staff per voice of ``voices``."""
+    score = Score.from_json(score_json)
+    if voices:
+        xml = voices_to_musicxml(score, [(name, score.with_notes(score.notes[i] for i in indices))
+                                         for name, indices in voices], title=title)
+    else:
+        xml = score_to_musicxml(score, title=title)
     return xml, musicxml_to_svg_pages(xml)

@@ -315,6 +315,7 @@ def setting_keys() -> tuple[str, ...]:
             state.TAKES_AT_ONCE, state.PRIMER_SOURCE, state.PRIMER_TRANSCRIPTION, state.EVALUATE_MODELS,
             state.EVALUATE_REFERENCE, *state.TRAIN_SETTINGS, state.TRANSCRIBE_PRESET,
             *state.TRANSCRIBE_SETTINGS.values(), *state.DATASET_SETTINGS.values(), state.ACTIVE_MODEL,
+            *state.HARMONIZE_SETTINGS,
             # Not a widget: the share link already opened, so a refresh of a page whose address holds it does
             # not make its take again (the take came back with the others).
             state.SHARE_APPLIED)

@@ -76,6 +76,14 @@ TRANSCRIBE_SETTINGS = {
 DATASET_SETTINGS = {"corpora": "ds_corpora", "per_corpus": "ds_per_corpus", "encoding": "ds_encoding",
                     "key_normalization": "ds_key_norm", "tempo_normalization": "ds_tempo_norm",
                     "validation": "ds_validation"}
+HARMONIZE_SOURCE = "hz_source"  # the Harmonize page: where the melody comes from, the model, seed and temperature
+HARMONIZE_MODEL = "hz_model"
+HARMONIZE_SEED = "hz_seed"
+HARMONIZE_TEMPERATURE = "hz_temperature"
+HARMONIZE_TAKE = "hz_take"
+HARMONIZE_TRANSCRIPTION = "hz_transcription"
+HARMONIZE_SETTINGS = (HARMONIZE_SOURCE, HARMONIZE_MODEL, HARMONIZE_SEED, HARMONIZE_TEMPERATURE)
+CHORALE = "hz_chorale"  # the last harmonization: (its name, neurotunes.harmonize.Harmonization)
 KEPT = "nt_kept"  # neurotunes.ui.persist's record of what is kept on the server for this browser
 TRAIN_STOP = "stop_training"  # the running job's Stop button
 EVALUATE_FORM = "evaluate_form"

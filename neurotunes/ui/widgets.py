@@ -84,11 +84,12 @@ def without_paths(message: str) -> str:
 
 
 def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0, title: str | None = None,
-               playback_controls: bool = True) -> None:
+               playback_controls: bool = True, voices: tuple[tuple[str, tuple[int, ...]], ...] = ()) -> None:
     """The piece to hear and see: audio with a play-along piano roll, a zoomable Plotly roll, downloads.
 
     With ``playback_controls`` the user can give each track another General MIDI
-    instrument and change the tempo; the audio, rolls and downloads follow.
+    instrument and change the tempo; the audio, rolls and downloads follow.  With ``voices`` ((name, note
+    indices) each: a chorale's soprano, alto, ...) the MIDI has a track per voice and the sheet music a staff.
     """
     roll, side = st.columns([3, 2], vertical_alignment="top")
     with side:
@@ -119,7 +120,7 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
         stem = slug(file_stem)
         c1, c2 = st.columns(2)
         c1.download_button(
-            "MIDI", cache.midi_cached(score_json), file_name=f"{stem}.mid", mime="audio/midi",
+            "MIDI", cache.midi_cached(score_json, voices), file_name=f"{stem}.mid", mime="audio/midi",
             key=f"{key}_dl_mid", icon=":material/download:", width="stretch",
             help="The notes as a MIDI file, for a notation program or a DAW (it carries its recipe).",
         )
@@ -137,20 +138,22 @@ def show_score(score: Score, *, key: str, file_stem: str, primer_notes: int = 0,
                 file_name=f"{stem}.wav", mime="audio/wav", key=f"{key}_dl_wav", icon=":material/download:",
                 width="stretch", help="The recording in full quality (uncompressed, CD sample rate).",
             )
-        show_sheet = sheet_music_toggle(key)
+        show_sheet = sheet_music_toggle(key, voices=bool(voices))
     if show_sheet:
-        sheet_music(score_json, title or file_stem, stem, key)
+        sheet_music(score_json, title or file_stem, stem, key, voices)
 
 
-def sheet_music_toggle(key: str) -> bool:
+def sheet_music_toggle(key: str, *, voices: bool = False) -> bool:
     """The "Sheet music" switch of the score shown under ``key``."""
+    staves = "a staff per voice" if voices else "a piano staff (treble and bass)"
     return st.toggle("Sheet music", key=f"{key}_sheet",
-                     help="Engrave the notes on a piano staff (treble and bass), with a MusicXML download.")
+                     help=f"Engrave the notes on {staves}, with a MusicXML download.")
 
 
-def sheet_music(score_json: str, title: str, stem: str, key: str) -> None:
-    """The engraved pages of a score and its MusicXML download (engraved once per score and title)."""
-    sheet = guarded(lambda: cache.sheet_music_cached(score_json, title), what="Engraving failed")
+def sheet_music(score_json: str, title: str, stem: str, key: str,
+                voices: tuple[tuple[str, tuple[int, ...]], ...] = ()) -> None:
+    """The engraved pages of a score and its MusicXML download (engraved once per score, title and voices)."""
+    sheet = guarded(lambda: cache.sheet_music_cached(score_json, title, voices), what="Engraving failed")
     if sheet is not None:
         xml, pages = sheet
         st.download_button("MusicXML", xml, file_name=f"{stem}.musicxml",
