@@ -534,3 +534,47 @@ def realism(pieces: Sequence[Score], reference: Sequence[Score], pool: Sequence[
     notes = take_length(pieces)
     return judge(measure_set(pieces, notes), measure_set(reference, notes), measure_set(pool, notes),
                  sets=sets, seed=seed)
+
+
+# --- four-part writing (the harmonizer's benchmark) ---------------------------------------------------------------
+#: Perfect consonances whose parallel motion part-writing forbids: the unison/octave and the fifth (mod 12).
+PERFECT_INTERVALS = {0: "octaves", 7: "fifths"}
+
+
+def four_part_frames(score: Score, steps_per_quarter: int = 4) -> np.ndarray:
+    """The piece as four voices on a grid: ``(frames, 4)`` MIDI pitches, soprano to bass, one row per grid step
+    where exactly four different pitches sound (other steps are left out).  The same reading for Bach's
+    chorales and for generated ones: a voice is its place in the chord, top down."""
+    step = score.seconds_per_beat / steps_per_quarter
+    notes = [n for n in score.notes if not n.is_drum]
+    if not notes:
+        return np.zeros((0, 4), dtype=np.int64)
+    frames = int(round(max(n.end for n in notes) / step))
+    sounding: list[set[int]] = [set() for _ in range(frames)]
+    for n in notes:
+        for t in range(int(round(n.start / step)), max(int(round(n.end / step)), int(round(n.start / step)) + 1)):
+            if t < frames:
+                sounding[t].add(n.pitch)
+    rows = [sorted(s, reverse=True) for s in sounding if len(s) == 4]
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
+def parallel_perfects(frames: np.ndarray) -> tuple[int, int]:
+    """``(parallels, voice-pair motions)``: over each change from one four-part chord to the next, every pair of
+    voices that both move, in the same direction, from a perfect fifth to a perfect fifth or from an octave (or
+    unison) to an octave (:data:`PERFECT_INTERVALS`, compound intervals included), against all pairs that both
+    move.  Per 100 motions this is the usual "parallel fifths and octaves" count."""
+    changes = [i for i in range(1, len(frames)) if (frames[i] != frames[i - 1]).any()]
+    parallels = motions = 0
+    for i in changes:
+        before, after = frames[i - 1], frames[i]
+        move = after - before
+        for a in range(4):
+            for b in range(a + 1, 4):
+                if move[a] == 0 or move[b] == 0:
+                    continue
+                motions += 1
+                was, now = (before[a] - before[b]) % 12, (after[a] - after[b]) % 12
+                if was == now and was in PERFECT_INTERVALS and np.sign(move[a]) == np.sign(move[b]):
+                    parallels += 1
+    return parallels, motions
