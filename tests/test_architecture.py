@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                "neurotunes.plotting", "neurotunes.notation", "neurotunes.gallery", "neurotunes.encodings")),
     ("data and models", ("neurotunes.dataset", "neurotunes.primers", "neurotunes.models", "neurotunes.bundle")),
     ("sampling and training", ("neurotunes.generate", "neurotunes.share", "neurotunes.training",
-                               "neurotunes.harmonize")),
+                               "neurotunes.harmonize", "neurotunes.regenerate")),
     ("judging", ("neurotunes.metrics", "neurotunes.realism", "neurotunes.evaluate")),
     # The package itself (neurotunes/__init__.py) is a facade that re-exports from below.
     ("front ends", ("neurotunes", "neurotunes.cli", "neurotunes.__main__", "neurotunes.ui")),
