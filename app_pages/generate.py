@@ -11,10 +11,11 @@ from neurotunes.config import GenerateConfig
 from neurotunes.encodings import encoding_for
 from neurotunes.generate import Generation, compose
 from neurotunes.plotting import choice_bars
+from neurotunes.regenerate import bar_count, regenerate
 from neurotunes.share import take_from_link
 from neurotunes.ui import cache, state
 from neurotunes.ui.generate_form import choices_for, describe_note, note_steps, settings_in_words, take_label
-from neurotunes.ui.player import compare_along, roll_view
+from neurotunes.ui.player import compare_along, play_along, roll_view
 from neurotunes.ui.visitor import visitor_secret
 from neurotunes.ui.widgets import (fill_setting_widgets, guarded, heavy_job, setting_widgets, share_link, show_score,
                                    take_warnings)
@@ -113,6 +114,51 @@ def chosen_primer():
                           dataset=list(built.train) if built is not None else None)
 
 
+def rewrite_bars(take: state.Take, values: dict) -> None:
+    """Choose bars of ``take``, write candidates for them, hear each, keep one as a new take (undo removes it)."""
+    bars = bar_count(take.score)
+    if bars < 2:
+        st.caption("This take is one bar long: make a new take instead.")
+        return
+    number = take.number
+    middle = max(1, bars // 2)
+    span = st.slider("Bars to write again", 1, bars, (middle, min(bars, middle + 1)),
+                     key=state.take_key("rewrite_bars", number),
+                     help="The music before and after these bars stays as it is; only these bars are new.")
+    count = st.number_input("Candidates", 1, 4, 3, key=state.take_key("rewrite_count", number),
+                            help="How many versions to write. The one that leads best into the bar after comes "
+                                 "first.")
+    candidates_key = state.take_key("rewrite_made", number)
+    if st.button("Write candidates", icon=":material/edit_note:", key=state.take_key("rewrite_go", number)):
+        tries = st.session_state.get(candidates_key, (None, None, 0))[2] + 1
+        config = replace(GenerateConfig(**values), seed=take.config.seed + C.CONTINUATION_SEED_OFFSET * tries)
+        key = take.model_key if take.model_key in C.SHIPPED_MODELS or take.model_key in state.trained_models() \
+            else state.active_model()
+        with heavy_job("Composing"), st.spinner(f"Writing bars {span[0]}-{span[1]} again…"):
+            made = regenerate(cache.bundle_for(key), take.score, span[0], span[1], count=int(count), config=config)
+        st.session_state[candidates_key] = (tuple(span), made, tries)
+    found = st.session_state.get(candidates_key)
+    if not found or found[1] is None:
+        return
+    (first, last), made, _ = found
+    after = f"bar {last + 1}" if last < bars else None
+    for i, candidate in enumerate(made):
+        fit = f" · leads best into {after}" if i == 0 and after and candidate.join is not None else ""
+        st.markdown(f"**Candidate {i + 1}** · bars {first}-{last} · {candidate.new_notes} new notes{fit}")
+        mp3 = guarded(lambda: cache.render_current(candidate.score.to_json(), "mp3"), what="Rendering failed")
+        if mp3 is not None:
+            play_along(candidate.score, mp3)
+        if st.button("Keep this one", key=state.take_key(f"rewrite_keep{i}", number), icon=":material/check:",
+                     help="Add it as a new take after this one; Undo last change takes it back."):
+            # A rewrite is not what its settings alone make: like a primed take, it is shared as a file, not a link.
+            score = candidate.score.with_metadata(rewritten_bars=[first, last])
+            kept = state.keep_take(Generation(score=score), model_name=take.model_name,
+                                   model_key=take.model_key, parent=number, primed=True)
+            st.session_state[state.TAKE_SCROLL] = kept.number
+            del st.session_state[candidates_key]
+            st.rerun()
+
+
 def make_takes(config: GenerateConfig, primer, parent: int | None = None, count: int = 1) -> bool:
     """Compose ``count`` takes; the newest is shown and scrolled into view on the page's next draw."""
     first = max((t.number for t in state.takes()), default=0) + 1
@@ -205,7 +251,10 @@ with top if shared else st.container():
 }})();</script><!-- {take.number}:{len(takes)} -->""", unsafe_allow_javascript=True)
 
     more = settings_in_words(cfg, basics=False)  # the label says temperature, seed and length
-    st.caption(" · ".join([take.model_name, *([f"continues take {take.parent}"] if take.parent else []),
+    rewritten = take.score.metadata.get("rewritten_bars")
+    origin = (f"take {take.parent} with bars {rewritten[0]}-{rewritten[1]} written again" if rewritten else
+              f"continues take {take.parent}")
+    st.caption(" · ".join([take.model_name, *([origin] if take.parent else []),
                            *([more] if more else [])]))
     with st.container():  # (each part that may be absent sits in its own container: the rest keep their places)
         take_warnings(take.score)
@@ -238,8 +287,8 @@ with top if shared else st.container():
     continuing = c1.button("Continue this take", icon=":material/playlist_play:",
                            help="Write more music after this take's last note, with the settings above.")
     last = takes[-1]
-    undo = c2.button("Undo last continuation", icon=":material/undo:", disabled=last.parent is None,
-                     help="Remove the newest continuation and show the take it continued.")
+    undo = c2.button("Undo last change", icon=":material/undo:", disabled=last.parent is None,
+                     help="Remove the newest continuation or rewrite and show the take it came from.")
     delete = c3.button("Delete take", icon=":material/delete:",
                        help="Remove this take from the session (a copy saved to the gallery stays).")
     if continuing:
@@ -253,6 +302,13 @@ with top if shared else st.container():
     if delete:
         takes.remove(take)
         st.rerun()
+
+    # Lazy, as below: nothing is drawn for the rewrite until the user opens it.
+    rewrite = st.expander("Rewrite some bars", icon=":material/edit_note:",
+                          key=state.take_key("rewrite_open", take.number), on_change="rerun")
+    with rewrite:
+        if rewrite.open:
+            guarded(lambda: rewrite_bars(take, values), what="Could not rewrite the bars")
 
     if take.trace:
         # Lazy: the explanation (a roll and its charts) is worked out only while the expander is open.

@@ -218,7 +218,7 @@ def test_generate_studio_continue_undo_variations_and_why():
     takes = at.session_state[state.TAKES]
     assert len(takes) == 3 and takes[-1].parent == 2
     assert takes[-1].score.metadata["primer_notes"] == len(takes[1].score)
-    next(b for b in at.button if b.label == "Undo last continuation").click().run()
+    next(b for b in at.button if b.label == "Undo last change").click().run()
     assert len(at.session_state[state.TAKES]) == 2
     next(b for b in at.button if b.label == "Delete take").click().run()
     assert len(at.session_state[state.TAKES]) == 1

@@ -308,3 +308,37 @@ def test_a_link_to_a_take_this_browser_has_shows_it_without_a_copy_or_a_banner(a
     assert [t.number for t in at.session_state[state.TAKES]] == [1, 2]
     assert at.radio(key=state.TAKE_SHOWN).value == 1 and _heading(at).startswith("Take 1 ·")
     assert not any("Shared with you" in m.value for m in at.markdown)
+
+
+@pytest.mark.slow
+def test_rewrite_some_bars_hears_candidates_keeps_one_and_undo_takes_it_back(app):
+    from neurotunes.regenerate import bar_count
+
+    at = app.run()
+    at.slider(key=state.setting_key("length")).set_value(80)
+    at.button[0].click().run()
+    [take] = at.session_state[state.TAKES]
+    assert not [s for s in at.slider if s.key == state.take_key("rewrite_bars", 1)]  # closed: nothing drawn
+    at.session_state[state.take_key("rewrite_open", 1)] = True
+    at.run()
+    bars = at.slider(key=state.take_key("rewrite_bars", 1))
+    assert bars.max == bar_count(take.score) >= 3
+    bars.set_value((2, 3))
+    at.number_input(key=state.take_key("rewrite_count", 1)).set_value(2)
+    at.session_state[state.take_key("rewrite_open", 1)] = True  # (AppTest does not send an expander's state back)
+    next(b for b in at.button if b.label == "Write candidates").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    said = [m.value for m in at.markdown if m.value.startswith("**Candidate ")]
+    assert len(said) == 2 and said[0].startswith("**Candidate 1** · bars 2-3") and "leads best into bar 4" in said[0]
+    assert len(play_along_players(at)) >= 3  # the take's player and one per candidate
+    at.session_state[state.take_key("rewrite_open", 1)] = True
+    next(b for b in at.button if b.label == "Keep this one").click().run()
+    takes = at.session_state[state.TAKES]
+    assert [(t.number, t.parent, t.primed) for t in takes] == [(1, None, False), (2, 1, True)]
+    assert takes[1].score.metadata["rewritten_bars"] == [2, 3] and takes[1].score != take.score
+    assert any("take 1 with bars 2-3 written again" in c.value for c in at.caption)
+    at = AppTest.from_file(APP, default_timeout=180)  # (a fresh page: AppTest's tree still held the old slider)
+    at.session_state[state.TAKES] = takes
+    at.run()
+    next(b for b in at.button if b.label == "Undo last change").click().run()
+    assert [t.number for t in at.session_state[state.TAKES]] == [1]
