@@ -213,6 +213,8 @@ def test_generate_studio_continue_undo_variations_and_why():
     assert not at.exception and not at.error, [e.value for e in at.error]
     takes = at.session_state[state.TAKES]
     assert [t.config.seed for t in takes] == [0, 1]
+    at.session_state[state.take_key("why_open", 2)] = True  # "Why this note?" opened on the take shown
+    at.run()
     assert len(at.get("plotly_chart")) >= 2  # piano roll + the "why this note" chart
     next(b for b in at.button if b.label == "Continue this take").click().run()
     takes = at.session_state[state.TAKES]
