@@ -5,7 +5,7 @@ import streamlit as st
 from neurotunes import constants as C
 from neurotunes.dataset import scores_from_file
 from neurotunes.errors import BadConfig
-from neurotunes.harmonize import VOICES, can_harmonize, harmonize
+from neurotunes.harmonize import DEFAULT_TEMPERATURE, VOICES, can_harmonize, harmonize
 from neurotunes.transcribe import PRESET_ALIASES, PRESETS, transcribe_audio
 from neurotunes.ui import cache, state
 from neurotunes.ui.widgets import guarded, heavy_job, show_score
@@ -60,7 +60,7 @@ c1, c2, c3 = st.columns([2, 1, 1])
 model = c1.selectbox("Model", models, format_func=cache.model_label, key=state.HARMONIZE_MODEL)
 seed = c2.number_input("Seed", 0, C.MAX_SEED, 0, key=state.HARMONIZE_SEED,
                        help="The roll of the dice: another seed, another harmonization of the same tune.")
-temperature = c3.slider("Temperature", 0.5, 1.5, 1.0, 0.05, key=state.HARMONIZE_TEMPERATURE,
+temperature = c3.slider("Temperature", 0.5, 1.5, DEFAULT_TEMPERATURE, 0.05, key=state.HARMONIZE_TEMPERATURE,
                         help="Lower keeps to the likeliest chords (plain, safe); higher tries rarer ones (bolder).")
 
 

@@ -40,7 +40,7 @@ from neurotunes.bundle import load_bundle  # noqa: E402
 from neurotunes.config import GenerateConfig  # noqa: E402
 from neurotunes.evaluate import reference_split  # noqa: E402
 from neurotunes.generate import generate  # noqa: E402
-from neurotunes.harmonize import RANGES, VOICES, harmonize, prepare_melody  # noqa: E402
+from neurotunes.harmonize import DEFAULT_TEMPERATURE, RANGES, VOICES, harmonize, prepare_melody  # noqa: E402
 from neurotunes.keys import piece_key  # noqa: E402
 from neurotunes.realism import diatonic_chord_counts, four_part_frames, parallel_perfects  # noqa: E402
 from neurotunes.score import Score  # noqa: E402
@@ -70,18 +70,20 @@ def judge(pieces: list[Score]) -> dict[str, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="default", help="a shipped name or a bundle folder/.zip (a frame model)")
+    ap.add_argument("--model", default="chorale", help="a shipped name or a bundle folder/.zip (a frame model)")
     ap.add_argument("--pieces", type=int, default=10, help="held-out chorales whose soprano is harmonized")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="the harmonizer's (its default)")
     args = ap.parse_args()
     bundle = load_bundle(args.model)
     _, held_out = reference_split("bach")
     chorales = held_out[: args.pieces]
     melodies = [soprano(c) for c in chorales]
-    print(f"model: {bundle.name}; {len(chorales)} held-out chorales, their soprano harmonized (seed {args.seed})")
+    print(f"model: {bundle.name}; {len(chorales)} held-out chorales, their soprano harmonized (seed {args.seed}, "
+          f"temperature {args.temperature:g})")
 
     began = time.perf_counter()
-    ours = [harmonize(bundle, m, seed=args.seed) for m in melodies]
+    ours = [harmonize(bundle, m, seed=args.seed, temperature=args.temperature) for m in melodies]
     took = time.perf_counter() - began
     kept = sum(h.voice("Soprano").pitch_list() == m.pitch_list() and
                [round(n.start, 6) for n in h.voice("Soprano").notes] == [round(n.start, 6) for n in m.notes]

@@ -26,7 +26,7 @@ from .encodings import EncodingConfig
 from .errors import NeuroTunesError
 from .evaluate import REFERENCE_SETS, check_sample_count, evaluate_models, reference_set
 from .generate import compose
-from .harmonize import harmonize
+from .harmonize import DEFAULT_TEMPERATURE as HARMONIZE_TEMPERATURE, harmonize
 from .metrics import DISTRIBUTION_FEATURES, FEATURE_LABELS, repetition_stats
 from .midi_io import read_midi, write_midi
 from .render import render_file
@@ -571,7 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_train)
 
     g = sub.add_parser("generate", help="generate a new piece as MIDI")
-    g.add_argument("--model", default="default", help="bundle folder, .zip, or a shipped model: default, fiddle")
+    g.add_argument("--model", default="default", help="bundle folder, .zip, or a shipped model: default, fiddle, chorale")
     g.add_argument("--recipe", default=None, help="regenerate the notes of a MIDI file NeuroTunes made")
     g.add_argument("--variations", type=int, default=1, help="write N takes (seeds S, S+1, ...) as OUT-1.mid ...")
     add_setting_options(g.add_argument_group("settings (ignored with --recipe)"), GenerateConfig)
@@ -593,9 +593,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("harmonize", help="a melody (MIDI, MusicXML, ABC or a recording) -> a four-part chorale")
     h.add_argument("melody", help="the melody: .mid, .musicxml, .abc, or a recording (.wav, .mp3, .ogg, .flac)")
-    h.add_argument("--model", default="default", help="a model on the frame encoding (default: the shipped Bach)")
+    h.add_argument("--model", default="chorale",
+                   help="a model on the frame encoding (default: chorale, the shipped four-voice Bach model)")
     h.add_argument("--seed", type=int, default=0, help="another seed, another harmonization")
-    h.add_argument("--temperature", type=float, default=1.0, help="lower: the likeliest chords; higher: bolder")
+    h.add_argument("--temperature", type=float, default=HARMONIZE_TEMPERATURE,
+                   help="lower: the likeliest chords; higher: bolder")
     h.add_argument("-o", "--output", required=True, help="file to write: .mid, .musicxml, .wav or .mp3")
     h.set_defaults(func=cmd_harmonize)
 

@@ -75,6 +75,8 @@ DEFAULT_MODEL_DIR = ASSETS_DIR / "models" / "bach-lstm"
 SHIPPED_MODELS = {
     "default": ("Bach chorales LSTM (shipped)", DEFAULT_MODEL_DIR),
     "fiddle": ("Fiddle tunes LSTM (shipped)", ASSETS_DIR / "models" / "fiddle-lstm"),
+    # BachBot's voice-ordered frames: the model that harmonizes a tune (its soprano is each frame's first note).
+    "chorale": ("Bach chorales, four voices (shipped)", ASSETS_DIR / "models" / "bach-chorale-frames"),
 }
 SYSTEM_SOUNDFONTS = (
     Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),

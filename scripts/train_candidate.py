@@ -94,14 +94,14 @@ CANDIDATES = {
 EARLY_STOPPING_FRACTION = 0.05
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", choices=list(CANDIDATES))
     ap.add_argument("--epochs", type=int, default=None, help="at most this many epochs (default: the recipe's)")
     ap.add_argument("--minutes", type=float, default=55.0,
                     help="wall-clock budget, reading the corpus included; then the best weights so far are kept")
     ap.add_argument("-o", "--out", required=True, help="output folder")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     recipe = CANDIDATES[args.model]
     training = recipe.training
     if args.epochs:

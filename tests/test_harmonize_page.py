@@ -30,7 +30,8 @@ def test_a_take_becomes_a_chorale_on_four_staves(app, frame_bundle):
     app.session_state[state.TAKES] = [_take()]
     at = app.run()
     at.radio(key=state.HARMONIZE_SOURCE).set_value("A take").run()
-    assert at.selectbox(key=state.HARMONIZE_MODEL).value == MODEL
+    assert at.selectbox(key=state.HARMONIZE_MODEL).value == "chorale"  # the shipped one first
+    at.selectbox(key=state.HARMONIZE_MODEL).set_value(MODEL).run()
     next(b for b in at.button if b.label == "Harmonize").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     name, chorale = at.session_state[state.CHORALE]
@@ -43,13 +44,20 @@ def test_a_take_becomes_a_chorale_on_four_staves(app, frame_bundle):
     assert xml is not None
 
 
-def test_nothing_to_harmonize_with_or_from_is_said_plainly(app, frame_bundle):
+def test_the_shipped_chorale_model_harmonizes_and_a_missing_melody_is_said_plainly(app, monkeypatch):
     at = app.run()
     assert not at.exception
-    assert any("No model here can harmonize" in w.value for w in at.warning)  # the shipped models are event models
-    app.session_state[state.TRAINED_MODELS] = {MODEL: frame_bundle}
-    at = app.run()
+    assert at.selectbox(key=state.HARMONIZE_MODEL).options == ["Bach chorales, four voices (shipped)"]
     next(b for b in at.button if b.label == "Harmonize").click().run()
     assert any("choose a melody first" in e.value for e in at.error)
     at.radio(key=state.HARMONIZE_SOURCE).set_value("A take").run()
     assert any("No takes yet" in i.value for i in at.info)
+
+
+def test_without_a_model_that_can_harmonize_the_page_says_what_it_needs(app, monkeypatch):
+    import neurotunes.constants as C
+
+    monkeypatch.setattr(C, "SHIPPED_MODELS", {k: v for k, v in C.SHIPPED_MODELS.items() if k != "chorale"})
+    at = app.run()
+    assert not at.exception
+    assert any("No model here can harmonize" in w.value for w in at.warning)
