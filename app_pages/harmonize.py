@@ -52,16 +52,18 @@ else:
                 icon=":material/graphic_eq:")
 
 models = harmonizing_models()
-if not models:
+model = seed = temperature = None
+if models:
+    c1, c2, c3 = st.columns([2, 1, 1])
+    model = c1.selectbox("Model", models, format_func=cache.model_label, key=state.HARMONIZE_MODEL)
+    seed = c2.number_input("Seed", 0, C.MAX_SEED, 0, key=state.HARMONIZE_SEED,
+                           help="The roll of the dice: another seed, another harmonization of the same tune.")
+    temperature = c3.slider("Temperature", 0.5, 1.5, DEFAULT_TEMPERATURE, 0.05, key=state.HARMONIZE_TEMPERATURE,
+                            help="Lower keeps to the likeliest chords (plain, safe); higher tries rarer ones "
+                                 "(bolder).")
+else:
     st.warning("No model here can harmonize: it takes a model that writes its voices top to bottom (trained on "
                "the frame encoding). Train one on the Train page with that encoding.", icon=":material/warning:")
-    st.stop()
-c1, c2, c3 = st.columns([2, 1, 1])
-model = c1.selectbox("Model", models, format_func=cache.model_label, key=state.HARMONIZE_MODEL)
-seed = c2.number_input("Seed", 0, C.MAX_SEED, 0, key=state.HARMONIZE_SEED,
-                       help="The roll of the dice: another seed, another harmonization of the same tune.")
-temperature = c3.slider("Temperature", 0.5, 1.5, DEFAULT_TEMPERATURE, 0.05, key=state.HARMONIZE_TEMPERATURE,
-                        help="Lower keeps to the likeliest chords (plain, safe); higher tries rarer ones (bolder).")
 
 
 def melody_and_name():
@@ -87,16 +89,18 @@ def run() -> None:
     st.session_state[state.CHORALE] = (name, chorale)
 
 
-if st.button("Harmonize", type="primary", icon=":material/queue_music:"):
+if st.button("Harmonize", type="primary", icon=":material/queue_music:", disabled=not models):
     guarded(run, what="Could not harmonize")
 
+# (No st.stop() here: a training process started from another page re-imports the page's script as its
+# __main__ under AppTest, where st.stop() does not stop.)
 made = st.session_state.get(state.CHORALE)
 if made is None:
     st.info("Choose a melody and press **Harmonize**.", icon=":material/queue_music:")
-    st.stop()
-name, chorale = made
-st.subheader(f"{name}, harmonized")
-for message in chorale.messages:
-    st.info(message, icon=":material/info:")
-show_score(chorale.score, key="hz_score", file_stem=f"{name}-satb", title=f"{name} (SATB)",
-           voices=tuple(zip(VOICES, chorale.voices)))
+else:
+    name, chorale = made
+    st.subheader(f"{name}, harmonized")
+    for message in chorale.messages:
+        st.info(message, icon=":material/info:")
+    show_score(chorale.score, key="hz_score", file_stem=f"{name}-satb", title=f"{name} (SATB)",
+               voices=tuple(zip(VOICES, chorale.voices)))

@@ -32,6 +32,16 @@ def tiny_config(epochs: int) -> TrainConfig:
     return TrainConfig(epochs=epochs, batch_size=4, sequence_length=16, patience=0)
 
 
+@pytest.fixture(autouse=True)
+def training_slot_free():
+    """A training runs one at a time per server process, and this is the pytest process: a run an earlier test
+    started (a page's AppTest) may still hold the slot.  Each test here times its own job only."""
+    from neurotunes.ui.jobs import _TRAINING_SLOT
+
+    assert _TRAINING_SLOT.acquire(timeout=300), "an earlier test's training never ended"
+    _TRAINING_SLOT.release()
+
+
 def wait_until(condition, timeout: float = 60.0) -> None:
     deadline = time.time() + timeout
     while not condition():
@@ -65,7 +75,11 @@ def test_stop_then_resume_continues_epochs_and_adam():
 
     dataset = tiny_dataset()
     first = TrainingJob(dataset, TINY_MODEL, tiny_config(500), name="long").start()
-    wait_until(lambda: len(first.snapshot().history.get("loss", [])) >= 2)
+    try:
+        wait_until(lambda: len(first.snapshot().history.get("loss", [])) >= 2)
+    except AssertionError:
+        first.stop()  # not left running for the tests after this one
+        raise
     snap = first.snapshot()
     assert isinstance(snap, JobSnapshot) and snap.active and snap.checkpoint_epoch >= 2
     with pytest.raises(FrozenInstanceError):
