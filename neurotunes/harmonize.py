@@ -34,7 +34,7 @@ from .corpus import voices_to_musicxml
 from .encodings import encoding_for
 from .encodings.frame import BAR, HOLD, START
 from .errors import BadConfig
-from .generate import sampling_distribution
+from .generate import sample_from_logits
 from .keys import piece_key
 from .midi_io import score_to_midi
 from .models import make_stepper
@@ -230,8 +230,7 @@ def harmonize(bundle: ModelBundle, melody: Score, *, seed: int = 0, temperature:
                     break
             else:
                 break  # nothing can go below (the soprano sits at the bottom of the model's notes)
-            probs = sampling_distribution(logits, temperature=temperature, allowed=allowed)
-            token = int(min(probs.cumsum().searchsorted(rng.random(), side="right"), len(probs) - 1))
+            token = sample_from_logits(logits, rng, temperature=temperature, allowed=allowed)
             kind = vocab.tokens[token].split("_", 1)[0]
             frame.append((int(pitch_of[token]), kind == START))
             logits = feed(token)

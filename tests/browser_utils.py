@@ -80,3 +80,9 @@ def chromium() -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Wait until the app has finished its current run (Streamlit's "Running..." indicator is gone): a click made
+    while a run is still drawing the page can land on a button that is about to be drawn again, and be lost."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)

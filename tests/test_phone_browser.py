@@ -15,7 +15,7 @@ import pytest
 
 from neurotunes import gallery
 from neurotunes.ui.phone import NARROW_PX, PHONE_PX
-from tests.browser_utils import ARTIFACTS, chromium, streamlit_server
+from tests.browser_utils import ARTIFACTS, chromium, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.slow
 PHONE = {"width": 390, "height": 844}
@@ -76,6 +76,7 @@ def test_a_phone_generates_saves_and_finds_it_in_the_gallery(tmp_path, monkeypat
         expect(page.get_by_role("heading", name="Take 1")).to_be_visible(timeout=90_000)
         expect(page.locator("iframe")).to_have_count(1)  # the play-along player
         _fits(page, "a take")
+        wait_idle(page)
         page.get_by_role("button", name="Save to gallery").click()
         expect(page.get_by_role("button", name="Saved")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "phone-take.png"))
