@@ -132,8 +132,7 @@ def rewrite_bars(take: state.Take, values: dict) -> None:
     if st.button("Write candidates", icon=":material/edit_note:", key=state.take_key("rewrite_go", number)):
         tries = st.session_state.get(candidates_key, (None, None, 0))[2] + 1
         config = replace(GenerateConfig(**values), seed=take.config.seed + C.CONTINUATION_SEED_OFFSET * tries)
-        key = take.model_key if take.model_key in C.SHIPPED_MODELS or take.model_key in state.trained_models() \
-            else state.active_model()
+        key = take.model_key if state.model_available(take.model_key) else state.active_model()
         with heavy_job("Composing"), st.spinner(f"Writing bars {span[0]}-{span[1]} again…"):
             made = regenerate(cache.bundle_for(key), take.score, span[0], span[1], count=int(count), config=config)
         st.session_state[candidates_key] = (tuple(span), made, tries)
@@ -316,7 +315,7 @@ with top if shared else st.container():
                           key=state.take_key("why_open", take.number), on_change="rerun")
         with why:
             def explain() -> None:
-                if take.model_key not in C.SHIPPED_MODELS and take.model_key not in state.trained_models():
+                if not state.model_available(take.model_key):
                     st.caption("The model that made this take is no longer loaded, so its choices cannot be read.")
                     return
                 encoding = encoding_for(cache.bundle_for(take.model_key).encoding)

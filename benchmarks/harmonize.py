@@ -43,7 +43,7 @@ from neurotunes.generate import generate  # noqa: E402
 from neurotunes.harmonize import DEFAULT_TEMPERATURE, RANGES, VOICES, harmonize, prepare_melody  # noqa: E402
 from neurotunes.keys import piece_key  # noqa: E402
 from neurotunes.realism import diatonic_chord_counts, four_part_frames, parallel_perfects  # noqa: E402
-from neurotunes.score import Score  # noqa: E402
+from neurotunes.score import Note, Score  # noqa: E402
 
 CHORD_SHARE_TOLERANCE = 0.05
 SPEED_TARGET_S = 2.0
@@ -112,8 +112,7 @@ def main() -> int:
         for n in m.notes:
             if t + n.start - m.notes[0].start >= TUNE_SECONDS:
                 break
-            notes.append(n.__class__(start=t + n.start - m.notes[0].start, end=t + n.end - m.notes[0].start,
-                                     pitch=n.pitch))
+            notes.append(Note(start=t + n.start - m.notes[0].start, end=t + n.end - m.notes[0].start, pitch=n.pitch))
         t = max((n.end for n in notes), default=0.0)
         if t >= TUNE_SECONDS - spb:
             break

@@ -207,10 +207,15 @@ def take_shown() -> Take:
     return next(t for t in kept if t.number == st.session_state[TAKE_SHOWN])
 
 
+def model_available(name: str) -> bool:
+    """Whether ``name`` is a shipped model or one trained or loaded in this session (not since removed)."""
+    return name in SHIPPED_MODELS or name in trained_models()
+
+
 def active_model() -> str:
     """The chosen model: a shipped model's name or a key of :func:`trained_models`."""
     name = _get(ACTIVE_MODEL, lambda: DEFAULT_MODEL)
-    if name not in SHIPPED_MODELS and name not in trained_models():
+    if not model_available(name):
         st.session_state[ACTIVE_MODEL] = DEFAULT_MODEL
         return DEFAULT_MODEL
     return name
