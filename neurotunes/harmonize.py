@@ -31,8 +31,8 @@ import numpy as np
 from . import constants as C
 from .bundle import ModelBundle
 from .corpus import voices_to_musicxml
-from .encodings import encoding_for
-from .encodings.frame import BAR, HOLD, START
+from .encodings import encoding_for, get as get_encoding
+from .encodings.frame import HOLD, START, FrameEncoding
 from .errors import BadConfig
 from .generate import sample_from_logits
 from .keys import piece_key
@@ -81,8 +81,9 @@ class Harmonization:
 
 
 def can_harmonize(bundle: ModelBundle) -> bool:
-    """Whether ``bundle`` writes frames top-down (the ``frame`` encoding), so its soprano can be forced."""
-    return bundle.encoding.name == "frame"
+    """Whether ``bundle`` writes frames top-down (the ``frame`` or ``beat-frame`` encoding), so its soprano can be
+    forced."""
+    return issubclass(get_encoding(bundle.encoding.name), FrameEncoding)
 
 
 def prepare_melody(melody: Score, steps_per_quarter: int) -> tuple[list[tuple[int, bool] | None], Score, list[str]]:
@@ -236,7 +237,7 @@ def harmonize(bundle: ModelBundle, melody: Score, *, seed: int = 0, temperature:
             logits = feed(token)
         frames.append(frame)
         previous = {pitch for pitch, _ in frame}
-        logits = feed(ids[BAR])
+        logits = feed(grammar.end_token())
     return _chorale(frames, shift, sung.seconds_per_beat / spq, sung, messages, program)
 
 

@@ -87,6 +87,9 @@ CANDIDATES = {
                    EncodingConfig(name="frame", steps_per_quarter=2), _model(384), _training(384, 12, 22)),
     "bach16": Recipe("Bach chorales GRU (sixteenth frames)", "bach",
                      EncodingConfig(name="frame", steps_per_quarter=4), _model(768, "gru", 0.2), _training(768, 32, 50)),
+    "bach16beats": Recipe("Bach chorales GRU (sixteenth beat frames)", "bach",
+                          EncodingConfig(name="beat-frame", steps_per_quarter=4), _model(768, "gru", 0.2),
+                          _training(768, 32, 50)),
     "fiddle": Recipe("Fiddle tunes LSTM (candidate)", "ryansMammoth",
                      EncodingConfig(), _model(384), _training(384, 16, 16)),
 }

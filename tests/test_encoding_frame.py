@@ -266,3 +266,60 @@ def test_a_tiny_model_trains_on_chorale_frames_and_generates(chorales, tmp_path)
     assert len(take.notes) == 40  # one P token per new note
     assert all(21 <= n.pitch <= 108 and n.end > n.start for n in take.notes)
     assert take == generate(bundle, GenerateConfig(seed=0, length=40, tempo_bpm=90.0, max_chord=4))
+
+
+BEATS = encoding_for(EncodingConfig(name="beat-frame", steps_per_quarter=2))
+
+
+def test_beat_frames_mark_where_the_beat_falls_and_decode_like_plain_frames():
+    assert encodings.get("beat-frame") is type(BEATS) and isinstance(BEATS, type(EIGHTHS))
+    vocab = BEATS.vocabulary()
+    assert vocab.tokens[:4] == ("BOS", "|0", "|1", "P_21") and len(vocab) == len(EIGHTHS.vocabulary()) + 1
+    piece = _chorale_bit()
+    tokens = BEATS.encode(piece)
+    plain = EIGHTHS.encode(piece)
+    # The same frames; each end names the step of the beat the next frame is (eighths: 1, 0, 1, 0, ...).
+    ends = [t for t in tokens if t.startswith("|")]
+    assert ends == ["|1", "|0"] * (len(ends) // 2) + ["|1"] * (len(ends) % 2)
+    assert [("|" if t.startswith("|") else t) for t in tokens] == plain
+    back = BEATS.decode(tokens, tempo_bpm=120.0)
+    assert back.notes == EIGHTHS.decode(plain, tempo_bpm=120.0).notes
+    facts = BEATS.facts(vocab)
+    assert np.flatnonzero(facts.time_steps).tolist() == [vocab.index["|0"], vocab.index["|1"]]
+
+
+def test_the_beat_frame_grammar_allows_only_the_right_frame_end_and_follows_a_primer():
+    vocab = BEATS.vocabulary()
+    grammar = BEATS.grammar(vocab)
+    grammar.observe(vocab.index["BOS"])
+    allowed = _allowed(grammar, vocab)
+    assert "|1" in allowed and "|0" not in allowed  # frame 0 starts the beat: the next frame is its second step
+    grammar.observe(vocab.index["P_60"])
+    assert vocab.tokens[grammar.end_token()] == "|1"
+    grammar.observe(vocab.index["|1"])
+    assert "|0" in _allowed(grammar, vocab) and "|1" not in _allowed(grammar, vocab)
+    assert grammar.bars.sum() == 2 and grammar.bars[vocab.index["|0"]] and grammar.bars[vocab.index["|1"]]
+    grammar.observe(vocab.index["|0"])
+    assert "|1" in _allowed(grammar, vocab)
+    # A primer that starts mid-beat (no BOS) sets the count with its first frame end.
+    other = BEATS.grammar(vocab)
+    other.observe(vocab.index["|0"])
+    assert vocab.tokens[other.end_token()] == "|1"
+    for piece in (_chorale_bit(), _chorale_bit().transpose(2)):
+        grammar = BEATS.grammar(vocab, max_chord=4)
+        for token in vocab.encode(BEATS.encode(piece)):
+            if token != vocab.index["BOS"]:
+                assert grammar.mask()[token], vocab.tokens[token]
+            grammar.observe(int(token))
+
+
+def test_a_beat_frame_model_keeps_the_beat_in_what_it_writes():
+    vocab = BEATS.vocabulary()
+    model = ModelConfig(arch="gru", vocab_size=len(vocab), units=8, layers=1, embedding_dim=4, dropout=0.0)
+    rng = np.random.default_rng(3)
+    weights = tuple(rng.normal(scale=0.5, size=s).astype(np.float32) for s in weight_shapes(model))
+    bundle = ModelBundle.load(ModelBundle(model=model, encoding=BEATS.config, vocab=vocab, weights=weights,
+                                          info={"name": "beats"}).to_zip())
+    take = generate_traced(bundle, GenerateConfig(seed=4, length=40, tempo_bpm=120.0, max_chord=4), trace_top=1)
+    ends = [t.token for t in take.trace if t.token.startswith("|")]
+    assert len(ends) > 4 and all(int(e[1:]) == (k + 1) % 2 for k, e in enumerate(ends))

@@ -11,6 +11,12 @@ Time is cut into frames of one grid step (``steps_per_quarter`` per quarter note
   sounding is just ``|``; the piece ends with the frame of its last sounding note.
 * ``BOS`` — start of a piece (also used as the "silence" primer).
 
+The ``beat-frame`` variant (:class:`BeatFrameEncoding`) writes the end of a
+frame as ``|k``: time moves on one step and the next frame is step ``k`` of its
+beat (``|0`` starts a beat).  The same information, but a model no longer has to
+count frames to know where the beat falls, so it learns where notes start (on
+beats, on eighths, rarely on sixteenths) instead of drifting off the beat.
+
 Inside a frame the pitches come strictly from the highest down, so the first
 note of a frame is the soprano: a harmonizer can force it and let the model
 write the voices below.  Two notes of the same pitch that overlap become one.
@@ -34,7 +40,8 @@ FRAME_MAX_NOTES = 8
 
 
 def _parse(token: str) -> tuple[str, int | None]:
-    """``"P_60"`` -> ``("P", 60)``, ``"H_60"`` -> ``("H", 60)``; ``|``, BOS or anything else -> ``(token, None)``."""
+    """``"P_60"`` -> ``("P", 60)``, ``"H_60"`` -> ``("H", 60)``; ``|``, BOS or anything else -> ``(token, None)``.
+    (A beat-frame delimiter ``|k`` comes back as itself: :meth:`FrameEncoding._is_end` knows it.)"""
     kind, sep, value = token.partition("_")
     if sep and kind in (START, HOLD):
         try:
@@ -54,9 +61,27 @@ class FrameEncoding(Encoding):
     fixed_vocabulary = True
 
     def vocabulary(self, scores: Iterable[Score] = ()) -> Vocabulary:
-        """Fixed by the config: BOS, ``|``, every P in range, every H in range (``scores`` are not needed)."""
+        """Fixed by the config: BOS, the frame ends, every P in range, every H in range (``scores`` are not
+        needed)."""
         pitches = range(self.config.pitch_low, self.config.pitch_high + 1)
-        return Vocabulary([BOS, BAR, *(f"{START}_{p}" for p in pitches), *(f"{HOLD}_{p}" for p in pitches)])
+        return Vocabulary([BOS, *self.frame_ends(), *(f"{START}_{p}" for p in pitches),
+                           *(f"{HOLD}_{p}" for p in pitches)])
+
+    def frame_ends(self) -> tuple[str, ...]:
+        """The tokens that end a frame, indexed by where in the beat the next frame falls (one ``|`` here:
+        a plain frame does not say)."""
+        return (BAR,)
+
+    def frame_end(self, frame: int) -> str:
+        """The token that ends frame number ``frame`` (counted from 0 at the start of the piece)."""
+        ends = self.frame_ends()
+        return ends[(frame + 1) % len(ends)]
+
+    def _is_end(self, token: str) -> bool:
+        ends = self.__dict__.get("_ends")
+        if ends is None:
+            ends = self.__dict__["_ends"] = frozenset(self.frame_ends())
+        return token in ends
 
     def encode(self, score: Score, *, bos: bool = True) -> list[str]:
         enc = self.config
@@ -83,7 +108,7 @@ class FrameEncoding(Encoding):
         tokens = [BOS] if bos else []
         for t in range(max(frames) + 1 if frames else 0):
             tokens += [tok for _, tok in sorted(frames.get(t, ()), reverse=True)]  # the highest voice first
-            tokens.append(BAR)
+            tokens.append(self.frame_end(t))
         return tokens
 
     def decode(
@@ -116,7 +141,7 @@ class FrameEncoding(Encoding):
 
         for tok in tokens:
             kind, pitch = _parse(tok)
-            if kind == BAR:
+            if self._is_end(tok):
                 close_frame()
             elif pitch is not None:
                 if lowest is not None and pitch >= lowest:
@@ -146,7 +171,7 @@ class FrameEncoding(Encoding):
         return (pitch,) if kind == START else ()  # a held note adds no new pitch
 
     def token_time_steps(self, token: str) -> int:
-        return 1 if token == BAR else 0
+        return 1 if self._is_end(token) else 0
 
     def completes_note(self, token: str) -> bool:
         return _parse(token)[0] == START
@@ -158,21 +183,32 @@ class FrameEncoding(Encoding):
         return f"{kind}_{fold_pitch(pitch + semitones, self.config.pitch_low, self.config.pitch_high)}"
 
     def grammar(self, vocab: Vocabulary, *, max_chord: int = 0) -> "FrameGrammar":
-        return FrameGrammar(vocab, max_chord)
+        return FrameGrammar(vocab, max_chord, self.frame_ends())
 
 
 class FrameGrammar(Grammar):
     """Within a frame, pitches strictly descending; ``H_p`` only for a pitch that sounded in the previous
-    frame; at most ``max_chord`` notes a frame (:data:`FRAME_MAX_NOTES` when 0); never BOS.  Tokens are
-    taken in as :meth:`FrameEncoding.decode` reads them (an out-of-order pitch changes nothing)."""
+    frame; at most ``max_chord`` notes a frame (:data:`FRAME_MAX_NOTES` when 0); never BOS; a frame ends with
+    the one delimiter of ``ends`` that names where the next frame falls (``ends[k]`` leads into step ``k`` of
+    the beat; a single delimiter says nothing).  Tokens are taken in as :meth:`FrameEncoding.decode` reads them
+    (an out-of-order pitch changes nothing); a delimiter read resets the count, so a primer sets the beat."""
 
-    def __init__(self, vocab: Vocabulary, max_chord: int = 0):
+    def __init__(self, vocab: Vocabulary, max_chord: int = 0, ends: tuple[str, ...] = (BAR,)):
         parsed = [_parse(t) for t in vocab.tokens]
         self.kind = np.array([k for k, _ in parsed], dtype=object)
         self.pitch = np.array([-1 if p is None else p for _, p in parsed], dtype=np.int64)
         self.starts = np.array([k == START for k, _ in parsed])
-        self.bars = np.array([k == BAR for k, _ in parsed])
-        self.bars.setflags(write=False)  # returned as the mask of a full frame: nobody may write into it
+        self.end_ids = tuple(vocab.index[t] for t in ends)
+        self.end_step = {token: k for k, token in enumerate(self.end_ids)}
+        self.bars = np.zeros(len(vocab), dtype=bool)  # every frame end, whichever step it leads into
+        self.bars[list(self.end_ids)] = True
+        self.bars.setflags(write=False)
+        self._end_masks = []
+        for token in self.end_ids:  # the frame ends allowed next, by step: returned as masks, nobody writes
+            only = np.zeros(len(vocab), dtype=bool)
+            only[token] = True
+            only.setflags(write=False)
+            self._end_masks.append(only)
         self.hold_id = {p: i for i, (k, p) in enumerate(parsed) if k == HOLD}
         self.cap = max_chord if max_chord > 0 else FRAME_MAX_NOTES
         super().__init__(len(vocab))
@@ -181,16 +217,23 @@ class FrameGrammar(Grammar):
         self.held: set[int] = set()  # pitches sounding in the previous frame
         self.now: set[int] = set()
         self.lowest = C.MIDI_PITCH_MAX + 1
+        self.step = 0  # where in the beat the current frame is
 
     def copy(self) -> "FrameGrammar":
         other = super().copy()
         other.held, other.now = set(self.held), set(self.now)
         return other
 
+    def end_token(self) -> int:
+        """The id of the token that ends the current frame."""
+        return self.end_ids[(self.step + 1) % len(self.end_ids)]
+
     def observe(self, token: int) -> None:
         kind, pitch = self.kind[token], int(self.pitch[token])
-        if kind == BAR:
+        step = self.end_step.get(token)
+        if step is not None:
             self.held, self.now, self.lowest = self.now, set(), C.MIDI_PITCH_MAX + 1
+            self.step = step
         elif kind == BOS:
             self.start()
         elif pitch >= 0 and pitch < self.lowest:
@@ -198,10 +241,11 @@ class FrameGrammar(Grammar):
             self.lowest = pitch
 
     def mask(self) -> np.ndarray:
+        end = self._end_masks[(self.step + 1) % len(self._end_masks)]
         if len(self.now) >= self.cap:
-            return self.bars
+            return end
         allowed = self.starts & (self.pitch < self.lowest)
-        allowed |= self.bars
+        allowed |= end
         for pitch in self.held:
             i = self.hold_id.get(pitch)
             if i is not None and pitch < self.lowest:
@@ -210,3 +254,16 @@ class FrameGrammar(Grammar):
 
 
 register(FrameEncoding)
+
+
+class BeatFrameEncoding(FrameEncoding):
+    """Frames whose ends say where the beat falls (see the module docstring): the chorale model's encoding."""
+
+    name = "beat-frame"
+    description = "Beat frames: BachBot's frames, each frame end marking its place in the beat (chorales)"
+
+    def frame_ends(self) -> tuple[str, ...]:
+        return tuple(f"{BAR}{k}" for k in range(self.config.steps_per_quarter))
+
+
+register(BeatFrameEncoding)
