@@ -27,6 +27,9 @@ ldconfig -p 2>/dev/null | grep -q 'libfluidsynth\.so' || missing+=(fluidsynth)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)  # phone recordings (m4a/aac/opus) and other formats
 if [ "$mode" = test ]; then
   command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # The gallery tests also run on PostgreSQL: each test session starts its own private server from these
+  # binaries (tests/postgres_server.py) and stops it at the end.
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 fi
 
 PY="${PYTHON:-}"
@@ -74,4 +77,5 @@ if [ "$mode" = app ]; then
   say "starting NeuroTunes at http://localhost:8501"
   exec .venv/bin/python -m streamlit run app.py --server.port "${PORT:-8501}" "$@"
 fi
+export NEUROTUNES_REQUIRE_POSTGRES=1  # here a PostgreSQL that cannot start fails the gallery tests
 exec .venv/bin/python -m pytest "$@"

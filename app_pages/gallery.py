@@ -107,7 +107,7 @@ def show_track(track: gallery.TrackInfo) -> None:
     st.text(track.title)  # plain text: a title is never rendered as Markdown or HTML
     st.caption(f"{track.notes} notes · {track.seconds:.1f} s · {track.model} · saved {when}"
                + (" · yours" if track.mine else ""))
-    roll = guarded(lambda: piano_roll(str(gallery.default_path()), track.id), what="Could not draw the notes")
+    roll = guarded(lambda: piano_roll(str(gallery.location()), track.id), what="Could not draw the notes")
     if roll is not None:
         st.image(roll, width="stretch")
     with st.container(horizontal=True, vertical_alignment="center"):  # wraps onto more lines on a phone

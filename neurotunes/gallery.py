@@ -1,9 +1,13 @@
-"""A gallery of saved tracks in SQLite, shared by every session of a host.
+"""A gallery of saved tracks in SQLite or PostgreSQL, shared by every session of a host (or of several).
 
-The database lives in ``$NEUROTUNES_DATA_DIR/gallery.sqlite3`` (default
-``~/.neurotunes``).  WAL mode and one short transaction per write let several
-sessions save at once without losing anything; caps on title length, track
-count and size keep a public host from filling its disk.  Titles are stored and
+By default the database lives in ``$NEUROTUNES_DATA_DIR/gallery.sqlite3``
+(default ``~/.neurotunes``): nothing to install or run.  With
+``$NEUROTUNES_DATABASE_URL=postgresql://user:password@host/db`` it lives on a
+PostgreSQL server (psycopg 3), so several app replicas behind a load balancer
+share one gallery.  One short transaction per write (SQLite in WAL mode; on
+PostgreSQL a table lock that only writers wait for) lets several sessions save
+at once without losing anything; caps on title length, track count and size
+keep a public host from filling its disk.  Titles are stored and
 returned as plain text: showing them safely (as text, never HTML) is the page's job.
 
 Each track remembers who may delete it: the SHA-256 of the secret of the browser
@@ -24,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -31,6 +36,7 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Sequence, Union
 
 from . import constants as C
 from .errors import NeuroTunesError
@@ -58,6 +64,13 @@ RECIPE_KEY = "recipe"
 UNDO_SECONDS = 10 * 60
 MIN_OWNER_SECRET_CHARS = 16  # a shorter secret could be guessed; the app's are 43 (secrets.token_urlsafe(32))
 ADMIN_PASSWORD_ENV = "NEUROTUNES_ADMIN_PASSWORD"
+#: A PostgreSQL URL here puts the gallery on that server instead of the SQLite file.
+DATABASE_URL_ENV = "NEUROTUNES_DATABASE_URL"
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+#: Where a gallery lives: a SQLite file, or a PostgreSQL URL (text starting ``postgresql://``).
+Location = Union[Path, str]
+
+log = logging.getLogger(__name__)
 
 # ``owner`` (hex SHA-256 of the saving browser's secret; NULL: only the operator
 # may delete), the take's key and the trash columns sit before the blobs so that
@@ -88,14 +101,35 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS tracks_live ON tracks (deleted, created DESC, id DESC)",
     "CREATE UNIQUE INDEX IF NOT EXISTS tracks_take ON tracks (take_key)",
 )
+# The same table on PostgreSQL (ids from a sequence are never reused either).  A new server's gallery starts
+# with every column, so it needs no migrations.
+_PG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tracks (
+    id BIGSERIAL PRIMARY KEY,
+    title TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    model TEXT NOT NULL,
+    recipe TEXT NOT NULL,
+    notes INTEGER NOT NULL,
+    seconds DOUBLE PRECISION NOT NULL,
+    owner TEXT,
+    take_key TEXT,
+    deleted DOUBLE PRECISION,
+    deleted_by TEXT,
+    midi BYTEA NOT NULL,
+    audio BYTEA NOT NULL
+)
+"""
 _NEWEST_FIRST = "ORDER BY created DESC, id DESC"
 #: Who moved a track to the trash, and so who may take it out: the browser that saved it, or the operator.
 BY_OWNER, BY_OPERATOR = "owner", "operator"
-#: The recipe's parts a listing needs (SQLite's JSON functions: the primer it may hold is never sent back;
-#: a recipe that is not JSON reads as none).
+#: The recipe's parts a listing needs, read by the database (the primer it may hold is never sent back).  SQLite:
+#: a recipe that is not JSON (an old release's) reads as none; PostgreSQL galleries only ever held our JSON.
 _RECIPE = "CASE WHEN json_valid(recipe) THEN recipe ELSE '{}' END"
 _RECIPE_PARTS = (f"json_extract({_RECIPE}, '$.model_hash'), json_extract({_RECIPE}, '$.settings'), "
                  f"json_extract({_RECIPE}, '$.primer') IS NOT NULL")
+_PG_RECIPE_PARTS = ("recipe::jsonb ->> 'model_hash', (recipe::jsonb -> 'settings')::text, "
+                    "COALESCE(jsonb_typeof(recipe::jsonb -> 'primer') <> 'null', false)")
 
 
 class GalleryError(NeuroTunesError):
@@ -130,22 +164,112 @@ class TrackInfo:
 
 
 def default_path() -> Path:
+    """The SQLite file the gallery uses when no database URL is set."""
     return C.data_dir() / "gallery.sqlite3"
+
+
+def location() -> Location:
+    """Where the gallery lives: ``$NEUROTUNES_DATABASE_URL`` when it is set, otherwise :func:`default_path`."""
+    url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    return url if url else default_path()
+
+
+def is_postgres(where: Location) -> bool:
+    return isinstance(where, str) and where.startswith(_POSTGRES_SCHEMES)
 
 
 _SETUP_LOCK = threading.Lock()
 
 
-def _connect(path: Path | None) -> sqlite3.Connection:
-    path = Path(path or default_path())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)  # explicit transactions below
+class _Connection:
+    """One connection to either database, in autocommit mode with explicit write transactions, speaking one SQL.
+
+    Statements are written with ``?`` parameters (SQLite's style; none of ours has a literal ``?``) and
+    translated for psycopg.  The few phrases the two dialects spell differently are attributes.
+    """
+
+    def __init__(self, raw: Any, postgres: bool):
+        self.raw, self.postgres = raw, postgres
+        self.false = "false" if postgres else "0"
+        self.no_limit = "LIMIT ALL" if postgres else "LIMIT -1"
+        self.recipe_parts = _PG_RECIPE_PARTS if postgres else _RECIPE_PARTS
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self.postgres:
+            return self.raw.execute(sql.replace("?", "%s"), list(params))
+        return self.raw.execute(sql, tuple(params))
+
+    def begin_write(self) -> None:
+        """Start a transaction that holds the gallery's write lock: no two writers pass a check together."""
+        if self.postgres:
+            self.execute("BEGIN")
+            self.execute("LOCK TABLE tracks IN SHARE ROW EXCLUSIVE MODE")  # writers queue; readers go on
+        else:
+            self.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _connect(path: Location | None = None) -> _Connection:
+    where = location() if path is None else path
+    if is_postgres(where):
+        return _connect_postgres(str(where))
+    where = Path(where)
+    where.parent.mkdir(parents=True, exist_ok=True)
+    raw = sqlite3.connect(where, timeout=BUSY_TIMEOUT_S, isolation_level=None)  # explicit transactions below
+    conn = _Connection(raw, postgres=False)
     try:
-        _set_up(conn)
+        _set_up(raw)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+#: PostgreSQL galleries whose table this process has made sure of (once per URL, not per connection).
+_PG_READY: set[str] = set()
+
+
+def _connect_postgres(url: str) -> _Connection:
+    import psycopg  # only a host that sets a database URL needs it
+
+    try:
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=10,
+                              options=f"-c lock_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    except psycopg.Error as exc:
+        # The server's message can name the host and user, never the password; the log keeps it for the operator.
+        log.warning("gallery database not reachable: %s", exc)
+        raise GalleryError("the gallery's database cannot be reached right now; try again in a minute") from None
+    conn = _Connection(raw, postgres=True)
+    try:
+        if url not in _PG_READY:
+            _set_up_postgres(conn)
+            _PG_READY.add(url)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _set_up_postgres(conn: _Connection) -> None:
+    """Create the table and its indexes if they are missing; replicas starting together take turns."""
+    conn.execute("BEGIN")
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (0x6E657572,))  # one set-up at a time on this database
+        conn.execute(_PG_SCHEMA)
+        for statement in _INDEXES:
+            conn.execute(statement)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
 
 
 def _set_up(conn: sqlite3.Connection) -> None:
@@ -183,7 +307,7 @@ def _has_index(conn: sqlite3.Connection, name: str) -> bool:
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:
-    """Give a gallery from an older release the columns it lacks; its old tracks keep NULL there.
+    """Give a SQLite gallery from an older release the columns it lacks; its old tracks keep NULL there.
 
     (Tracks saved before owners may be deleted only by the operator; before take keys, they are
     never recognised as a take saved again.)  The check is repeated under the write lock: another
@@ -247,7 +371,7 @@ def take_key(score: Score) -> str:
 
 
 def save_track(title: str, score: Score, midi: bytes, audio: bytes, *, model: str, owner: str | None,
-               path: Path | None = None) -> int:
+               path: Location | None = None) -> int:
     """Store a track, once per take; returns its id.
 
     Saving a take that is in the gallery already (same :func:`take_key`) stores nothing and
@@ -276,35 +400,35 @@ def save_track(title: str, score: Score, midi: bytes, audio: bytes, *, model: st
     recipe = json.dumps(dict(score.metadata).get(RECIPE_KEY) or {})
     key = take_key(score)
     with closing(_connect(path)) as conn:
-        conn.execute("BEGIN IMMEDIATE")  # take the write lock before looking: no two saves pass a check together
+        conn.begin_write()  # take the write lock before looking: no two saves pass a check together
         try:
             now = time.time()
             _purge(conn, now)
             saved = conn.execute("SELECT id, deleted FROM tracks WHERE take_key = ?", (key,)).fetchone()
             if saved is not None and saved[1] is None:
-                conn.execute("COMMIT")
+                conn.commit()
                 return int(saved[0])
             if saved is not None:  # saved again while in the trash: the deleted copy goes for good
                 conn.execute("DELETE FROM tracks WHERE id = ?", (saved[0],))
-            if _count(conn, "1") >= MAX_TRACKS:  # the trash makes room before the gallery says it is full
+            if _count(conn, "TRUE") >= MAX_TRACKS:  # the trash makes room before the gallery says it is full
                 conn.execute("DELETE FROM tracks WHERE id IN (SELECT id FROM tracks WHERE deleted IS NOT NULL "
-                             "ORDER BY deleted LIMIT ?)", (_count(conn, "1") - MAX_TRACKS + 1,))
-                if _count(conn, "1") >= MAX_TRACKS:
+                             "ORDER BY deleted LIMIT ?)", (_count(conn, "TRUE") - MAX_TRACKS + 1,))
+                if _count(conn, "TRUE") >= MAX_TRACKS:
                     raise GalleryError(f"the gallery is full ({MAX_TRACKS} tracks); delete some first")
-            cur = conn.execute(
+            (track_id,) = conn.execute(
                 "INSERT INTO tracks (title, created, model, recipe, notes, seconds, owner, take_key, midi, audio) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (title, now, model[:MAX_TITLE_CHARS], recipe, len(score), float(score.duration),
-                 owner_hash, key, sqlite3.Binary(midi), sqlite3.Binary(audio)),
-            )
-            conn.execute("COMMIT")
-            return int(cur.lastrowid)
+                 owner_hash, key, bytes(midi), bytes(audio)),
+            ).fetchone()
+            conn.commit()
+            return int(track_id)
         except BaseException:
-            conn.execute("ROLLBACK")
+            conn.rollback()
             raise
 
 
-def find_take(score: Score, *, path: Path | None = None) -> int | None:
+def find_take(score: Score, *, path: Location | None = None) -> int | None:
     """The id of the live track that holds this take (see :func:`take_key`), or None if it is not saved."""
     with closing(_connect(path)) as conn:
         row = conn.execute("SELECT id FROM tracks WHERE take_key = ? AND deleted IS NULL",
@@ -312,7 +436,7 @@ def find_take(score: Score, *, path: Path | None = None) -> int | None:
     return None if row is None else int(row[0])
 
 
-def _count(conn: sqlite3.Connection, where: str, params: list | tuple = ()) -> int:
+def _count(conn: _Connection, where: str, params: list | tuple = ()) -> int:
     (count,) = conn.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", params).fetchone()
     return int(count)
 
@@ -328,7 +452,8 @@ def _visible(owner: str | None, admin_password: str | None, now: float) -> tuple
     return "deleted IS NULL", []
 
 
-def count_tracks(*, owner: str | None = None, admin_password: str | None = None, path: Path | None = None) -> int:
+def count_tracks(*, owner: str | None = None, admin_password: str | None = None,
+                 path: Location | None = None) -> int:
     """How many tracks :func:`list_tracks` lists for this caller (without one: the live tracks)."""
     where, params = _visible(owner, admin_password, time.time())
     with closing(_connect(path)) as conn:
@@ -336,7 +461,7 @@ def count_tracks(*, owner: str | None = None, admin_password: str | None = None,
 
 
 def list_tracks(*, owner: str | None = None, admin_password: str | None = None, limit: int | None = None,
-                offset: int = 0, path: Path | None = None) -> list[TrackInfo]:
+                offset: int = 0, path: Location | None = None) -> list[TrackInfo]:
     """Saved tracks, newest first, without their MIDI and audio.
 
     Parameters
@@ -358,25 +483,25 @@ def list_tracks(*, owner: str | None = None, admin_password: str | None = None, 
         raise GalleryError(f"a page holds at least 1 track (asked for {limit})")
     if offset < 0:
         raise GalleryError(f"cannot skip a negative number of tracks ({offset})")
-    # Without an owner, "mine" is a constant: the owner column is not read for it.
-    mine, params = ("COALESCE(owner = ?, 0)", [_owner_hash(owner)]) if owner else ("0", [])
-    where, where_params = _visible(owner, admin_password, time.time())
-    sql = (f"SELECT id, title, created, model, notes, seconds, {mine}, deleted, {_RECIPE_PARTS} "
-           f"FROM tracks WHERE {where} {_NEWEST_FIRST}")
-    params += where_params
-    if limit is not None:
-        sql += " LIMIT ? OFFSET ?"  # walks the index: only this page's rows are read
-        params += [int(limit), int(offset)]
-    elif offset:
-        sql += " LIMIT -1 OFFSET ?"
-        params.append(int(offset))
     with closing(_connect(path)) as conn:
+        # Without an owner, "mine" is a constant: the owner column is not read for it.
+        mine, params = (f"COALESCE(owner = ?, {conn.false})", [_owner_hash(owner)]) if owner else (conn.false, [])
+        where, where_params = _visible(owner, admin_password, time.time())
+        sql = (f"SELECT id, title, created, model, notes, seconds, {mine}, deleted, {conn.recipe_parts} "
+               f"FROM tracks WHERE {where} {_NEWEST_FIRST}")
+        params += where_params
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"  # walks the index: only this page's rows are read
+            params += [int(limit), int(offset)]
+        elif offset:
+            sql += f" {conn.no_limit} OFFSET ?"
+            params.append(int(offset))
         rows = conn.execute(sql, params).fetchall()
     return [TrackInfo(*row[:6], mine=bool(row[6]), deleted=row[7], model_hash=row[8] or "", settings=row[9] or "",
                       primed=bool(row[10])) for row in rows]
 
 
-def _live_blob(track_id: int, columns: str, path: Path | None) -> tuple:
+def _live_blob(track_id: int, columns: str, path: Location | None) -> tuple:
     with closing(_connect(path)) as conn:
         row = conn.execute(f"SELECT {columns} FROM tracks WHERE id = ? AND deleted IS NULL",
                            (int(track_id),)).fetchone()
@@ -385,20 +510,20 @@ def _live_blob(track_id: int, columns: str, path: Path | None) -> tuple:
     return tuple(bytes(v) for v in row)
 
 
-def track_files(track_id: int, *, path: Path | None = None) -> tuple[bytes, bytes]:
+def track_files(track_id: int, *, path: Location | None = None) -> tuple[bytes, bytes]:
     """``(midi, audio)`` of a saved track."""
     midi, audio = _live_blob(track_id, "midi, audio", path)
     return midi, audio
 
 
-def track_score(track_id: int, *, path: Path | None = None) -> Score:
+def track_score(track_id: int, *, path: Location | None = None) -> Score:
     """A saved track's notes, read from its MIDI (which carries the recipe that made it); its audio is not read."""
     (midi,) = _live_blob(track_id, "midi", path)
     return midi_to_score(midi, name=f"gallery track {int(track_id)}")
 
 
 def delete_track(track_id: int, *, owner: str | None = None, admin_password: str | None = None,
-                 path: Path | None = None) -> bool:
+                 path: Location | None = None) -> bool:
     """Move a track to the trash if the caller saved it or is the operator; False if it was already gone.
 
     Whoever deleted it may :func:`restore_track` it for :data:`UNDO_SECONDS`; then it is purged for good.
@@ -417,7 +542,7 @@ def delete_track(track_id: int, *, owner: str | None = None, admin_password: str
     """
     with closing(_connect(path)) as conn:
         # No transaction needed between the check and the update: ids are never
-        # reused (AUTOINCREMENT) and a track's owner never changes.
+        # reused (AUTOINCREMENT, a sequence) and a track's owner never changes.
         row = conn.execute("SELECT owner FROM tracks WHERE id = ? AND deleted IS NULL", (int(track_id),)).fetchone()
         if row is None:
             return False
@@ -430,7 +555,7 @@ def delete_track(track_id: int, *, owner: str | None = None, admin_password: str
 
 
 def restore_track(track_id: int, *, owner: str | None = None, admin_password: str | None = None,
-                  path: Path | None = None) -> bool:
+                  path: Location | None = None) -> bool:
     """Take a deleted track out of the trash (undo a delete); False if it was not deleted.
 
     The browser that saved a track may restore what it deleted; the operator may restore anything.
@@ -442,7 +567,7 @@ def restore_track(track_id: int, *, owner: str | None = None, admin_password: st
         caller may not restore it (an operator's deletion is the operator's to undo).
     """
     with closing(_connect(path)) as conn:
-        conn.execute("BEGIN IMMEDIATE")  # no purge between the look and the restore
+        conn.begin_write()  # no purge between the look and the restore
         try:
             now = time.time()
             row = conn.execute("SELECT owner, deleted, deleted_by FROM tracks WHERE id = ?",
@@ -457,14 +582,14 @@ def restore_track(track_id: int, *, owner: str | None = None, admin_password: st
                     raise GalleryError("the operator deleted this track: only the operator can restore it")
                 restored = conn.execute("UPDATE tracks SET deleted = NULL, deleted_by = NULL WHERE id = ?",
                                         (int(track_id),)).rowcount > 0
-            conn.execute("COMMIT")
+            conn.commit()
             return restored
         except BaseException:
-            conn.execute("ROLLBACK")
+            conn.rollback()
             raise
 
 
-def purge_trash(*, path: Path | None = None) -> int:
+def purge_trash(*, path: Location | None = None) -> int:
     """Delete for good the tracks deleted more than :data:`UNDO_SECONDS` ago; how many went.
 
     Every save and delete does this too, so a gallery that is used never keeps them.
@@ -473,7 +598,7 @@ def purge_trash(*, path: Path | None = None) -> int:
         return _purge(conn, time.time())
 
 
-def _purge(conn: sqlite3.Connection, now: float) -> int:
+def _purge(conn: _Connection, now: float) -> int:
     return conn.execute("DELETE FROM tracks WHERE deleted IS NOT NULL AND deleted <= ?",
                         (now - UNDO_SECONDS,)).rowcount
 

@@ -76,3 +76,18 @@ def frame_bundle():
                             encoding=EncodingConfig(name="frame", steps_per_quarter=4), key_normalization=True)
     return train(dataset, ModelConfig(arch="gru", units=48, layers=1, embedding_dim=16, dropout=0.0),
                  TrainConfig(epochs=2, batch_size=8, sequence_length=64, patience=0), name="tiny chorale model").bundle
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A private PostgreSQL server for this test session (see tests/postgres_server.py); skipped where PostgreSQL
+    is not installed, unless ``bash run.sh test`` said it must be there."""
+    from tests import postgres_server as pg
+
+    try:
+        with pg.server() as url:
+            yield url
+    except pg.PostgresUnavailable as exc:
+        if os.environ.get(pg.REQUIRE_ENV):
+            pytest.fail(f"PostgreSQL is required here ({pg.REQUIRE_ENV}) but {exc}")
+        pytest.skip(str(exc))

@@ -1,5 +1,9 @@
-"""The SQLite gallery: save, list, play, delete; caps; concurrent saves; titles as text; owners; pages;
-one track per take; delete with undo, then purged; the Gallery page's roll, share link and Continue in Generate."""
+"""The gallery: save, list, play, delete; caps; concurrent saves; titles as text; owners; pages;
+one track per take; delete with undo, then purged; the Gallery page's roll, share link and Continue in Generate.
+
+Tests taking ``db`` run twice: on the embedded SQLite file and on a PostgreSQL server
+(``NEUROTUNES_DATABASE_URL``, a fresh database per test on the session's private server).
+Migrations of old SQLite files, SQLite's locking and most page tests run on SQLite only (``sqlite_db``)."""
 
 import itertools
 import json
@@ -24,9 +28,39 @@ BOB = "B" * 23 + "ob-secret_0123456789"
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch):
+def sqlite_db(tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROTUNES_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv(gallery.DATABASE_URL_ENV, raising=False)
     return tmp_path / "gallery.sqlite3"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path, monkeypatch):
+    """The gallery's location, on each database in turn."""
+    monkeypatch.setenv("NEUROTUNES_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv(gallery.DATABASE_URL_ENV, raising=False)
+    if request.param == "sqlite":
+        yield tmp_path / "gallery.sqlite3"
+        return
+    from tests.postgres_server import fresh_database
+
+    with fresh_database(request.getfixturevalue("postgres_server")) as url:
+        monkeypatch.setenv(gallery.DATABASE_URL_ENV, url)
+        yield url
+
+
+def _query(db, sql: str) -> list[tuple]:
+    """Rows of ``sql`` read straight from the gallery's database, past the gallery's own code."""
+    if gallery.is_postgres(db):
+        import psycopg
+
+        with psycopg.connect(db) as conn:
+            return [tuple(row) for row in conn.execute(sql).fetchall()]
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
 
 
 _SEEDS = itertools.count()
@@ -49,7 +83,9 @@ def test_save_list_files_delete(db):
     second = _save("  Second \n take\x00 ")
     tracks = gallery.list_tracks()
     assert [t.title for t in tracks] == ["Second take", "First"]
-    assert tracks[0].notes == 8 and db.exists()
+    assert tracks[0].notes == 8 and gallery.location() == db
+    if gallery.is_postgres(db):
+        assert not (db_folder := gallery.default_path()).exists(), db_folder  # nothing written beside the server
     midi, audio = gallery.track_files(first)
     assert midi.startswith(b"MThd") and audio == b"ID3 fake mp3"
     assert gallery.delete_track(second, owner=ALICE) and not gallery.delete_track(second, owner=ALICE)
@@ -93,12 +129,12 @@ def test_concurrent_saves_lose_nothing(db):
     assert len(titles) == 80
 
 
-def test_first_save_waits_for_a_writer_on_a_new_database(db):
+def test_first_save_waits_for_a_writer_on_a_new_database(sqlite_db):
     # A new database is in rollback-journal mode until a connection switches it
     # to WAL.  While another connection is writing, that switch fails at once
     # with "database is locked": SQLite's busy timeout does not cover it.  CI
     # hit this when eight threads saved to a new gallery together.
-    writer = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    writer = sqlite3.connect(sqlite_db, isolation_level=None, check_same_thread=False)
     writer.execute("CREATE TABLE other (x)")
     writer.execute("BEGIN IMMEDIATE")
     writer.execute("INSERT INTO other VALUES (1)")
@@ -106,7 +142,7 @@ def test_first_save_waits_for_a_writer_on_a_new_database(db):
     track = _save("Waited")
     writer.close()
     assert [t.id for t in gallery.list_tracks()] == [track]
-    assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert sqlite3.connect(sqlite_db).execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def _gallery_page(visitor=ALICE):
@@ -151,7 +187,7 @@ def test_gallery_page_shows_titles_as_text_deletes_and_undoes(db):
 
 
 @pytest.mark.slow
-def test_gallery_page_shows_a_page_and_reads_audio_only_when_played(db, monkeypatch):
+def test_gallery_page_shows_a_page_and_reads_audio_only_when_played(sqlite_db, monkeypatch):
     for i in range(25):
         _save(f"Track {i}", owner=ALICE if i % 10 == 9 else BOB)  # Alice saved tracks 9 and 19 of 0..24
     reads = []
@@ -176,7 +212,7 @@ def test_gallery_page_shows_a_page_and_reads_audio_only_when_played(db, monkeypa
 
 
 @pytest.mark.slow
-def test_operator_deletes_after_entering_the_password(db, monkeypatch):
+def test_operator_deletes_after_entering_the_password(sqlite_db, monkeypatch):
     monkeypatch.setenv(gallery.ADMIN_PASSWORD_ENV, "correct horse")
     _save("Bob's", owner=BOB)
     _save("Nobody's", owner=None)
@@ -191,7 +227,7 @@ def test_operator_deletes_after_entering_the_password(db, monkeypatch):
 
 
 @pytest.mark.slow
-def test_gallery_page_says_when_operator_deletion_is_off(db, monkeypatch):
+def test_gallery_page_says_when_operator_deletion_is_off(sqlite_db, monkeypatch):
     monkeypatch.delenv(gallery.ADMIN_PASSWORD_ENV, raising=False)
     at = _gallery_page()
     assert not at.text_input and any("Operator deletion is off" in c.value for c in at.caption)
@@ -203,7 +239,7 @@ def _save_button(at):
 
 
 @pytest.mark.slow
-def test_save_once_from_the_generate_page_and_continue_it_there(db):
+def test_save_once_from_the_generate_page_and_continue_it_there(sqlite_db):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.slider(key=state.setting_key("length")).set_value(20)
     at.slider(key=state.setting_key("temperature")).set_value(0.8)
@@ -251,7 +287,7 @@ def test_only_the_owner_can_delete(db):
 
 def test_the_secret_itself_is_not_stored(db):
     _save(owner=ALICE)
-    stored = sqlite3.connect(db).execute("SELECT owner FROM tracks").fetchone()[0]
+    stored = _query(db, "SELECT owner FROM tracks")[0][0]
     assert ALICE not in stored and len(stored) == 64  # hex SHA-256
     with pytest.raises(GalleryError, match="at least 16 characters"):
         _save(owner="short")
@@ -291,8 +327,8 @@ CREATE TABLE tracks (
 """
 
 
-def test_a_gallery_from_before_owners_is_migrated_in_place(db, monkeypatch):
-    old = sqlite3.connect(db, isolation_level=None)
+def test_a_gallery_from_before_owners_is_migrated_in_place(sqlite_db, monkeypatch):
+    old = sqlite3.connect(sqlite_db, isolation_level=None)
     old.execute("PRAGMA journal_mode=WAL")
     old.execute(_OLD_SCHEMA)
     old.execute("INSERT INTO tracks (title, created, model, recipe, notes, seconds, midi, audio) "
@@ -300,7 +336,7 @@ def test_a_gallery_from_before_owners_is_migrated_in_place(db, monkeypatch):
     old.close()
     [track] = gallery.list_tracks(owner=ALICE)
     assert (track.title, track.notes, track.mine) == ("Old one", 3, False)
-    columns = [row[1] for row in sqlite3.connect(db).execute("PRAGMA table_info(tracks)")]
+    columns = [row[1] for row in sqlite3.connect(sqlite_db).execute("PRAGMA table_info(tracks)")]
     assert columns[-4:] == ["owner", "take_key", "deleted", "deleted_by"] and len(set(columns)) == len(columns)
     assert gallery.track_files(track.id) == (b"MThd", b"ID3")
     with pytest.raises(GalleryError, match="saved before tracks had owners: only the operator"):
@@ -314,8 +350,8 @@ def test_a_gallery_from_before_owners_is_migrated_in_place(db, monkeypatch):
     assert gallery.count_tracks() == 0
 
 
-def test_a_gallery_from_before_the_trash_gets_its_columns_and_indexes(db):
-    old = sqlite3.connect(db, isolation_level=None)
+def test_a_gallery_from_before_the_trash_gets_its_columns_and_indexes(sqlite_db):
+    old = sqlite3.connect(sqlite_db, isolation_level=None)
     old.execute(_OLD_SCHEMA)
     old.execute("ALTER TABLE tracks ADD COLUMN owner TEXT")  # the release with owners, before take keys and the trash
     old.execute("CREATE INDEX tracks_newest ON tracks (created DESC, id DESC)")
@@ -324,7 +360,7 @@ def test_a_gallery_from_before_the_trash_gets_its_columns_and_indexes(db):
     old.close()
     [track] = gallery.list_tracks()
     assert (track.title, track.settings, track.model_hash, track.deleted) == ("Old one", "", "", None)
-    indexes = {row[0] for row in sqlite3.connect(db).execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    indexes = {row[0] for row in sqlite3.connect(sqlite_db).execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"tracks_live", "tracks_take"} <= indexes and "tracks_newest" not in indexes
     first = _save("New", score=_take(seed=1))
     assert _save("New again", score=_take(seed=1)) == first and gallery.count_tracks() == 2
@@ -372,9 +408,9 @@ def test_delete_can_be_undone_until_purged(db, monkeypatch):
     assert gallery.list_tracks(owner=ALICE) == []
     with pytest.raises(GalleryError, match="deleted for good"):
         gallery.restore_track(track, owner=ALICE)
-    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM tracks").fetchone() == (1,)  # still on disk ...
+    assert _query(db, "SELECT COUNT(*) FROM tracks") == [(1,)]  # still on disk ...
     assert gallery.purge_trash() == 1
-    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM tracks").fetchone() == (0,)  # ... now gone
+    assert _query(db, "SELECT COUNT(*) FROM tracks") == [(0,)]  # ... now gone
 
 
 def test_every_write_purges_the_old_trash(db, monkeypatch):
@@ -382,13 +418,13 @@ def test_every_write_purges_the_old_trash(db, monkeypatch):
     gallery.delete_track(first, owner=ALICE)
     monkeypatch.setattr(gallery, "UNDO_SECONDS", 0)
     gallery.delete_track(second, owner=ALICE)  # a delete purges what is older than the undo time
-    assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM tracks").fetchone() == (0,)
+    assert _query(db, "SELECT COUNT(*) FROM tracks") == [(0,)]
     _save("Third")
     monkeypatch.setattr(gallery, "UNDO_SECONDS", 600)
     gallery.delete_track(gallery.list_tracks()[0].id, owner=ALICE)
     monkeypatch.setattr(gallery, "UNDO_SECONDS", 0)
     _save("Fourth")  # and so does a save
-    assert [t for (t,) in sqlite3.connect(db).execute("SELECT title FROM tracks")] == ["Fourth"]
+    assert [t for (t,) in _query(db, "SELECT title FROM tracks")] == ["Fourth"]
 
 
 def test_an_operators_delete_is_the_operators_to_undo(db, monkeypatch):
@@ -435,15 +471,27 @@ def test_a_listing_carries_the_recipe_not_the_primer(db, monkeypatch):
     texts = []
     connect = gallery._connect
 
-    def watched(path):
+    class Seen:  # what the database sent back, kept for the test
+        def __init__(self, rows):
+            self.rows = rows
+            texts.extend(repr(row) for row in rows)
+
+        def fetchall(self):
+            return self.rows
+
+        def fetchone(self):
+            return self.rows[0] if self.rows else None
+
+    def watched(path=None):
         conn = connect(path)
-        conn.set_trace_callback(texts.append)
-        conn.row_factory = lambda cursor, row: texts.append(repr(row)) or row
+        execute = conn.execute
+        conn.execute = lambda sql, params=(): Seen(execute(sql, params).fetchall())
         return conn
 
     monkeypatch.setattr(gallery, "_connect", watched)
-    gallery.list_tracks()
+    assert len(gallery.list_tracks()) == 2
     assert texts and not any('"pitch": 99' in t for t in texts)  # the primer's notes stay in the database
+    assert any('seed' in t and '6' in t for t in texts)  # the watch works: the settings came through it
 
 
 def test_a_tracks_notes_and_piano_roll(db):
@@ -478,7 +526,7 @@ def test_pages_newest_first(db):
         gallery.list_tracks(limit=10, offset=-10)
 
 
-def test_listing_and_counting_read_no_files(db, monkeypatch):
+def test_listing_and_counting_read_no_files(sqlite_db, monkeypatch):
     for i in range(3):
         _save(f"Track {i}", owner=ALICE if i else BOB)
     read = set()
@@ -489,9 +537,9 @@ def test_listing_and_counting_read_no_files(db, monkeypatch):
             read.add(column)
         return sqlite3.SQLITE_OK
 
-    def watched(path):
+    def watched(path=None):
         conn = connect(path)
-        conn.set_authorizer(note_reads)  # SQLite names every column a statement reads, while preparing it
+        conn.raw.set_authorizer(note_reads)  # SQLite names every column a statement reads, while preparing it
         return conn
 
     monkeypatch.setattr(gallery, "_connect", watched)
@@ -500,3 +548,60 @@ def test_listing_and_counting_read_no_files(db, monkeypatch):
     assert read and not read & {"midi", "audio"}, read
     gallery.track_files(1)
     assert {"midi", "audio"} <= read  # the watch works
+
+
+def test_replicas_share_one_postgres_gallery(postgres_server, tmp_path, monkeypatch):
+    """Two app processes (replicas behind a load balancer) saving at once into one PostgreSQL gallery."""
+    import subprocess
+    import sys
+
+    from tests.postgres_server import fresh_database
+
+    script = (
+        "import sys; from neurotunes import gallery; from neurotunes.midi_io import score_to_midi; "
+        "from tests.conftest import make_score\n"
+        "for i in range(8):\n"
+        "    s = make_score(recipe={'model_hash': 'f' * 64, 'settings': {'seed': i}, 'who': sys.argv[1]})\n"
+        "    gallery.save_track(f'{sys.argv[1]} {i}', s, score_to_midi(s), b'mp3', model='m', owner=sys.argv[2])\n"
+    )
+    with fresh_database(postgres_server) as url:
+        env = {**__import__("os").environ, gallery.DATABASE_URL_ENV: url, "NEUROTUNES_DATA_DIR": str(tmp_path)}
+        procs = [subprocess.Popen([sys.executable, "-c", script, name, secret], cwd=ROOT, env=env,
+                                  stderr=subprocess.PIPE, text=True)
+                 for name, secret in (("alice", ALICE), ("bob", BOB))]
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], errors
+        monkeypatch.setenv(gallery.DATABASE_URL_ENV, url)
+        tracks = gallery.list_tracks(owner=ALICE)
+        assert len(tracks) == 16 and sum(t.mine for t in tracks) == 8
+        assert not (tmp_path / "gallery.sqlite3").exists()  # nothing went to the embedded file
+
+
+def test_an_unreachable_database_is_a_clear_error_and_the_page_stays(sqlite_db, monkeypatch):
+    with socket_closed_port() as port:
+        monkeypatch.setenv(gallery.DATABASE_URL_ENV, f"postgresql://neuro:s3cret-pw@127.0.0.1:{port}/gallery")
+        with pytest.raises(GalleryError, match="cannot be reached") as caught:
+            gallery.list_tracks()
+        assert "s3cret" not in str(caught.value)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.session_state[VISITOR] = ALICE
+        at.run()
+        at.switch_page("app_pages/gallery.py").run()
+        assert not at.exception
+        errors = " ".join(e.value for e in at.error)
+        assert "cannot be reached" in errors and "s3cret" not in errors
+
+
+def socket_closed_port():
+    """A context giving a loopback port nothing listens on."""
+    import contextlib
+    import socket
+
+    @contextlib.contextmanager
+    def closed():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        yield port
+
+    return closed()
