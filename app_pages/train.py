@@ -7,7 +7,8 @@ from neurotunes.bundle import ModelBundle
 from neurotunes.config import LR_SCHEDULES
 from neurotunes.plotting import training_curves
 from neurotunes.ui import state, train_form
-from neurotunes.ui.train_form import FROM_DATASET, PRESETS, QUICK, START_FROM
+from neurotunes.shards import ShardSet, prepared_folders, shards_root
+from neurotunes.ui.train_form import FROM_DATASET, PRESETS, QUICK, SHARDS, START_FROM
 from neurotunes.ui.widgets import guarded, show_score, slug
 
 train_form.start_with_defaults()
@@ -47,7 +48,8 @@ base = train_form.fine_tune_base()
 
 st.subheader("Dataset")
 built = st.session_state.get(state.BUILT_DATASET)
-sources = ([FROM_DATASET] if built is not None else []) + [QUICK]
+prepared = {folder.name: folder for folder in prepared_folders()}
+sources = ([FROM_DATASET] if built is not None else []) + [QUICK] + ([SHARDS] if prepared else [])
 if st.session_state.get(state.TRAIN_SOURCE) not in sources:  # the built dataset is gone
     st.session_state[state.TRAIN_SOURCE] = sources[0]
 source = st.radio("Train on", sources, horizontal=True, key=state.TRAIN_SOURCE, **kept)
@@ -59,6 +61,19 @@ if source == QUICK:
                 help="The model learns harmony once instead of in twelve keys (the shipped models are trained "
                      "this way; a model you teach keeps its own choice); Generate's Transpose moves its music to "
                      "any key.")
+elif source == SHARDS:
+    if st.session_state.get(state.TRAIN_SHARDS) not in prepared:  # a folder removed since it was chosen
+        st.session_state[state.TRAIN_SHARDS] = next(iter(prepared))
+    st.selectbox("Shards folder", list(prepared), key=state.TRAIN_SHARDS, **kept,
+                 help=f"Folders prepared with `neurotunes prepare SRC... -o {shards_root()}/NAME`; training streams "
+                      "them from disk, so a corpus of any size fits.")
+    chosen = guarded(lambda: ShardSet.load(prepared[st.session_state[state.TRAIN_SHARDS]]),
+                     what="Could not read these shards")
+    if chosen is not None:
+        t, v = chosen.totals["train"], chosen.totals["validation"]
+        st.caption(f"{t['pieces']:,} training / {v['pieces']:,} validation pieces · {t['tokens']:,} tokens in "
+                   f"{len(chosen.files['train'])} files · {chosen.encoding.name} encoding"
+                   + (" · in C major / A minor" if chosen.key_normalized else ""))
 else:
     s = built.stats()
     st.caption(f"{s.description} · {s.pieces_train} training / {s.pieces_validation} validation pieces")
@@ -94,7 +109,10 @@ st.text_input("Model name", max_chars=60, key=state.TRAIN_NAME, **kept)
 
 
 def start(resume_from=None, resume_optimizer=None):
-    dataset = train_form.quick_dataset(base) if source == QUICK else built
+    if source == SHARDS:
+        dataset = ShardSet.load(prepared[st.session_state[state.TRAIN_SHARDS]])
+    else:
+        dataset = train_form.quick_dataset(base) if source == QUICK else built
     return train_form.start_job(dataset, resume_from, resume_optimizer)
 
 

@@ -90,3 +90,19 @@ def silence_logs_from(logger: logging.Logger, folder: str) -> Iterator[None]:
         yield
     finally:
         logger.removeFilter(drop)
+
+
+def quiet_beam() -> None:
+    """Apache Beam logs every step of its local runner at INFO, and warns at import that Google Cloud's API
+    tools are missing (they are only for Dataflow): both go below WARNING unless logging asks for DEBUG."""
+    if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+        return
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)
+    if "apache_beam" not in sys.modules:
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # the API-tools warning is logged on the root logger, once, at import
+        try:
+            import apache_beam  # noqa: F401
+        finally:
+            root.setLevel(level)

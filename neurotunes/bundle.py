@@ -148,6 +148,11 @@ class ModelBundle:
     def short_hash(self) -> str:
         return self.hash[:12]
 
+    def weights_digest(self) -> str:
+        """sha256 over the weights alone (the :attr:`hash` also covers when and how the model was made): two
+        workers of one multi-worker run end with the same digest."""
+        return hashlib.sha256(_weights_bytes(self.weights)).hexdigest()[:16]
+
     # --- writing -------------------------------------------------------
     def to_files(self) -> dict[str, bytes]:
         config = _json_bytes(self.config_dict())

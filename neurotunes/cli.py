@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from . import constants as C
 from . import encodings, models
+from .batch_transcribe import BatchReport, FileResult, transcribe_folder
 from .bundle import load_bundle
 from .config import GenerateConfig, ModelConfig, PostProcessConfig, TrainConfig, TranscribeConfig, settings_of
 from .corpus import load_corpus
@@ -33,7 +34,8 @@ from .render import render_file
 from .score import Score
 from .share import recipe_from_score
 from .text import printable_name
-from .training import Checkpoint, train
+from .shards import DEFAULT_ITEMS_PER_SHARD, ShardSet, prepare
+from .training import Checkpoint, train, worker_role
 from .transcribe import PRESET_ALIASES, PRESETS, transcribe_audio
 
 log = logging.getLogger("neurotunes")
@@ -155,9 +157,36 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     )
     inputs = [Path(p) for p in args.audio]
     out = Path(args.output)
-    into_folder = len(inputs) > 1 or out.is_dir()
-    if len(inputs) > 1 and out.exists() and not out.is_dir():
-        raise NeuroTunesError(f"{_shown(out)} is a file; with several inputs -o must be a folder")
+    if len(inputs) > 1 or inputs[0].is_dir():
+        # A folder or several inputs: a batch into the folder -o, resumable through its manifest.json.
+        if out.exists() and not out.is_dir():
+            raise NeuroTunesError(f"{_shown(out)} is a file; with a folder or several inputs -o must be a folder")
+
+        def started(report: BatchReport, to_do: int) -> None:
+            for warning in report.warnings:
+                print(f"neurotunes: warning: {_one_line(warning)}", file=sys.stderr)
+            skipped = f", {len(report.skipped)} already done (skipped)" if report.skipped else ""
+            pool = f" with {args.workers} workers" if args.workers > 1 and to_do > 1 else ""
+            print(f"neurotunes: {report.total} audio files{skipped}; transcribing {to_do}{pool}", file=sys.stderr)
+
+        def finished(result: FileResult, done: int, total: int) -> None:
+            for warning in result.warnings:
+                print(f"neurotunes: warning: {_one_line(warning)}", file=sys.stderr)
+            if result.ok:
+                same = f", same content as {_shown(result.duplicate_of)}" if result.duplicate_of else ""
+                line = f"{_shown(result.source)} -> {_shown(result.target)} ({result.notes} notes{same})"
+            else:
+                line = f"neurotunes: error: {_one_line(result.error)}"
+            print(f"[{done}/{total}] {line}", file=sys.stderr, flush=True)
+
+        with _native_stderr_to_log(args.verbose):
+            report = transcribe_folder(inputs, out, config, post, workers=args.workers, backend=args.backend,
+                                       on_result=finished, on_start=started)
+        print(f"neurotunes: {report.summary()}; manifest {_shown(report.manifest)}", file=sys.stderr)
+        if report.failed:
+            return EXIT_BAD_INPUT if report.failed == report.total else EXIT_PARTIAL
+        return 0
+    into_folder = out.is_dir()  # one file into an existing folder: as it always was, no manifest
     if not into_folder:
         _check_output_folder(out)
     failures = 0
@@ -185,8 +214,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 # --- train --------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
-    if not (args.corpus or args.midi or args.files):
-        raise NeuroTunesError("give training data: --corpus NAME, --midi FOLDER or --files FILE...")
+    if args.shards and (args.corpus or args.midi or args.files):
+        raise NeuroTunesError("--shards is the whole training data: leave out --corpus, --midi and --files")
+    if not (args.corpus or args.midi or args.files or args.shards):
+        raise NeuroTunesError("give training data: --corpus NAME, --midi FOLDER, --files FILE... or --shards DIR")
     model_config = ModelConfig(
         arch=args.arch, units=args.units, layers=args.layers, dropout=args.dropout, embedding_dim=args.embedding
     )
@@ -207,12 +238,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         model_config = resume.bundle.model
         adam = "with its optimizer state" if resume.optimizer is not None else "with a fresh optimizer (no saved state)"
         print(f"resuming after epoch {resume.epoch}, {adam}", file=sys.stderr)
-    scores, description = _training_scores(args)
-    encoding = (resume.bundle.encoding if resume is not None
-                else EncodingConfig(name=args.encoding, steps_per_quarter=args.grid))
-    dataset = split_dataset(scores, validation_fraction=args.validation, seed=args.seed, description=description,
-                            key_normalization=args.key_normalize, encoding=encoding)
-    print(f"dataset: {len(dataset.train)} training / {len(dataset.validation)} validation pieces", file=sys.stderr)
+    role = worker_role() if args.strategy == "multiworker" else None
+    if args.strategy == "multiworker" and role is None:
+        raise NeuroTunesError("--strategy multiworker needs TF_CONFIG (see README: Training on a cluster)")
+    if args.shards:
+        dataset = ShardSet.load(args.shards)
+        totals = dataset.totals
+        print(f"shards: {totals['train']['pieces']} training / {totals['validation']['pieces']} validation pieces "
+              f"({totals['train']['tokens']:,} tokens, {dataset.encoding.name} encoding), streamed from "
+              f"{len(dataset.files['train'])} files", file=sys.stderr)
+    else:
+        scores, description = _training_scores(args)
+        encoding = (resume.bundle.encoding if resume is not None
+                    else EncodingConfig(name=args.encoding, steps_per_quarter=args.grid))
+        dataset = split_dataset(scores, validation_fraction=args.validation, seed=args.seed,
+                                description=description, key_normalization=args.key_normalize, encoding=encoding)
+        print(f"dataset: {len(dataset.train)} training / {len(dataset.validation)} validation pieces",
+              file=sys.stderr)
     bar = _progress_bar("training")
 
     def report(p) -> None:
@@ -226,10 +268,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint.save(Path(args.checkpoint_dir) / f"epoch-{checkpoint.epoch:03d}")
 
     result = train(dataset, model_config, train_config, on_progress=report,
-                   on_epoch=save_checkpoint if args.checkpoint_dir else None,
+                   # every worker of a multi-worker run holds the same weights: the chief alone saves them
+                   on_epoch=save_checkpoint if args.checkpoint_dir and (role is None or role[0] == 0) else None,
                    resume_from=resume.bundle if resume is not None else None,
                    resume_optimizer=resume.optimizer if resume is not None else None,
                    name=args.name or Path(args.output).name)
+    if role is not None:
+        index, workers = role
+        print(f"worker {index + 1} of {workers}: weights {result.bundle.weights_digest()}", file=sys.stderr)
+        if index != 0:  # every worker holds the same weights; the chief (worker 0) writes them
+            print(f"worker {index + 1} of {workers} done (worker 1 writes the model)")
+            return 0
     if args.output.lower().endswith(".zip"):
         out = Path(args.output)
         out.write_bytes(result.bundle.to_zip())  # a .zip holds the bundle's files only: no optimizer state
@@ -239,6 +288,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     extra = f", validation NLL {nll:.3f} nats/note" if nll else ""
     print(f"saved model to {out} (hash {result.bundle.short_hash}{extra})")
     return 0
+
+
+# --- prepare ------------------------------------------------------------
+def cmd_prepare(args: argparse.Namespace) -> int:
+    encoding = EncodingConfig(name=args.encoding, steps_per_quarter=args.grid)
+    print(f"preparing {', '.join(args.sources)} -> {_shown(Path(args.output))} with {args.workers} worker(s)",
+          file=sys.stderr)
+    pipeline_args = []
+    for option in args.pipeline_args or []:
+        name, sep, value = option.partition("=")
+        if not sep or not name.strip("-"):
+            raise NeuroTunesError(f"--runner-option takes NAME=VALUE, not {option!r}")
+        pipeline_args.append(f"--{name.lstrip('-')}={value}")
+    with _native_stderr_to_log(args.verbose):  # Beam's worker processes log every step to stderr
+        report = prepare(args.sources, args.output, encoding=encoding, validation_fraction=args.validation,
+                         key_normalization=args.key_normalize, workers=args.workers,
+                         items_per_shard=args.per_shard, limit=args.limit or None, runner=args.runner,
+                         pipeline_args=pipeline_args)
+    shards = report.manifest
+    for error in shards.errors[:MAX_REASONS_SHOWN * 5]:
+        print(f"neurotunes: skipped {_one_line(error['reason'])}", file=sys.stderr)
+    if len(shards.errors) > MAX_REASONS_SHOWN * 5:
+        print(f"neurotunes: ... and {len(shards.errors) - MAX_REASONS_SHOWN * 5} more (see manifest.json)",
+              file=sys.stderr)
+    t, v = shards.totals["train"], shards.totals["validation"]
+    reused = f", {report.shards_reused} already done" if report.shards_reused else ""
+    print(f"{t['pieces'] + v['pieces']} pieces ({t['pieces']} training, {v['pieces']} validation; "
+          f"{t['tokens'] + v['tokens']:,} tokens) in {report.shards_made + report.shards_reused} shards "
+          f"({report.shards_made} made{reused}) in {report.seconds:.1f} s; {len(shards.errors)} unreadable; "
+          f"manifest: {_shown(Path(args.output) / 'manifest.json')}")
+    return EXIT_PARTIAL if shards.errors else 0
 
 
 def _training_scores(args: argparse.Namespace):
@@ -504,8 +584,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = sub.add_parser("transcribe", help="audio (mp3/wav/ogg/flac; more with ffmpeg) -> MIDI with Basic Pitch")
-    t.add_argument("audio", nargs="+", help="audio files")
-    t.add_argument("-o", "--output", required=True, help="MIDI file (one input) or folder (several)")
+    t.add_argument("audio", nargs="+", help="audio files, or folders (searched recursively for audio files)")
+    t.add_argument("-o", "--output", required=True,
+                   help="MIDI file (one input) or folder (a folder or several inputs: the MIDI files mirror the "
+                        "inputs' paths, next to a manifest.json that lets a rerun skip what is done)")
     t.add_argument("--preset", default="default", choices=list(_transcribe_presets()),
                    help="starting settings for the material; the flags below override them")
     bp = t.add_argument_group("Basic Pitch (defaults: Basic Pitch's own)")
@@ -526,6 +608,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-seconds", type=float, default=C.MAX_AUDIO_SECONDS, help="refuse longer audio")
     t.add_argument("--backend", choices=("onnx", "tflite", "tf"), default=None,
                    help="Basic Pitch runtime (default: onnx when onnxruntime is installed, the fastest here)")
+    t.add_argument("--workers", type=_positive_int, default=1,
+                   help="processes transcribing a folder or several files at once, each loading Basic Pitch "
+                        "once (default 1: in this process)")
     t.set_defaults(func=cmd_transcribe)
 
     tr = sub.add_parser("train", help="train a model on music21 corpora and/or your MIDI, MusicXML or ABC files")
@@ -533,6 +618,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--corpus", action="append", help="music21 corpus: bach, essen, ryansMammoth, ... (repeatable)")
     src.add_argument("--midi", help="folder of .mid/.xml/.mxl/.abc/.zip files")
     src.add_argument("--files", nargs="+", help="MIDI, MusicXML, ABC or .zip files")
+    src.add_argument("--shards", metavar="DIR",
+                     help="a folder made by `prepare`: streamed from disk, never held in memory (the shards carry "
+                          "their encoding, key normalization and validation split)")
     tr.add_argument("--limit", type=int, default=0, help="use only the first N pieces of each corpus (0 = all)")
     tr.add_argument("--key-normalize", action="store_true", help="transpose every piece to C major / A minor")
     tr.add_argument("--encoding", choices=encodings.names(), default=EncodingConfig().name,
@@ -556,8 +644,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="early stop after N epochs without improvement (0 = off)")
     tr.add_argument("--resume", default=None,
                     help="continue from this model bundle (a folder written by train also restores Adam's state)")
-    tr.add_argument("--strategy", choices=("default", "mirrored"), default="default",
-                    help="mirrored: tf.distribute data parallelism over every GPU")
+    tr.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
+                    help="mirrored: tf.distribute data parallelism over every GPU of this machine; multiworker: "
+                         "over several machines, each running this same command with its own TF_CONFIG (worker "
+                         "0 writes the model)")
     tr.add_argument("--checkpoint-dir", default=None,
                     help="save a bundle here after every epoch (epoch-NNN folders, each resumable with --resume)")
     tr.add_argument("--transpose", type=int, default=train_defaults.transpose_semitones,
@@ -569,6 +659,26 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--name", default=None, help="model name shown in the app")
     tr.add_argument("-o", "--output", required=True, help="model bundle folder (or .zip) to write")
     tr.set_defaults(func=cmd_train)
+
+    pr = sub.add_parser("prepare", help="corpora -> sharded TFRecord files and a manifest, in parallel (Apache Beam)")
+    pr.add_argument("sources", nargs="+", metavar="SRC",
+                    help="folders (searched recursively) and files of MIDI, MusicXML, ABC or .zip; corpus:NAME for "
+                         "a music21 corpus (bach, essen, ryansMammoth, ...)")
+    pr.add_argument("-o", "--output", required=True, help="folder for the shards and manifest.json (rerun to resume)")
+    pr.add_argument("--workers", type=_positive_int, default=1, help="processes of Beam's local runner")
+    pr.add_argument("--encoding", choices=encodings.names(), default=EncodingConfig().name)
+    pr.add_argument("--grid", type=int, default=EncodingConfig().steps_per_quarter, metavar="STEPS",
+                    help="grid steps per quarter note")
+    pr.add_argument("--key-normalize", action="store_true", help="transpose every piece to C major / A minor")
+    pr.add_argument("--validation", type=float, default=0.1, help="share of pieces held out (chosen by piece id)")
+    pr.add_argument("--per-shard", type=_positive_int, default=DEFAULT_ITEMS_PER_SHARD,
+                    help="input files (or tunes of a collection) per shard")
+    pr.add_argument("--limit", type=int, default=0, help="only the first N inputs (0 = all)")
+    pr.add_argument("--runner", default="DirectRunner",
+                    help="Beam runner: DirectRunner (local processes), DataflowRunner, FlinkRunner, SparkRunner")
+    pr.add_argument("--runner-option", action="append", metavar="NAME=VALUE", dest="pipeline_args",
+                    help="an option for the runner, repeatable (project=P, region=R, temp_location=gs://..., ...)")
+    pr.set_defaults(func=cmd_prepare)
 
     g = sub.add_parser("generate", help="generate a new piece as MIDI")
     g.add_argument("--model", default="default", help="bundle folder, .zip, or a shipped model: default, fiddle, chorale")

@@ -207,7 +207,7 @@ class _Config:
 
 
 LR_SCHEDULES = ("constant", "plateau", "cosine")
-STRATEGIES = ("default", "mirrored")
+STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 @dataclass(frozen=True)
@@ -248,7 +248,8 @@ class TrainConfig(_Config):
     lr_schedule: str = setting("constant", choices=LR_SCHEDULES,
                                help="constant, plateau (halve when stuck) or cosine")
     strategy: str = setting("default", choices=STRATEGIES,
-                            help="default (one device) or mirrored (tf.distribute over every GPU)")
+                            help="default (one device), mirrored (tf.distribute over every GPU) or multiworker "
+                                 "(several machines, each running the same command, configured by TF_CONFIG)")
 
 
 #: Scale name -> semitones above the key's tonic.

@@ -1,4 +1,5 @@
-"""Fit a sequence model on a :class:`~neurotunes.dataset.Dataset`.
+"""Fit a sequence model on a :class:`~neurotunes.dataset.Dataset` (in memory) or a
+:class:`~neurotunes.shards.ShardSet` (streamed from prepared TFRecord shards).
 
 Every chunk of ``sequence_length`` tokens is fed with a target at every step
 (``return_sequences=True``), which trains about 20x faster per epoch than the
@@ -31,9 +32,11 @@ from .bundle import BundleInfo, BundleMetrics, ModelBundle, load_bundle
 from .constants import SHIPPED_MODELS
 from .config import ModelConfig, TrainConfig
 from .dataset import Dataset, augment_transpose, make_windows, token_stream
-from .encodings import Vocabulary, encoding_for
-from .errors import BadModel, TrainingDiverged
+from .encodings import EncodingConfig, Vocabulary, encoding_for
+from .errors import BadConfig, BadModel, DatasetError, TrainingDiverged
 from .models import build_model
+from .records import DatasetStats
+from .shards import ShardSet
 
 log = logging.getLogger(__name__)
 
@@ -213,8 +216,84 @@ def prepare_arrays(dataset: Dataset, train_config: TrainConfig) -> TrainingArray
     return TrainingArrays(vocab, x, y, vx, vy, encoding.notes_per_token(dataset.validation))
 
 
+@dataclass(frozen=True, eq=False)
+class _Feed:
+    """What the fit loop reads, wherever it comes from: batches, how many make an epoch, validation."""
+
+    vocab: Vocabulary
+    encoding: EncodingConfig
+    batches: object  # a tf.data.Dataset of (inputs, targets) batches
+    steps: int
+    validation: object | None
+    validation_steps: int | None  # None: the validation data's own length
+    val_notes_per_token: float
+    stats: DatasetStats
+
+
+def _feed(data: Dataset | ShardSet, train_config: TrainConfig, *, multiworker: bool = False,
+          workers: int = 1) -> _Feed:
+    """The batches to fit on.  Several workers must take the same number of steps with whole batches, so for a
+    multi-worker run every epoch and every validation pass is a fixed number of whole batches of repeated data;
+    shard files are divided between the workers (each reads only its own), other data by element."""
+    tf = import_tensorflow()
+    length, batch = train_config.sequence_length, train_config.batch_size
+    if isinstance(data, ShardSet):
+        if train_config.transpose_semitones:
+            raise BadConfig("shards are written once, so they cannot be transposed while training: prepare them "
+                            "with the transpositions you want, or train without --transpose")
+        windows = data.windows_in("train", length)
+        if windows < batch:
+            raise DatasetError(f"the shards' training pieces give {windows} windows of {length} tokens, fewer than "
+                               f"one batch of {batch}; lower the sequence length or the batch size")
+        batches = data.windows("train", length, batch, seed=train_config.seed, repeat=True)
+        by_file = len(data.files["train"]) >= workers
+        val_windows = data.windows_in("validation", length)
+        validation = None
+        if val_windows >= (batch if multiworker else 1):
+            validation = data.windows("validation", length, batch, shuffle=False, whole_batches=multiworker,
+                                      repeat=multiworker)
+        steps = train_config.max_steps_per_epoch or windows // batch
+        vocab, encoding, npt, stats = data.vocab, data.encoding, data.notes_per_token("validation"), data.stats()
+    else:
+        arrays = prepare_arrays(data, train_config)
+        x, y = arrays.inputs, arrays.targets
+        batches = (tf.data.Dataset.from_tensor_slices((x, y))
+                   .shuffle(len(x), seed=train_config.seed, reshuffle_each_iteration=True)
+                   .batch(batch, drop_remainder=multiworker))
+        steps = math.ceil(len(x) / batch)
+        if multiworker and len(x) < batch:
+            raise DatasetError(f"the training data gives {len(x)} windows of {length} tokens, fewer than one batch "
+                               f"of {batch}; several workers need whole batches")
+        if train_config.max_steps_per_epoch or multiworker:  # a fixed budget of batches, cycling through the data
+            steps = train_config.max_steps_per_epoch or len(x) // batch
+            batches = batches.repeat()
+        batches = batches.prefetch(tf.data.AUTOTUNE)
+        by_file, val_windows = False, 0 if arrays.val_inputs is None else len(arrays.val_inputs)
+        validation = None
+        if arrays.has_validation and val_windows >= (batch if multiworker else 1):
+            validation = tf.data.Dataset.from_tensor_slices((arrays.val_inputs, arrays.val_targets)).batch(
+                batch, drop_remainder=multiworker)
+            validation = validation.repeat() if multiworker else validation
+        vocab, encoding, npt, stats = arrays.vocab, data.encoding, arrays.val_notes_per_token, data.stats()
+    validation_steps = None
+    if multiworker:
+        policy = tf.data.experimental.AutoShardPolicy
+        batches = batches.with_options(_shard_options(policy.FILE if by_file else policy.DATA))
+        if validation is not None:
+            validation = validation.with_options(_shard_options(policy.DATA))
+            validation_steps = val_windows // batch
+    return _Feed(vocab, encoding, batches, steps, validation, validation_steps, npt, stats)
+
+
+def _shard_options(policy):
+    tf = import_tensorflow()
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = policy
+    return options
+
+
 def train(
-    dataset: Dataset,
+    dataset: Dataset | ShardSet,
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
     *,
@@ -230,8 +309,8 @@ def train(
     Parameters
     ----------
     dataset, model_config, train_config
-        What to learn from, the architecture, and how to fit it.  When resuming,
-        ``train_config.epochs`` is the number of epochs to *add*.
+        What to learn from (pieces in memory, or prepared shards streamed from disk), the architecture, and
+        how to fit it.  When resuming, ``train_config.epochs`` is the number of epochs to *add*.
     on_progress
         Called after every batch and every epoch.
     should_stop
@@ -266,15 +345,18 @@ def train(
     """
     tf = import_tensorflow()
     train_config = train_config or TrainConfig()
-    arrays = prepare_arrays(dataset, train_config)
-    vocab = arrays.vocab
+    # First: a multi-worker strategy must exist before anything else runs on TensorFlow.
+    strategy = _distribution_strategy(train_config.strategy)
+    multiworker = train_config.strategy == "multiworker"
+    feed = _feed(dataset, train_config, multiworker=multiworker, workers=worker_role()[1] if multiworker else 1)
+    vocab = feed.vocab
     model_config = model_config or ModelConfig()
     if model_config.vocab_size != len(vocab):
         model_config = ModelConfig.from_dict({**model_config.to_dict(), "vocab_size": len(vocab)})
 
     prior: dict[str, list[float]] = {}
     if resume_from is not None:
-        if resume_from.model != model_config or resume_from.encoding != dataset.encoding:
+        if resume_from.model != model_config or resume_from.encoding != feed.encoding:
             raise BadModel("the run to resume used another architecture or encoding; start a new run instead")
         if not _all_finite(resume_from.weights):
             raise BadModel("the run to resume has weights that are NaN or infinite, so it cannot go on; "
@@ -283,7 +365,6 @@ def train(
     initial_epoch = len(prior.get("loss", []))
     total_epochs = initial_epoch + train_config.epochs
     tf.keras.utils.set_random_seed(train_config.seed)
-    strategy = _distribution_strategy(train_config.strategy)
     with strategy.scope():
         model = build_model(model_config)
         if resume_from is not None:
@@ -295,26 +376,11 @@ def train(
         )
         if resume_optimizer is not None:
             _restore_optimizer(model.optimizer, model.trainable_variables, resume_optimizer)
-    x, y = arrays.inputs, arrays.targets
-    ds = (
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .shuffle(len(x), seed=train_config.seed, reshuffle_each_iteration=True)
-        .batch(train_config.batch_size)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    batches = math.ceil(len(x) / train_config.batch_size)
-    steps = batches
-    if train_config.max_steps_per_epoch:  # a fixed budget of batches, cycling through small data
-        steps = train_config.max_steps_per_epoch
-        ds = ds.repeat()
-    val_data = None
-    if arrays.has_validation:
-        val_data = tf.data.Dataset.from_tensor_slices((arrays.val_inputs, arrays.val_targets)).batch(
-            train_config.batch_size)
+    ds, steps, val_data = feed.batches, feed.steps, feed.validation
 
     info = BundleInfo(
         name=name,
-        dataset=dataset.stats(),
+        dataset=feed.stats,
         training=train_config.to_dict(),
         resumed_from=resume_from.hash if resume_from is not None else None,
         initial_epoch=initial_epoch,
@@ -326,7 +392,7 @@ def train(
     def snapshot(weights: list[np.ndarray], metrics: BundleMetrics) -> ModelBundle:
         return ModelBundle(
             model=model_config,
-            encoding=dataset.encoding,
+            encoding=feed.encoding,
             vocab=vocab,
             weights=tuple(np.asarray(w, dtype=np.float32) for w in weights),
             metrics=metrics,
@@ -351,6 +417,7 @@ def train(
         initial_epoch=initial_epoch,
         steps_per_epoch=steps,
         validation_data=val_data,
+        validation_steps=feed.validation_steps,
         callbacks=callbacks,
         verbose=0,
     )
@@ -364,7 +431,7 @@ def train(
     # epochs, or a validation set it had and this call lacks, say nothing about them).
     logs = callback.best_logs if callback.best_weights is not None else callback.last_logs
     if val_data is not None and "val_loss" in logs:
-        npt = arrays.val_notes_per_token
+        npt = feed.val_notes_per_token
         metrics = metrics.with_values(
             best_val_loss_per_token=logs["val_loss"],
             val_nll_per_note=logs["val_loss"] / npt if npt else None,
@@ -406,15 +473,56 @@ def _diverged_message(where: str, what: str, learning_rate: float) -> str:
 
 def _distribution_strategy(name: str):
     """``"mirrored"``: synchronous data parallelism over every GPU (or every logical CPU when there is
-    no GPU, which is how the tests exercise it); ``"default"``: one device."""
+    no GPU, which is how the tests exercise it); ``"multiworker"``: the same over several processes or
+    machines, each running the same training, as ``TF_CONFIG`` describes them (see :func:`worker_role`);
+    ``"default"``: one device."""
     tf = import_tensorflow()
 
+    if name == "multiworker":
+        role = worker_role()
+        if role is None:
+            raise BadConfig("multi-worker training needs TF_CONFIG: the cluster's workers (host:port each) and "
+                            "this worker's index, e.g. {\"cluster\": {\"worker\": [\"host1:12345\", "
+                            "\"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": 0}}")
+        log.info("multi-worker training: worker %d of %d", role[0] + 1, role[1])
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if name != "mirrored":
         return tf.distribute.get_strategy()
     devices = [d.name for d in tf.config.list_logical_devices("GPU")]
     devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
     log.info("mirrored training over %s", devices)
     return tf.distribute.MirroredStrategy(devices=devices)
+
+
+def worker_role() -> tuple[int, int] | None:
+    """``(this worker's index, number of workers)`` from ``$TF_CONFIG``; None when it is unset or names no
+    workers.  Worker 0 is the chief: the one that writes the model.
+
+    Raises
+    ------
+    BadConfig
+        ``TF_CONFIG`` is not JSON of the shape TensorFlow reads.
+    """
+    import json
+    import os
+
+    text = os.environ.get("TF_CONFIG", "").strip()
+    if not text:
+        return None
+    try:
+        config = json.loads(text)
+        workers = list(config["cluster"]["worker"])
+        task = config.get("task", {})
+        index = int(task.get("index", 0))
+        if task.get("type", "worker") not in ("worker", "chief"):
+            raise ValueError("only workers train")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadConfig(f"TF_CONFIG is not a cluster description TensorFlow reads ({exc})") from None
+    if not workers:
+        return None
+    if not 0 <= index < len(workers):
+        raise BadConfig(f"TF_CONFIG's task index {index} is not one of its {len(workers)} workers")
+    return index, len(workers)
 
 
 def _schedule_callbacks(train_config: TrainConfig, *, has_validation: bool, total_epochs: int) -> list:

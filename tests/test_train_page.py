@@ -195,3 +195,50 @@ def test_the_quick_run_fine_tunes_the_shipped_model_on_pieces_the_evaluate_page_
     assert held_out_sources("bach"), "the held-out list is empty: the check above proves nothing"
     assert job.model_key in at.session_state[state.TRAINED_MODELS]
     assert at.session_state[state.ACTIVE_MODEL] == state.DEFAULT_MODEL  # Generate keeps it until asked
+
+
+def test_the_page_trains_streaming_from_prepared_shards(tmp_path, monkeypatch):
+    """Shards prepared with `neurotunes prepare` into the shards folder are a source on the page; training
+    streams them in the training process; shards in another encoding than the model to teach are refused."""
+    from neurotunes.encodings import EncodingConfig
+    from neurotunes.midi_io import score_to_midi
+    from neurotunes.shards import SHARDS_DIR_ENV, prepare
+    from neurotunes.ui.train_form import SHARDS
+
+    music = tmp_path / "music"
+    music.mkdir()
+    for k in range(1, 41):
+        piece = make_score(pitches=tuple(55 + (i * k) % 19 for i in range(64)), step=0.25, dur=0.25)
+        (music / f"p{k}.mid").write_bytes(score_to_midi(piece))
+    root = tmp_path / "shards"
+    prepare([str(music)], root / "my tunes", encoding=EncodingConfig(), items_per_shard=10)
+    prepare([str(music)], root / "as names", encoding=EncodingConfig(name="classic"), items_per_shard=20)
+    (root / "not prepared").mkdir()
+    monkeypatch.setenv(SHARDS_DIR_ENV, str(root))
+
+    at = _train_page()
+    radio = _by_label(at.radio, "Train on")
+    assert SHARDS in radio.options
+    radio.set_value(SHARDS).run()
+    assert _by_label(at.selectbox, "Shards folder").options == ["as names", "my tunes"]  # prepared ones only
+    _by_label(at.selectbox, "Shards folder").set_value("as names").run()
+    assert any("classic encoding" in c.value for c in at.caption)
+    _by_label(at.button, "Train").click().run()  # the shipped Bach model reads event tokens: refused, page kept
+    assert any("classic encoding" in e.value and "Prepare them again" in e.value for e in at.error)
+    assert state.TRAIN_JOB not in at.session_state or at.session_state[state.TRAIN_JOB] is None  # nothing started
+
+    _by_label(at.selectbox, "Shards folder").set_value("my tunes").run()
+    assert any("tokens in 4 files · event encoding" in c.value for c in at.caption), [c.value for c in at.caption]
+    _new_model(at)
+    _by_label(at.selectbox, "Architecture").set_value("Fastest to train, for small datasets and tries (1 × LSTM 128)").run()
+    _by_label(at.slider, "Epochs").set_value(1)
+    _by_label(at.select_slider, "Training window (tokens)").set_value(64)
+    _by_label(at.button, "Train").click().run()
+    assert not at.error, [e.value for e in at.error]
+    job = at.session_state[state.TRAIN_JOB]
+    _wait(lambda: not job.active, timeout=240)
+    at.run()
+    assert job.status == "done", job.error
+    assert job.result.info.dataset.description.startswith("shards from")
+    assert job.result.info.dataset.pieces_train + job.result.info.dataset.pieces_validation == 40
+    assert job.model_key in at.session_state[state.TRAINED_MODELS]

@@ -38,6 +38,7 @@ from typing import Any, Callable, Mapping
 from ..bundle import ModelBundle
 from ..config import GenerateConfig, ModelConfig, TrainConfig
 from ..dataset import CorpusRecipe, Dataset
+from ..shards import ShardSet
 from ..encodings import EncodingConfig
 from ..errors import NeuroTunesError
 from ..evaluate import LearningVerdict, chance_nll_per_token, learning_verdict
@@ -93,7 +94,7 @@ class JobSnapshot:
 
 @dataclass
 class TrainingJob:
-    dataset: Dataset | CorpusRecipe  # a recipe is read in the training process
+    dataset: Dataset | CorpusRecipe | ShardSet  # a recipe is read, and shards are streamed, in the training process
     model_config: ModelConfig
     train_config: TrainConfig
     name: str
@@ -303,8 +304,11 @@ def _finished_message(stopped_by: StoppedBy | None, patience: int, verdict: Lear
     return "Finished."
 
 
-def _chance(dataset: Dataset, bundle: ModelBundle) -> float | None:
-    """The chance bar for the verdict (a bonus: a failure to measure it never fails the run)."""
+def _chance(dataset: Dataset | ShardSet, bundle: ModelBundle) -> float | None:
+    """The chance bar for the verdict (a bonus: a failure to measure it never fails the run; shards, which are
+    never read into memory, are judged by their accuracy curve alone)."""
+    if isinstance(dataset, ShardSet):
+        return None
     try:
         return chance_nll_per_token(dataset.train, dataset.validation, bundle)
     except (NeuroTunesError, ValueError) as exc:
@@ -324,15 +328,20 @@ def _crash_message(exitcode: int | None) -> str:
             "memory: try fewer pieces, a smaller model or a smaller batch, then train again.")
 
 
-def _dataset_to_wire(dataset: Dataset | CorpusRecipe) -> dict[str, Any]:
+def _dataset_to_wire(dataset: Dataset | CorpusRecipe | ShardSet) -> dict[str, Any]:
     if isinstance(dataset, CorpusRecipe):  # read in the child: music21 never runs in the server
         return {"recipe": dataset.to_dict()}
+    if isinstance(dataset, ShardSet):  # streamed from disk by the child
+        return {"shards": str(dataset.folder)}
     return {"train": [s.to_dict() for s in dataset.train], "validation": [s.to_dict() for s in dataset.validation],
             "encoding": dataset.encoding.to_dict(), "description": dataset.description,
             "key_normalized": dataset.key_normalized}
 
 
-def _dataset_from_wire(wire: dict[str, Any], progress: Callable[[int, int], None] | None = None) -> Dataset:
+def _dataset_from_wire(wire: dict[str, Any],
+                       progress: Callable[[int, int], None] | None = None) -> Dataset | ShardSet:
+    if "shards" in wire:
+        return ShardSet.load(wire["shards"])
     if "recipe" in wire:
         return CorpusRecipe.from_dict(wire["recipe"]).build(progress)
     return Dataset(train=tuple(Score.from_dict(s) for s in wire["train"]),

@@ -45,6 +45,7 @@ TRAIN_SAMPLE_EVERY = "nt_train_sample_every"
 TRAIN_NAME = "nt_train_name"
 TRAIN_WINDOW = "nt_train_window"  # tokens per training window (and attention context)
 TRAIN_START_FROM = "nt_train_start_from"  # a new model, or a shipped model to fine-tune
+TRAIN_SHARDS = "nt_train_shards"  # the prepared shards folder to train on (a name under shards_root())
 #: The Train page's settings, kept across refreshes (neurotunes.ui.persist).
 TRAIN_SETTINGS = (TRAIN_SOURCE, TRAIN_PIECES, TRAIN_KEY_NORMALIZE, TRAIN_PRESET, TRAIN_EPOCHS, TRAIN_TRANSPOSE,
                   TRAIN_ARCH, TRAIN_LAYERS, TRAIN_UNITS, TRAIN_DROPOUT, TRAIN_EMBEDDING, TRAIN_LR, TRAIN_SCHEDULE,

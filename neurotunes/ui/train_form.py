@@ -13,6 +13,8 @@ import streamlit as st
 from ..bundle import ModelBundle
 from ..config import ModelConfig, TrainConfig
 from ..dataset import CorpusRecipe, Dataset, normalize_key
+from ..errors import BadConfig
+from ..shards import ShardSet
 from ..training import OptimizerState
 from . import cache, state
 from .jobs import TrainingJob
@@ -34,7 +36,7 @@ PRESETS = {
     "Teaching baseline: the simplest recurrent net (2 × RNN 256)": ModelConfig(arch="rnn", units=256, layers=2,
                                                                                 dropout=0.2),
 }
-FROM_DATASET, QUICK = "The dataset from the Dataset page", "Quick: Bach chorales"
+FROM_DATASET, QUICK, SHARDS = "The dataset from the Dataset page", "Quick: Bach chorales", "Prepared shards"
 NEW_MODEL = "A new model"
 #: Start from: a new model with the settings below, or a shipped model (by its name for load_bundle) taught more.
 START_FROM = {
@@ -121,14 +123,29 @@ def for_fine_tuning(dataset: Dataset, base: ModelBundle) -> Dataset:
     return replace(dataset, encoding=base.encoding)
 
 
-def start_job(dataset: Dataset | CorpusRecipe, resume_from: ModelBundle | None = None,
+def start_job(dataset: Dataset | CorpusRecipe | ShardSet, resume_from: ModelBundle | None = None,
               resume_optimizer: OptimizerState | None = None) -> TrainingJob:
     """Start training ``dataset`` with the page's settings; the job becomes the session's.
 
     With a shipped model to fine-tune (and no stopped run to resume), the run starts from its weights and
-    keeps its architecture and encoding."""
+    keeps its architecture and encoding (prepared shards must be in that encoding: they are written once).
+
+    Raises
+    ------
+    BadConfig
+        Shards in another encoding than the model to fine-tune, or shards with transposition asked for.
+    """
     model_config, train_config = current_configs()
     base = fine_tune_base() if resume_from is None else None
+    if isinstance(dataset, ShardSet):
+        wanted = base.encoding if base is not None else (resume_from.encoding if resume_from is not None else None)
+        if wanted is not None and dataset.encoding != wanted:
+            raise BadConfig(f"these shards are in the {dataset.encoding.name} encoding (grid "
+                            f"{dataset.encoding.steps_per_quarter}); the model reads {wanted.name} (grid "
+                            f"{wanted.steps_per_quarter}). Prepare them again with its encoding, or train a new model")
+        if train_config.transpose_semitones:
+            raise BadConfig("shards cannot be transposed while training: set Transpose to 0, or prepare them with "
+                            "the keys you want")
     if base is not None:  # its architecture, and windows as long as its attention was trained on
         model_config, resume_from = base.model, base
         train_config = replace(train_config, sequence_length=base.model.context)
