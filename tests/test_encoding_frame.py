@@ -323,3 +323,20 @@ def test_a_beat_frame_model_keeps_the_beat_in_what_it_writes():
     take = generate_traced(bundle, GenerateConfig(seed=4, length=40, tempo_bpm=120.0, max_chord=4), trace_top=1)
     ends = [t.token for t in take.trace if t.token.startswith("|")]
     assert len(ends) > 4 and all(int(e[1:]) == (k + 1) % 2 for k, e in enumerate(ends))
+
+
+def test_a_beat_frame_model_harmonizes_a_melody_in_time_with_its_beat():
+    from neurotunes.harmonize import VOICES, can_harmonize, harmonize
+
+    vocab = BEATS.vocabulary()
+    model = ModelConfig(arch="gru", vocab_size=len(vocab), units=8, layers=1, embedding_dim=4, dropout=0.0)
+    rng = np.random.default_rng(5)
+    weights = tuple(rng.normal(scale=0.5, size=s).astype(np.float32) for s in weight_shapes(model))
+    bundle = ModelBundle(model=model, encoding=BEATS.config, vocab=vocab, weights=weights, info={"name": "beats"})
+    assert can_harmonize(bundle)
+    melody = Score(notes=tuple(Note(start=i * 0.5, end=(i + 1) * 0.5, pitch=p)
+                               for i, p in enumerate((67, 69, 71, 72, 71, 69, 67))), tempo_bpm=120.0)
+    chorale = harmonize(bundle, melody, seed=1)
+    soprano = chorale.voice(VOICES[0])
+    assert [(n.pitch, n.start) for n in soprano.notes] == [(n.pitch, n.start) for n in melody.notes]
+    assert all(len(chorale.voice(v).notes) >= 1 for v in VOICES)
