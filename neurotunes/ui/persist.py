@@ -10,6 +10,8 @@ Everything lives under ``data_dir()/sessions/<sha256 of the browser's secret>`` 
     transcriptions/<id>.json    a transcription's name, Score, settings and the recording's sha256;
     transcriptions/<id>.audio   the recording's bytes, as uploaded
     dataset/<id>.json           a piece accepted into the dataset
+    chorale/<id>.json           the last harmonization on the Harmonize page: its name, Score (its share link in
+                                its metadata), voices and messages
     built/<id>.json             the Dataset built on the Dataset page
     models/<id>.json, <id>.zip  a trained or loaded model's key; its bundle (JSON + npz, read back through
                                 ModelBundle.from_zip and its hash check)
@@ -55,6 +57,7 @@ from ..dataset import Dataset
 from ..encodings import EncodingConfig
 from ..errors import NeuroTunesError
 from ..generate import StepTrace
+from ..harmonize import VOICES, Harmonization
 from ..midi_io import score_to_midi
 from ..score import Score
 from . import state
@@ -280,6 +283,27 @@ def _put_takes(items: list[tuple[str, Any]]) -> None:
     state.takes().extend(sorted(restored, key=lambda t: t.number))
 
 
+def _chorale_record(made: tuple[str, Harmonization]) -> dict[str, Any]:
+    name, chorale = made
+    return {"name": name, "score": chorale.score.to_dict(), "voices": [list(v) for v in chorale.voices],
+            "messages": list(chorale.messages)}
+
+
+def _chorale_read(record: Mapping[str, Any], key: str, stem: Path) -> tuple[str, Harmonization]:
+    score = Score.from_dict(record["score"])
+    voices, messages = record["voices"], record.get("messages", [])
+    _need(isinstance(voices, list) and len(voices) == len(VOICES) and
+          all(isinstance(v, list) and all(type(i) is int and 0 <= i < len(score.notes) for i in v) for v in voices),
+          "the voices are not lists of the chorale's notes")
+    _need(isinstance(messages, list), "the messages are not a list")
+    return (_text(record["name"], "the chorale's name"),
+            Harmonization(score, tuple(tuple(v) for v in voices), tuple(_text(m, "a message") for m in messages)))
+
+
+def _put_chorale(items: list[tuple[str, Any]]) -> None:
+    st.session_state[state.CHORALE] = items[-1][1]
+
+
 def _built_items(values: Mapping[str, Any]) -> dict[str, Any]:
     built = values.get(state.BUILT_DATASET)
     return {} if built is None else {"dataset": built}
@@ -293,6 +317,9 @@ def _put_built(items: list[tuple[str, Any]]) -> None:
 KINDS = (
     _Kind("takes", "take", lambda values: {t.uid: t for t in values.get(state.TAKES) or ()}, _take_record,
           _take_read, _put_takes),
+    _Kind("chorale", "harmonization",
+          lambda values: {} if values.get(state.CHORALE) is None else {"chorale": values[state.CHORALE]},
+          _chorale_record, _chorale_read, _put_chorale),
     _Kind("built", "built dataset", _built_items, _built_record, lambda record, key, stem: _built_from(record),
           _put_built),
     _Kind("dataset", "dataset piece", lambda values: values.get(state.DATASET) or {}, lambda s: {"score": s.to_dict()},
@@ -635,7 +662,7 @@ def not_kept() -> list[str]:
         for key, item in kept.dropped.get(kind.folder, {}).items():
             if items.get(key) is item:
                 names.append(f"{kind.label} {item.number}" if kind.folder == "takes" else
-                             kind.label if kind.folder == "built" else f"{kind.label} {key!r}")
+                             kind.label if kind.folder in ("built", "chorale") else f"{kind.label} {key!r}")
     return names
 
 
@@ -663,7 +690,8 @@ def _raised_in_a_widget(exc: BaseException) -> bool:
 # --- the sidebar's actions -----------------------------------------------------------------------------------------
 #: What Start fresh clears besides the settings: everything the visitor made and what the pages show of it.
 _MADE = (state.TRANSCRIPTIONS, state.DATASET, state.TRAINED_MODELS, state.TAKES, state.TRAIN_JOB,
-         state.BUILT_DATASET, state.EVALUATION, state.TAKE_SHOWN, state.TAKE_TO_SHOW, state.SHARE_APPLIED)
+         state.BUILT_DATASET, state.EVALUATION, state.TAKE_SHOWN, state.TAKE_TO_SHOW, state.SHARE_APPLIED,
+         state.CHORALE)
 
 
 def start_fresh() -> None:
