@@ -39,6 +39,17 @@ with st.sidebar:
 
         sound_settings()
 
+def show_counters() -> None:
+    from neurotunes.ui.cache import model_label
+
+    counters.caption(
+        f"Model: **{model_label(state.active_model())}**  \n"
+        f"Transcriptions: {len(state.transcriptions())} · In dataset: {len(state.dataset())} · "
+        f"Takes: {len(state.takes())}"
+    )
+
+
+show_counters()  # before the page: a page that stops early (Generate before its first take) still has them
 try:
     nav.run()
 except Exception as exc:  # a bug in a page: one line with an error id for the user, the traceback for the log
@@ -49,11 +60,5 @@ except Exception as exc:  # a bug in a page: one line with an error id for the u
     show_unexpected("This page stopped")
 finally:  # also after st.stop() in a page (after which every element drawn raises again: save first)
     persist.save()  # keeps what changed on the server (see neurotunes/ui/persist.py)
-    from neurotunes.ui.cache import model_label
-
-    counters.caption(
-        f"Model: **{model_label(state.active_model())}**  \n"
-        f"Transcriptions: {len(state.transcriptions())} · In dataset: {len(state.dataset())} · "
-        f"Takes: {len(state.takes())}"
-    )
+    show_counters()  # again: counts what the page just made
     persist.show(kept_box)  # its size now, and what is over the limit

@@ -67,7 +67,7 @@ def build():
     st.session_state[state.BUILT_DATASET] = dataset
 
 
-if st.button("Build dataset", type="primary", icon=":material/dataset:"):
+if st.button("Build dataset", type="primary", icon=":material/dataset:", key="nt_build_dataset"):
     guarded(build, what="Could not build the dataset")
 
 dataset = st.session_state.get(state.BUILT_DATASET)

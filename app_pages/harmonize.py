@@ -26,9 +26,7 @@ SOURCES = ("Sing or hum", "A recording", "A MIDI, MusicXML or ABC file", "A take
 SHARED_SOURCE, SHARED_NAME = "The shared melody", "the shared melody"  # a source once a share link brought one
 NOTATION_TYPES = ["mid", "midi", "musicxml", "xml", "mxl", "abc"]
 TEMPERATURES = (0.5, 1.5)  # the slider's range
-LINK_APPLIED = "hz_link_applied"  # the harmonization link last opened (sorted items): opened once, not every rerun
-SHARED = "hz_shared"  # the HarmonizationLink whose chorale is shown, while its banner is up
-SHARED_MELODY = "hz_shared_melody"  # the melody a share link brought (a Score): a melody source from then on
+LINK_APPLIED, SHARED, SHARED_MELODY = state.HARMONIZE_LINK_APPLIED, state.HARMONIZE_SHARED, state.HARMONIZE_SHARED_MELODY
 #: In a chorale's metadata (so they travel with it: a refresh, its MIDI): its share link's query parameters, or
 #: why it has none.
 LINK_META, NO_LINK_META = "share_link", "no_share_link"

@@ -118,7 +118,7 @@ def start(resume_from=None, resume_optimizer=None):
 
 c1, c2, _ = st.columns([1, 1.6, 3])
 # A failed start keeps its error on screen; a started job redraws the page with its progress.
-if c1.button("Train", type="primary", icon=":material/model_training:", disabled=busy):
+if c1.button("Train", type="primary", icon=":material/model_training:", disabled=busy, key="nt_train_start"):
     if guarded(start, what="Could not start training") is not None:
         st.rerun()
 if job is not None and job.status == "stopped" and job.result is not None and not busy:

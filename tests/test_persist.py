@@ -301,14 +301,17 @@ def test_delete_everything_kept_on_the_server_and_keep_again(browser):
     at.run()
     assert browser.is_dir()
     _button(at, "Yes, delete them").click().run()
-    assert not browser.exists()
+    marks = {"visited", persist.OFF_MARKER}  # no work: only that the browser was seen and wants nothing kept
+    assert {p.name for p in browser.rglob("*")} == marks
     assert len(at.session_state[state.TAKES]) == 1  # this tab keeps what it shows
     at.session_state[state.TAKES] = [*at.session_state[state.TAKES], _take(2)]
     at.run()
-    assert not browser.exists()  # ... and keeps nothing more on the server
+    assert {p.name for p in browser.rglob("*")} == marks  # ... and keeps nothing more on the server
     assert "a refresh loses it" in _sidebar_text(at)
+    refreshed = _load()  # a refresh (a new session of the same browser) keeps nothing either
+    assert refreshed.session_state[state.TAKES] == [] and "a refresh loses it" in _sidebar_text(refreshed)
     _button(at, "Keep my work on the server again").click().run()
-    assert _kept_numbers(browser) == [1, 2]
+    assert _kept_numbers(browser) == [1, 2] and not (browser / persist.OFF_MARKER).exists()
 
 
 def test_download_everything_holds_every_kind(browser):

@@ -70,6 +70,8 @@ DEFAULT_LIMIT_MB, DEFAULT_DAYS = 200.0, 30.0
 SWEEP_EVERY_S = 3600.0  # expired folders are looked for at the server's first page, then hourly
 VERSION = 1
 MARKER = "visited"
+#: Left in a browser's folder by "Delete everything kept on the server": its later visits keep nothing either.
+OFF_MARKER = "keep-nothing"
 MB = 1024 * 1024
 DAY_S = 24 * 60 * 60
 _FOLDER = re.compile(r"[0-9a-f]{64}")  # a session folder's name: a sha256; nothing else is touched
@@ -497,9 +499,11 @@ def begin(secret: str, page: str) -> Kept:
     _sweep_when_due()
     kept = _kept()
     if kept is None:
-        kept = Kept(folder_for(secret))
+        folder = folder_for(secret)
+        kept = Kept(folder, off=(folder / OFF_MARKER).is_file())  # what was deleted stays deleted after a refresh
         st.session_state[state.KEPT] = kept
-        _restore(kept)
+        if not kept.off:
+            _restore(kept)
     # What the browser sent with this run, noted now: the run before may not reach its save (a page switch
     # stops it where it is, and this run can start before its ``finally`` does).
     _note_settings(kept, _values())
@@ -710,11 +714,19 @@ def start_fresh() -> None:
 
 
 def delete_kept() -> None:
-    """Delete this browser's files on the server; this tab keeps what it holds, and saves nothing more."""
+    """Delete this browser's files on the server; this tab keeps what it holds, and nothing more is saved for this
+    browser, in this tab or after a refresh, until it asks to be kept again (a marker without content says so)."""
     kept = _kept()
     if kept is None:
         return
     shutil.rmtree(kept.folder, ignore_errors=True)
+    try:
+        kept.folder.mkdir(parents=True, exist_ok=True)
+        _touch(kept.folder / OFF_MARKER)
+        _touch(kept.folder / MARKER)  # swept like any folder once the browser stays away
+    except OSError as exc:
+        log.warning("could not mark %s as keeping nothing: %s", kept.folder.name, exc)
+    st.query_params.clear()  # a share link in the address bar would make its take again after a refresh
     st.session_state[state.KEPT] = Kept(kept.folder, off=True, settings=kept.settings)
 
 
@@ -722,6 +734,7 @@ def keep_again() -> None:
     """Keep this tab's work on the server again: everything is written at the end of this run."""
     kept = _kept()
     if kept is not None:
+        (kept.folder / OFF_MARKER).unlink(missing_ok=True)
         st.session_state[state.KEPT] = Kept(kept.folder, settings=kept.settings)
 
 

@@ -7,11 +7,12 @@ Two fixes, both in the browser, both for narrow screens only:
   a phone (its user agent), so a narrow window, a tablet in split view or a phone asking for the
   desktop site kept a menu over the page it had just opened.  A click on a page link now closes
   it whatever the browser says (after Streamlit's own handling, and only if it is still open).
-- **A form's primary button stays in reach.**  At phone width every column stacks, and the
+- **A page's main action stays in reach.**  At phone width every column stacks, and the
   Generate button ended 1,070 px down a 844 px screen, under eight settings.  Below
   :data:`PHONE_PX` (where Streamlit stacks columns) a form's primary submit button sticks to
   the bottom of the screen while its form is in view, so Generate is above the fold on arrival
-  and under the thumb while the settings scroll past.
+  and under the thumb while the settings scroll past.  The main action of a page without a form
+  (Dataset's Build dataset, Train's Train: :data:`MAIN_ACTION_KEYS`) stays at the screen's bottom.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ import streamlit as st
 PHONE_PX = 640
 #: Below this width Streamlit's sidebar opens over the page instead of beside it.
 NARROW_PX = 768
+#: Buttons that are a page's one main action outside a form (their widget keys): at phone width they stay at the
+#: bottom of the screen, like a form's primary button, so the page's action is in reach on arrival.
+MAIN_ACTION_KEYS = ("nt_build_dataset", "nt_train_start")
 #: How long after a page link's click the menu is looked at: Streamlit's own handling comes first.
 SETTLE_MS = 150
 
@@ -32,6 +36,12 @@ _STYLE = f"""
   }}
   [data-testid="stBaseButton-primaryFormSubmit"] {{
     pointer-events: auto; box-shadow: 0 4px 14px rgba(0, 0, 0, 0.55);
+  }}
+  {", ".join(f".st-key-{key}" for key in MAIN_ACTION_KEYS)} {{
+    position: fixed; bottom: 0.75rem; right: 1rem; width: auto !important; z-index: 3;
+  }}
+  {", ".join(f".st-key-{key} button" for key in MAIN_ACTION_KEYS)} {{
+    box-shadow: 0 4px 14px rgba(0, 0, 0, 0.55);
   }}
 }}
 """

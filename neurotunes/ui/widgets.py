@@ -181,6 +181,11 @@ def share_link(take: state.Take, *, in_address_bar: bool = True) -> None:
 
     Only a take from a shipped model without a primer can be regenerated from settings alone.
     """
+    kept = st.session_state.get(state.KEPT)
+    if kept is not None and kept.off:  # "Delete everything kept on the server": a refresh must bring nothing back
+        in_address_bar = False
+        if "model" in st.query_params:
+            st.query_params.clear()
     if take.model_key in C.SHIPPED_MODELS and not take.primed:
         params = share_params(take.model_key, cache.shipped_bundle(take.model_key).hash, take.config)
         if in_address_bar and st.query_params.to_dict() != params:
