@@ -43,6 +43,7 @@ from neurotunes.training import train  # noqa: E402
 SETTINGS = {
     "event": EncodingConfig(name="event"),
     "frame": EncodingConfig(name="frame", steps_per_quarter=2),
+    "beat-frame": EncodingConfig(name="beat-frame", steps_per_quarter=2),
     "tsd": EncodingConfig(name="tsd"),
     "remi": EncodingConfig(name="remi"),
 }

@@ -8,6 +8,7 @@ interface, and never reads token strings.  Built in:
 * ``"classic"`` (:mod:`.classic`): Classical-Piano-Composer's note and chord names.
 * ``"tsd"``, ``"remi"`` (:mod:`.miditok_codecs`): MidiTok's TSD and REMI tokenizations on our grid.
 * ``"frame"`` (:mod:`.frame`): BachBot's frames, voices top to bottom with ties marked (chorales).
+* ``"beat-frame"`` (:mod:`.frame`): the same frames, each frame end naming the step of the beat that follows.
 
 Adding one::
 
@@ -37,10 +38,11 @@ from .base import (
 from .event import EventEncoding  # registers "event" first: the default and the first choice offered
 from .classic import ClassicEncoding  # noqa: E402, I001  (after event: registration order is the offer order)
 from .miditok_codecs import REMIEncoding, TSDEncoding  # noqa: E402, I001  (MidiTok imported on first use)
-from .frame import FrameEncoding  # noqa: E402, I001
+from .frame import BeatFrameEncoding, FrameEncoding  # noqa: E402, I001
 
 __all__ = [
     "BOS",
+    "BeatFrameEncoding",
     "AnyTokenGrammar",
     "ClassicEncoding",
     "Encoding",
