@@ -95,7 +95,7 @@ CANDIDATES = {
     # frames: one note a frame, its place in the beat named by every frame end.
     "fiddle16beats": Recipe("Fiddle tunes GRU (sixteenth beat frames)", "ryansMammoth",
                             EncodingConfig(name="beat-frame", steps_per_quarter=4), _model(768, "gru", 0.2),
-                            _training(768, 32, 50), limit=270),
+                            _training(768, 32, 180), limit=270),
     "fiddle": Recipe("Fiddle tunes LSTM (candidate)", "ryansMammoth",
                      EncodingConfig(), _model(384), _training(384, 16, 16)),
 }
