@@ -7,6 +7,7 @@ import streamlit as st
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter; errors still raise
 
 from neurotunes.ui import state
+from neurotunes.ui.cache import model_label
 from neurotunes.ui.phone import phone_layout
 
 st.set_page_config(page_title="NeuroTunes", page_icon=":material/music_note:", layout="wide")
@@ -40,8 +41,6 @@ with st.sidebar:
         sound_settings()
 
 def show_counters() -> None:
-    from neurotunes.ui.cache import model_label
-
     counters.caption(
         f"Model: **{model_label(state.active_model())}**  \n"
         f"Transcriptions: {len(state.transcriptions())} · In dataset: {len(state.dataset())} · "

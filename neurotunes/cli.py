@@ -175,9 +175,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             if result.ok:
                 same = f", same content as {_shown(result.duplicate_of)}" if result.duplicate_of else ""
                 line = f"{_shown(result.source)} -> {_shown(result.target)} ({result.notes} notes{same})"
-            else:
-                line = f"neurotunes: error: {_one_line(result.error)}"
-            print(f"[{done}/{total}] {line}", file=sys.stderr, flush=True)
+                print(f"[{done}/{total}] {line}", file=sys.stderr, flush=True)
+            else:  # an error line starts as every error line of the CLI does
+                print(f"neurotunes: error: [{done}/{total}] {_one_line(result.error)}", file=sys.stderr, flush=True)
 
         with _native_stderr_to_log(args.verbose):
             report = transcribe_folder(inputs, out, config, post, workers=args.workers, backend=args.backend,

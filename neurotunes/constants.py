@@ -74,7 +74,8 @@ DEFAULT_MODEL_DIR = ASSETS_DIR / "models" / "bach-lstm"
 #: Models that ship in assets/: name -> (label, folder).  "default" is what a new user hears.
 SHIPPED_MODELS = {
     "default": ("Bach chorales LSTM (shipped)", DEFAULT_MODEL_DIR),
-    "fiddle": ("Fiddle tunes LSTM (shipped)", ASSETS_DIR / "models" / "fiddle-lstm"),
+    # One note a frame, the beat marked: the fiddle tunes' rhythm (the event LSTM ran into sixteenth-note runs).
+    "fiddle": ("Fiddle tunes (shipped)", ASSETS_DIR / "models" / "fiddle-frames"),
     # BachBot's voice-ordered frames: the model that harmonizes a tune (its soprano is each frame's first note).
     "chorale": ("Bach chorales, four voices (shipped)", ASSETS_DIR / "models" / "bach-chorale-frames"),
 }

@@ -346,6 +346,7 @@ def train(
     tf = import_tensorflow()
     train_config = train_config or TrainConfig()
     # First: a multi-worker strategy must exist before anything else runs on TensorFlow.
+    tf.keras.utils.set_random_seed(train_config.seed)  # seeds, not ops: the data's shuffle order depends on it
     strategy = _distribution_strategy(train_config.strategy)
     multiworker = train_config.strategy == "multiworker"
     feed = _feed(dataset, train_config, multiworker=multiworker, workers=worker_role()[1] if multiworker else 1)
@@ -364,7 +365,7 @@ def train(
         prior = resume_from.metrics.curves
     initial_epoch = len(prior.get("loss", []))
     total_epochs = initial_epoch + train_config.epochs
-    tf.keras.utils.set_random_seed(train_config.seed)
+    tf.keras.utils.set_random_seed(train_config.seed)  # again: the model's initial weights, whatever ran since
     with strategy.scope():
         model = build_model(model_config)
         if resume_from is not None:

@@ -97,7 +97,7 @@ def test_other_files_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("name, arch, encoding", [("default", "lstm_attention", "event"),
-                                                  ("fiddle", "lstm_attention", "event"), ("chorale", "gru", "beat-frame")])
+                                                  ("fiddle", "gru", "beat-frame"), ("chorale", "gru", "beat-frame")])
 def test_shipped_bundles_load_and_are_small(name, arch, encoding):
     from neurotunes.constants import SHIPPED_MODELS
 
@@ -105,13 +105,13 @@ def test_shipped_bundles_load_and_are_small(name, arch, encoding):
     # the recipes of scripts/train_shipped.py: 2 layers of 256, keys normalised
     assert (b.model.arch, b.encoding.name) == (arch, encoding) and b.model.units == 256 and b.model.layers == 2
     assert b.key_normalized
-    assert b.metrics.val_nll_per_note < 3.2  # bach 2.65, fiddle 3.02, chorale 2.27 nats per note when trained
+    assert b.metrics.val_nll_per_note < 3.2  # bach 2.65, fiddle 2.33, chorale 2.27 nats per note when trained
     size = sum(p.stat().st_size for p in SHIPPED_MODELS[name][1].iterdir())
     assert size < 5 * 1024 * 1024  # "a few MB at most"
 
 
-@pytest.mark.parametrize("name", ["default", "fiddle"])
-def test_shipped_bundles_write_back_byte_for_byte(name):
+@pytest.mark.parametrize("name, epochs", [("default", 30), ("fiddle", 143), ("chorale", 50)])
+def test_shipped_bundles_write_back_byte_for_byte(name, epochs):
     """Typed metrics and info read and re-write config.json exactly: the content hash stays."""
     from neurotunes.constants import SHIPPED_MODELS
 
@@ -122,7 +122,7 @@ def test_shipped_bundles_write_back_byte_for_byte(name):
         assert files[file] == (folder / file).read_bytes(), file
     assert bundle.hash == json.loads((folder / "bundle.json").read_text())["hash"]
     assert bundle.info.dataset.key_normalized and bundle.key_normalized
-    assert bundle.metrics.epochs == bundle.metrics.epochs_run == 30
+    assert bundle.metrics.epochs == bundle.metrics.epochs_run == epochs  # as scripts/train_shipped.py says
 
 
 def test_info_and_metrics_keep_unknown_keys_nulls_and_stray_types():
