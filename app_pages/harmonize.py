@@ -34,7 +34,8 @@ LINK_META, NO_LINK_META = "share_link", "no_share_link"
 
 def harmonizing_models() -> list[str]:
     """Shipped and session models that write their voices top to bottom (the frame encoding)."""
-    names = [name for name in C.SHIPPED_MODELS if can_harmonize(cache.shipped_bundle(name))]
+    names = [name for name in C.SHIPPED_MODELS
+             if name in C.HARMONIZING_MODELS and can_harmonize(cache.shipped_bundle(name))]
     return names + [name for name, bundle in state.trained_models().items() if can_harmonize(bundle)]
 
 

@@ -79,6 +79,9 @@ SHIPPED_MODELS = {
     # BachBot's voice-ordered frames: the model that harmonizes a tune (its soprano is each frame's first note).
     "chorale": ("Bach chorales, four voices (shipped)", ASSETS_DIR / "models" / "bach-chorale-frames"),
 }
+#: The shipped models that learned four-part writing: the Harmonize page offers these (and the session's own frame
+#: models). The fiddle model writes frames too, so it could be forced, but it learned one tune, not four voices.
+HARMONIZING_MODELS = ("chorale",)
 SYSTEM_SOUNDFONTS = (
     Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
     Path("/usr/share/soundfonts/FluidR3_GM.sf2"),
