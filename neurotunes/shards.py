@@ -36,7 +36,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from . import constants as C
 from ._quiet import import_tensorflow, quiet_beam
@@ -302,7 +302,6 @@ def prepare(
     limit: int | None = None,
     runner: str = "DirectRunner",
     pipeline_args: Sequence[str] = (),
-    on_shard: Callable[[int, int], None] | None = None,
 ) -> PrepareReport:
     """Read ``sources``, encode every piece and write shards and a manifest into ``out_dir``; see the module.
 
@@ -319,8 +318,6 @@ def prepare(
         Inputs per shard; at most ``limit`` inputs in all (None: every one).
     runner, pipeline_args
         Another Beam runner and its options (``--project=... --region=...`` for Dataflow, ...).
-    on_shard
-        ``(shards done, shards to make)`` as shards finish (the local runner reports when it is done).
 
     Raises
     ------
@@ -360,8 +357,6 @@ def prepare(
              len(chunks) - len(todo))
     if todo:
         _run_pipeline(settings, todo, workers=workers, runner=runner, pipeline_args=pipeline_args)
-    if on_shard is not None:
-        on_shard(len(chunks), len(chunks))
     manifest = _assemble(out, settings, plan, len(chunks))
     return PrepareReport(manifest, len(todo), len(chunks) - len(todo), time.monotonic() - start)
 
@@ -469,8 +464,7 @@ class ShardSet:
                             errors=tuple(data.get("errors", ())))
         except (ValueError, KeyError, TypeError, BadConfig) as exc:
             raise DatasetError(f"{folder.name}/{MANIFEST} is not a readable manifest ({exc})") from None
-        encoding_for(shard_set.encoding).check_vocabulary(shard_set.vocab) if encoding_for(
-            shard_set.encoding).fixed_vocabulary else None
+        encoding_for(shard_set.encoding).check_vocabulary(shard_set.vocab)  # a fixed vocabulary must be the config's
         missing = [name for names in files.values() for name in names if not (folder / name).is_file()]
         if missing:
             raise DatasetError(f"{folder.name} is missing {len(missing)} shard file(s), e.g. {missing[0]}; "
