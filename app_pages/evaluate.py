@@ -17,21 +17,23 @@ built = st.session_state.get(state.BUILT_DATASET)
 references = reference_choices(built)
 evaluate_form.start_with_defaults(list(references))
 
-# Outside the form: choosing the fiddle model moves "Compare with" to the fiddle tunes (like with like).
+# Choosing the fiddle model moves "Compare with" to the fiddle tunes (like with like).  No st.form: a form keeps
+# a changed setting only once its button is pressed, so a visit to another page lost it.
 chosen = st.multiselect("Models", evaluate_form.model_choices(), format_func=cache.model_label, max_selections=6,
                         key=state.EVALUATE_MODELS, on_change=evaluate_form.follow_models, args=(list(references),))
-with st.form(state.EVALUATE_FORM):
+with st.container(border=True, key=state.EVALUATE_FORM):
     reference = st.radio("Compare with", list(references), format_func=references.get, horizontal=True,
                          key=state.EVALUATE_REFERENCE,
                          help="Each model is best compared with the music it learned: the Bach model with Bach's "
                               "chorales, the fiddle model with fiddle tunes.")
     c1, c2, c3, c4 = st.columns(4)
-    samples = c1.slider("Pieces per model", 1, min(50, MAX_SAMPLES), 8,
+    samples = c1.slider("Pieces per model", 1, min(50, MAX_SAMPLES), 8, key=state.EVALUATE_SAMPLES,
                         help="More pieces: a steadier verdict, a longer wait.")
-    notes = c2.slider("Notes per piece", 30, 600, 200, 10)
+    notes = c2.slider("Notes per piece", 30, 600, 200, 10, key=state.EVALUATE_NOTES,
+                      help="Longer pieces show more of how a model goes on; shorter ones come sooner.")
     sampling = {**setting_widget(c3, GenerateConfig, "temperature", page=state.EVALUATE_PAGE),
                 **setting_widget(c4, GenerateConfig, "top_p", page=state.EVALUATE_PAGE)}
-    run = st.form_submit_button("Evaluate", type="primary", icon=":material/analytics:")
+    run = st.button("Evaluate", type="primary", icon=":material/analytics:", key=state.EVALUATE_BUTTON)
 
 if run:
     config = GenerateConfig(length=int(notes), **sampling)

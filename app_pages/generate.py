@@ -90,7 +90,9 @@ with st.expander("Start from (primer)", icon=":material/play_circle:"):
                    "Bach chorales); the seed picks the piece.")
 
 key_normalized = guarded(lambda: cache.current_bundle().key_normalized, what="Could not load the model") or False
-with st.form(state.GENERATE_FORM, border=True):
+# Not an st.form: a form sends its values only when its button is pressed, so a setting changed and not yet
+# used was lost on a visit to another page.  Every change is kept at once (one quick rerun of this page).
+with st.container(border=True, key=state.GENERATE_FORM):
     values = setting_widgets(GenerateConfig, "main")
     count = st.columns(3)[0].number_input("Takes at once", 1, C.MAX_VARIATIONS, 1, key=state.TAKES_AT_ONCE,
                                           help="Several takes of the same settings with seeds S, S+1, …: "
@@ -101,8 +103,8 @@ with st.form(state.GENERATE_FORM, border=True):
         values |= setting_widgets(GenerateConfig, "constraints", extra_help={
             "transpose": "This model is one (it learned every piece moved there): +2 gives D major / B minor."
         } if key_normalized else None)
-    submitted = st.form_submit_button("Generate", type="primary", icon=":material/auto_awesome:",
-                                      help="Write new music with these settings; it appears below, ready to play.")
+    submitted = st.button("Generate", type="primary", icon=":material/auto_awesome:", key=state.GENERATE_BUTTON,
+                          help="Write new music with these settings; it appears below, ready to play.")
     generate_progress = st.empty()  # progress right under the button, where the user is looking
 
 

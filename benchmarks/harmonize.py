@@ -70,7 +70,7 @@ def judge(pieces: list[Score]) -> dict[str, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="chorale", help="a shipped name or a bundle folder/.zip (a frame model)")
+    ap.add_argument("--model", default="default", help="a shipped name or a bundle folder/.zip (a frame model)")
     ap.add_argument("--pieces", type=int, default=10, help="held-out chorales whose soprano is harmonized")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="the harmonizer's (its default)")

@@ -681,7 +681,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_prepare)
 
     g = sub.add_parser("generate", help="generate a new piece as MIDI")
-    g.add_argument("--model", default="default", help="bundle folder, .zip, or a shipped model: default, fiddle, chorale")
+    g.add_argument("--model", default="default", help="bundle folder, .zip, or a shipped model: default (four-voice Bach), fiddle, "
+                                                        "lstm (the Bach LSTM)")
     g.add_argument("--recipe", default=None, help="regenerate the notes of a MIDI file NeuroTunes made")
     g.add_argument("--variations", type=int, default=1, help="write N takes (seeds S, S+1, ...) as OUT-1.mid ...")
     add_setting_options(g.add_argument_group("settings (ignored with --recipe)"), GenerateConfig)
@@ -690,7 +691,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
 
     e = sub.add_parser("evaluate", help="generate samples and compare them with real music (and score the model)")
-    e.add_argument("--model", action="append", help="shipped name (default, fiddle) or bundle folder/.zip; repeatable")
+    e.add_argument("--model", action="append", help="shipped name (default, fiddle, lstm) or bundle folder/.zip; repeatable")
     e.add_argument("--reference", default="bach",
                    help="bach or fiddle (pieces held out from the shipped models' training), or MIDI/MusicXML/ABC "
                         "files: a file, a folder or a .zip")
@@ -703,8 +704,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("harmonize", help="a melody (MIDI, MusicXML, ABC or a recording) -> a four-part chorale")
     h.add_argument("melody", help="the melody: .mid, .musicxml, .abc, or a recording (.wav, .mp3, .ogg, .flac)")
-    h.add_argument("--model", default="chorale",
-                   help="a model on the frame encoding (default: chorale, the shipped four-voice Bach model)")
+    h.add_argument("--model", default="default",
+                   help="a model on the frame encoding (default: the shipped four-voice Bach model)")
     h.add_argument("--seed", type=int, default=0, help="another seed, another harmonization")
     h.add_argument("--temperature", type=float, default=HARMONIZE_TEMPERATURE,
                    help="lower: the likeliest chords; higher: bolder")

@@ -180,7 +180,7 @@ def harmonize(bundle: ModelBundle, melody: Score, *, seed: int = 0, temperature:
     """
     if not can_harmonize(bundle):
         raise BadConfig(f"{bundle.name} cannot harmonize: it does not write its voices top to bottom "
-                        "(a model on the frame encoding does, such as the shipped 'chorale' model)")
+                        "(a model on the frame encoding does, such as the shipped default model)")
     if not 0.05 <= temperature <= 5.0:
         raise BadConfig(f"temperature must be 0.05-5, not {temperature!r}")
     encoding = encoding_for(bundle.encoding)

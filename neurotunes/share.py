@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 from . import constants as C
 from .bundle import ModelBundle, load_bundle
 from .config import GenerateConfig, settings_of
-from .constants import SHIPPED_MODELS
+from .constants import SHIPPED_MODELS, shipped_name
 from .errors import BadConfig, BadModel, NeuroTunesError
 from .generate import RECIPE_KEY
 from .harmonize import MAX_MELODY_SECONDS, can_harmonize, prepare_melody
@@ -61,9 +61,9 @@ def parse_share_params(
     BadConfig
         Unknown model or setting, a value of the wrong type or out of range.
     """
-    model = params.get("model", "")
-    if model not in SHIPPED_MODELS:
-        raise BadConfig(f"the link names an unknown model {model[:MAX_PARAM_CHARS]!r}")
+    model = shipped_name(params.get("model", ""))
+    if model is None:
+        raise BadConfig(f"the link names an unknown model {params.get('model', '')[:MAX_PARAM_CHARS]!r}")
     model_hash = params.get("hash", "")
     if len(model_hash) != HASH_CHARS or any(c not in "0123456789abcdef" for c in model_hash):
         raise BadConfig("the link's model hash is malformed")
@@ -95,9 +95,24 @@ def take_from_link(
         The link was made with another version of the model: its notes cannot be reproduced.
     """
     model, model_hash, config = parse_share_params(params)
-    if bundle_for(model).hash[: len(model_hash)] != model_hash:
+    return model_by_hash(model, model_hash, bundle_for), config
+
+
+def model_by_hash(model: str, model_hash: str, bundle_for: Callable[[str], ModelBundle] = load_bundle) -> str:
+    """The shipped model a link made it with: ``model`` when its hash starts with ``model_hash``, else the
+    shipped model that has that hash under another name (a link made before "default" moved to a new model).
+
+    Raises
+    ------
+    BadModel
+        No shipped model here has the hash: the link was made with another version of the model.
+    """
+    if bundle_for(model).hash.startswith(model_hash):
+        return model
+    moved = next((name for name in SHIPPED_MODELS if bundle_for(name).hash.startswith(model_hash)), None)
+    if moved is None:
         raise BadModel("the link was made with another version of this model, so it cannot be reproduced here")
-    return model, config
+    return moved
 
 
 @dataclass(frozen=True)
@@ -384,10 +399,10 @@ def harmonization_params(model_name: str, model_hash: str, melody: GridMelody, s
     BadConfig
         The model is not shipped, or the melody is over a link's limits (notes, seconds, characters).
     """
-    if model_name not in SHIPPED_MODELS:
+    if shipped_name(model_name) is None:
         raise BadConfig("only harmonizations by a shipped model can be shared as a link (others need the model "
                         "file); download the MIDI instead")
-    link = _check_link(HarmonizationLink(model_name, model_hash[:HASH_CHARS], melody, seed, float(temperature),
+    link = _check_link(HarmonizationLink(shipped_name(model_name), model_hash[:HASH_CHARS], melody, seed, float(temperature),
                                          float(tempo), key))
     packed = encode_melody(melody)
     if len(packed) > MAX_MELODY_CHARS:
@@ -426,9 +441,9 @@ def parse_harmonization_params(params: Mapping[str, str]) -> HarmonizationLink:
     BadConfig
         An unknown model or part, a part missing, malformed or out of range, a damaged or oversized melody.
     """
-    model = params.get(HARMONIZE_KEY, "")
-    if model not in SHIPPED_MODELS:
-        raise BadConfig(f"the link names an unknown model {model[:MAX_PARAM_CHARS]!r}")
+    model = shipped_name(params.get(HARMONIZE_KEY, ""))
+    if model is None:
+        raise BadConfig(f"the link names an unknown model {params.get(HARMONIZE_KEY, '')[:MAX_PARAM_CHARS]!r}")
     for name, raw in params.items():
         if name not in HARMONIZATION_KEYS:
             raise BadConfig(f"the link has an unknown part {name[:MAX_PARAM_CHARS]!r}")
@@ -472,5 +487,6 @@ def harmonization_from_link(
         raise BadModel("the link was made with another version of this model, so it cannot be reproduced here")
     if link.melody.steps_per_quarter != bundle.encoding.steps_per_quarter:
         raise BadConfig(f"the link's melody is on a grid of {link.melody.steps_per_quarter} steps to a quarter "
-                        f"note; {link.model} writes {bundle.encoding.steps_per_quarter}")
+                        f"note; the model {SHIPPED_MODELS[link.model][0]} writes "
+                        f"{bundle.encoding.steps_per_quarter}")
     return link

@@ -74,8 +74,8 @@ class Recipe:
     limit: int | None = None  # at most this many pieces (held-out ones never count)
 
 
-def _model(context: int, arch: str = "lstm_attention", dropout: float = 0.3) -> ModelConfig:
-    return ModelConfig(arch=arch, units=256, layers=2, dropout=dropout, embedding_dim=64, context=context)
+def _model(context: int, arch: str = "lstm_attention", dropout: float = 0.3, layers: int = 2) -> ModelConfig:
+    return ModelConfig(arch=arch, units=256, layers=layers, dropout=dropout, embedding_dim=64, context=context)
 
 
 def _training(sequence_length: int, batch_size: int, epochs: int) -> TrainConfig:
@@ -91,6 +91,10 @@ CANDIDATES = {
     "bach16beats": Recipe("Bach chorales GRU (sixteenth beat frames)", "bach",
                           EncodingConfig(name="beat-frame", steps_per_quarter=4), _model(768, "gru", 0.2),
                           _training(768, 32, 50)),
+    # BachBot's depth: three recurrent layers (1.5 x the work of two per token, so fewer epochs fit the hour).
+    "bach16beats3": Recipe("Bach chorales GRU (sixteenth beat frames, 3 layers)", "bach",
+                           EncodingConfig(name="beat-frame", steps_per_quarter=4), _model(768, "gru", 0.2, layers=3),
+                           _training(768, 32, 38)),
     # The tunes the held-out fiddle set comes from (the first 300 of Ryan's Mammoth Collection, 30 held out), as
     # frames: one note a frame, its place in the beat named by every frame end.
     "fiddle16beats": Recipe("Fiddle tunes GRU (sixteenth beat frames)", "ryansMammoth",

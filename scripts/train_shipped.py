@@ -1,10 +1,10 @@
 """Reproduce a shipped model bundle in assets/models/.
 
-    .venv/bin/python scripts/train_shipped.py bach     # assets/models/bach-lstm   (about 25 min on 2 cores)
-    .venv/bin/python scripts/train_shipped.py fiddle   # assets/models/fiddle-frames (about 40 min on 2 cores)
     .venv/bin/python scripts/train_shipped.py chorale  # assets/models/bach-chorale-frames (55 min on 2 cores)
+    .venv/bin/python scripts/train_shipped.py fiddle   # assets/models/fiddle-frames (about 40 min on 2 cores)
+    .venv/bin/python scripts/train_shipped.py bach     # assets/models/bach-lstm   (about 25 min on 2 cores)
 
-chorale (the four-voice model that harmonizes): BachBot's frame encoding on a
+chorale (the shipped ``default`` model, four voices, the one that harmonizes): BachBot's frame encoding on a
 sixteenth-note grid (voices top to bottom, ties marked), each frame end naming the
 step of the beat the next frame falls on (the ``beat-frame`` encoding), 2 x GRU 256, dropout 0.2,
 embedding 64; every chorale but the reference split's held-out ones
@@ -20,7 +20,7 @@ held-out ones (270 tunes, one note a frame), 180 epochs of the cosine schedule w
 stopping ended it after 143 epochs (2,375 s), validation NLL 2.33 nats per note.  (train_candidate.py's
 ``fiddle16beats``.)
 
-bach: 2 x LSTM 256 with causal attention over the LSTM outputs (128 tokens),
+bach (the shipped ``lstm`` model, the default before the four-voice one): 2 x LSTM 256 with causal attention over the LSTM outputs (128 tokens),
 dropout 0.3, embedding 64, event encoding on a 1/16 grid; every piece moved to
 C major / A minor (key normalisation: the model learns harmony once instead of
 twelve times, and generation moves the result to any key); deterministic split
@@ -51,9 +51,9 @@ from neurotunes.bundle import load_bundle  # noqa: E402
 #: name -> (display name, output folder); the corpus, its size and the split are the Evaluate page's
 #: reference sets (neurotunes.evaluate.REFERENCE_SETS): their held-out pieces are these models' validation pieces.
 SHIPPED = {
-    "bach": ("Bach chorales LSTM", C.SHIPPED_MODELS["default"][1]),
+    "bach": ("Bach chorales LSTM", C.SHIPPED_MODELS["lstm"][1]),
     "fiddle": ("Fiddle tunes", C.SHIPPED_MODELS["fiddle"][1]),
-    "chorale": ("Bach chorales, four voices", C.SHIPPED_MODELS["chorale"][1]),
+    "chorale": ("Bach chorales, four voices", C.SHIPPED_MODELS["default"][1]),
 }
 
 

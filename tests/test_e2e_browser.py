@@ -237,7 +237,7 @@ def test_bad_uploads_get_messages_and_lose_nothing(server, tmp_path):
         page.get_by_test_id("stMainBlockContainer").locator("input[type=file]").set_input_files(str(junk_bundle))
         page.get_by_role("button", name="Load this model").click()
         expect(page.get_by_text("Could not load model.zip")).to_be_visible()
-        expect(page.get_by_text("Bach chorales LSTM (shipped)")).to_be_visible()  # still the active model
+        expect(page.get_by_text("Bach chorales, four voices (shipped)")).to_be_visible()  # still the active model
 
         page.get_by_role("link", name="Dataset").click()
         expect(page.get_by_text("Gather the music a model learns from")).to_be_visible()

@@ -58,7 +58,7 @@ def test_default_model_does_not_collapse():
     """The shipped model at temperature 1.0: no long runs of one pitch, several seeds."""
     from neurotunes.bundle import load_bundle
 
-    bundle = load_bundle("default")
+    bundle = load_bundle("lstm")
     for seed in range(4):
         score = generate(bundle, GenerateConfig(length=150, seed=seed))
         melody = [n.pitch for n in score.notes]
@@ -76,7 +76,7 @@ def test_default_model_does_not_collapse():
 def default_bundle():
     from neurotunes.bundle import load_bundle
 
-    return load_bundle("default")
+    return load_bundle("lstm")
 
 
 def test_scale_lock_range_and_chord_cap(default_bundle):
@@ -207,7 +207,7 @@ def _shipped_with(transform):
 
     from neurotunes.bundle import load_bundle
 
-    bundle = load_bundle("default")
+    bundle = load_bundle("lstm")
     weights = [w.copy() for w in bundle.weights]
     transform(weights, bundle)
     return replace(bundle, weights=tuple(weights))
@@ -255,7 +255,7 @@ def test_generation_stops_at_its_token_budget_and_says_so(monkeypatch):
 
     monkeypatch.setattr(C, "MAX_TOKENS_PER_NOTE", 1)  # a note costs 2+ event tokens: the budget ends first
     monkeypatch.setattr(C, "GENERATE_TOKEN_SLACK", 0)
-    result = generate_traced(load_bundle("default"), GenerateConfig(length=60))
+    result = generate_traced(load_bundle("lstm"), GenerateConfig(length=60))
     assert 0 < len(result.score) < 60
     assert result.warnings and "budget of 60 steps" in result.warnings[0]
     assert result.score.metadata["stopped_early"] == result.warnings[0]
@@ -268,7 +268,7 @@ def test_beam_search_stops_at_its_time_budget_and_says_so(monkeypatch):
     from neurotunes.bundle import load_bundle
     from neurotunes.generate import generate_traced
 
-    bundle = load_bundle("default")
+    bundle = load_bundle("lstm")
     monkeypatch.setattr(C, "MAX_GENERATE_WALL_SECONDS", 0.3)
     start = time.monotonic()
     result = generate_traced(bundle, GenerateConfig(length=2000, beam_width=16))

@@ -60,9 +60,10 @@ def test_where_a_note_sits_in_bars_and_beats():
 # --- why this note: per note, in note names ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def default_bundle():
+    """The event LSTM: a note is two steps, its pitch and its length."""
     from neurotunes.bundle import load_bundle
 
-    return load_bundle("default")
+    return load_bundle("lstm")
 
 
 @pytest.mark.parametrize("with_primer", [False, True], ids=["from-silence", "after-a-primer-transposed"])
@@ -144,7 +145,7 @@ def test_generate_labels_the_takes_selects_the_new_one_and_scrolls_it_into_view(
     next(b for b in at.button if b.label == "Continue this take").click().run()
     assert at.radio(key=state.TAKE_SHOWN).value == 4
     assert [s for s in _scroll_scripts(at) if '"take-4"' in s]
-    assert any(c.value.startswith("Bach chorales LSTM · continues take 1") for c in at.caption)
+    assert any(c.value.startswith("Bach chorales, four voices · continues take 1") for c in at.caption)
 
 
 @pytest.mark.slow
@@ -153,7 +154,7 @@ def test_a_share_link_lands_with_a_banner_a_filled_form_and_make_your_own(app):
     at = app.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     banner = next(m.value for m in at.markdown if "Shared with you" in m.value)
-    assert "Bach chorales LSTM, temperature 1.3, seed 2, 30 notes, G major scale" in banner
+    assert "Bach chorales, four voices, temperature 1.3, seed 2, 30 notes, G major scale" in banner
     assert at.slider(key=state.setting_key("temperature")).value == 1.3  # the form holds the link's recipe
     assert at.number_input(key=state.setting_key("seed")).value == 2
     assert at.slider(key=state.setting_key("length")).value == 30
@@ -206,7 +207,9 @@ def test_the_primer_panel_shows_only_the_chosen_sources_inputs(app):
 
 
 @pytest.mark.slow
-def test_why_this_note_speaks_per_note_in_note_names_and_rings_it(app):
+@pytest.mark.parametrize("model", ["lstm", "default"], ids=["events", "four-voice-frames"])
+def test_why_this_note_speaks_per_note_in_note_names_and_rings_it(app, model):
+    app.session_state[state.ACTIVE_MODEL] = model
     at = app.run()
     at.slider(key=state.setting_key("length")).set_value(16)
     at.button[0].click().run()
@@ -220,12 +223,14 @@ def test_why_this_note_speaks_per_note_in_note_names_and_rings_it(app):
     assert len(take.trace) >= 32
     said = next(m.value for m in at.markdown if m.value.startswith("**Note 1 of 16:"))
     assert re.search(r"[A-G][b#]?\d, an? [a-z -]+ note", said), said
-    notes = note_steps(take.score, take.trace, _encoding())
+    notes = note_steps(take.score, take.trace, _encoding(model))
     assert len(_ringed(at)) == 1 and f'"highlight":[{notes[0].notes[0]}]' in _ringed(at)[0]
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")
               if "Which note" in c.proto.spec or "How long" in c.proto.spec]
-    assert any(t.startswith("Which note: ") for t in titles) and any(t.startswith("How long: ") for t in titles)
-    assert not any("NOTE_" in c.proto.spec or "DUR_" in c.proto.spec for c in at.get("plotly_chart"))
+    assert any(t.startswith("Which note: ") for t in titles)
+    # Events choose a length with each note; frames hold a note frame by frame, so there is no one length choice.
+    assert any(t.startswith("How long: ") for t in titles) == (model == "lstm")
+    assert not any(re.search(r'"(NOTE|DUR|P|H)_\d+"|"[ph] \d+"', c.proto.spec) for c in at.get("plotly_chart"))
     note.set_value(5)
     at.session_state[state.take_key("why_open", 1)] = True  # AppTest does not send an expander's state back
     at.run()
@@ -240,11 +245,11 @@ def _ringed(at) -> list[str]:
             if '"highlight":[' in f.proto.srcdoc and '"highlight":[]' not in f.proto.srcdoc]
 
 
-def _encoding():
+def _encoding(model: str = "lstm"):
     from neurotunes.bundle import load_bundle
     from neurotunes.encodings import encoding_for
 
-    return encoding_for(load_bundle("default").encoding)
+    return encoding_for(load_bundle(model).encoding)
 
 
 @pytest.mark.slow
@@ -284,6 +289,11 @@ def test_every_generate_control_says_what_it_does(app):
     assert not silent, f"controls without a help line: {silent}"
     pitch = at.select_slider(key=state.setting_key("pitch_low"))
     assert "C4" in pitch.help and "MIDI numbers" not in pitch.help.split(";")[0]  # note names first
+
+
+def test_a_frame_models_options_read_as_notes_held_notes_and_waits():
+    frames = _encoding("default")
+    assert [describe_option(frames, t) for t in ("P_72", "H_72", "|2")] == ["C5", "hold C5", "wait a sixteenth"]
 
 
 def test_a_score_with_no_generated_notes_has_nothing_to_explain():

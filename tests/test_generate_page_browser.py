@@ -133,7 +133,7 @@ def test_new_takes_come_into_view_share_links_land_and_takes_compare(tmp_path, m
         shared = browser.new_context(viewport=LAPTOP).new_page()
         shared.goto(f"{url}/?{urlencode(params)}")
         banner = shared.get_by_test_id("stMarkdownContainer").filter(has_text="Shared with you:")
-        expect(banner).to_contain_text("Bach chorales LSTM, temperature 1.3, seed 2, 30 notes")
+        expect(banner).to_contain_text("Bach chorales, four voices, temperature 1.3, seed 2, 30 notes")
         expect(shared.frame_locator("iframe").first.locator("canvas#notes")).to_be_visible()
         assert _slider_value(shared, "Temperature") == "1.3" and _slider_value(shared, "Length (notes)") == "30"
         expect(shared.get_by_role("spinbutton", name="Seed")).to_have_value("2")

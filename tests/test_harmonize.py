@@ -127,5 +127,5 @@ def test_cli_writes_midi_with_four_named_tracks_and_sheet_music_on_four_staves(f
 
     assert main(["harmonize", str(melody), "--model", str(model), "-o", str(tmp_path / "x.txt")]) == 2
     assert "use one of .mid" in capsys.readouterr().err
-    assert main(["harmonize", str(melody), "-o", str(tmp_path / "x.mid"), "--model", "default"]) == 2
+    assert main(["harmonize", str(melody), "-o", str(tmp_path / "x.mid"), "--model", "lstm"]) == 2
     assert "cannot harmonize" in capsys.readouterr().err

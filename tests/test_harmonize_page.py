@@ -22,7 +22,7 @@ def app(monkeypatch, tmp_path):
 
 def _take() -> state.Take:
     tune = make_score(pitches=(67, 67, 69, 71, 72, 71, 69, 67, 66, 67), step=0.5, dur=0.5, tempo=120.0)
-    return state.Take(1, tune, "Bach chorales", GenerateConfig(seed=1), model_key="default")
+    return state.Take(1, tune, "Bach chorales", GenerateConfig(seed=1), model_key="lstm")
 
 
 def test_a_take_becomes_a_chorale_on_four_staves(app, frame_bundle):
@@ -30,7 +30,7 @@ def test_a_take_becomes_a_chorale_on_four_staves(app, frame_bundle):
     app.session_state[state.TAKES] = [_take()]
     at = app.run()
     at.radio(key=state.HARMONIZE_SOURCE).set_value("A take").run()
-    assert at.selectbox(key=state.HARMONIZE_MODEL).value == "chorale"  # the shipped one first
+    assert at.selectbox(key=state.HARMONIZE_MODEL).value == "default"  # the shipped one first
     at.selectbox(key=state.HARMONIZE_MODEL).set_value(MODEL).run()
     next(b for b in at.button if b.label == "Harmonize").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -57,7 +57,7 @@ def test_the_shipped_chorale_model_harmonizes_and_a_missing_melody_is_said_plain
 def test_without_a_model_that_can_harmonize_the_page_says_what_it_needs(app, monkeypatch):
     import neurotunes.constants as C
 
-    monkeypatch.setattr(C, "SHIPPED_MODELS", {k: v for k, v in C.SHIPPED_MODELS.items() if k != "chorale"})
+    monkeypatch.setattr(C, "HARMONIZING_MODELS", ())
     at = app.run()
     assert not at.exception
     assert any("No model here can harmonize" in w.value for w in at.warning)

@@ -41,7 +41,7 @@ def _pack(raw: bytes) -> str:
 
 def _params(**changes) -> dict[str, str]:
     melody = GridMelody(((0, 4, 67), (4, 2, 69), (6, 2, 71), (8, 8, 72)), 4)
-    params = harmonization_params("chorale", HASH, melody, 3, 0.8, 120.0, key=Key(7, "major"))
+    params = harmonization_params("default", HASH, melody, 3, 0.8, 120.0, key=Key(7, "major"))
     params.update(changes)
     return {k: v for k, v in params.items() if v is not None}
 
@@ -65,10 +65,10 @@ def test_a_link_round_trips_every_part():
         seed, temperature = rng.randint(0, 2**31 - 1), rng.uniform(0.05, 5.0)
         tempo = rng.uniform(40.0, 200.0)
         key = rng.choice([None, Key(rng.randint(0, 11), rng.choice(["major", "minor"]))])
-        params = harmonization_params("chorale", HASH, melody, seed, temperature, tempo, key=key)
+        params = harmonization_params("default", HASH, melody, seed, temperature, tempo, key=key)
         assert is_harmonization_link(params) and all(isinstance(v, str) for v in params.values())
         link = parse_harmonization_params(params)
-        assert (link.model, link.model_hash, link.melody, link.seed) == ("chorale", HASH[:12], melody, seed)
+        assert (link.model, link.model_hash, link.melody, link.seed) == ("default", HASH[:12], melody, seed)
         assert (link.temperature, link.tempo_bpm, link.key) == (temperature, tempo, key)  # exact floats
 
 
@@ -85,7 +85,7 @@ def test_the_melody_score_is_on_the_grid_the_harmonizer_sings():
 
 
 def test_a_link_of_a_shipped_model_harmonizes_the_same_chorale():
-    bundle = load_bundle("chorale")
+    bundle = load_bundle("default")
     rng = random.Random(3)
     for trial in range(12):
         pitches = [rng.randint(40, 90) for _ in range(rng.randint(2, 16))]
@@ -95,7 +95,7 @@ def test_a_link_of_a_shipped_model_harmonizes_the_same_chorale():
             tune = tune.replace(key=Key(rng.randint(0, 11), "minor"))
         seed, temperature = rng.randint(0, 10**6), rng.choice([0.5, 0.85, 1.3])
         made = harmonize(bundle, tune, seed=seed, temperature=temperature)
-        params = harmonization_params("chorale", bundle.hash, GridMelody.of_melody(tune, 4), seed, temperature,
+        params = harmonization_params("default", bundle.hash, GridMelody.of_melody(tune, 4), seed, temperature,
                                       made.score.tempo_bpm, key=made.score.key)
         link = harmonization_from_link(params)
         again = harmonize(bundle, link.melody_score(), seed=link.seed, temperature=link.temperature)
@@ -140,14 +140,14 @@ def test_tampered_links_are_refused_with_a_reason(changes, message):
 def test_a_link_holds_no_more_than_the_harmonizer_sings():
     too_long = GridMelody(((0, int(MAX_MELODY_SECONDS) * 4 + 4, 67),), 4)  # at 60 BPM: a step is 0.25 s
     with pytest.raises(BadConfig, match=f"lasts 181 s: a link holds at most {MAX_MELODY_SECONDS:.0f} s"):
-        harmonization_params("chorale", HASH, too_long, 0, 0.8, 60.0)
+        harmonization_params("default", HASH, too_long, 0, 0.8, 60.0)
     with pytest.raises(BadConfig, match="lasts 181 s"):
         parse_harmonization_params(_params(tempo="60.0", melody=encode_melody(too_long)))
     just = GridMelody(((0, int(MAX_MELODY_SECONDS) * 4, 67),), 4)
     assert parse_harmonization_params(_params(tempo="60.0", melody=encode_melody(just))).melody == just
     many = GridMelody(tuple((i, 1, 60 + i % 12) for i in range(MAX_LINK_NOTES + 1)), 4)
     with pytest.raises(BadConfig, match=f"{MAX_LINK_NOTES + 1} notes: a link holds at most {MAX_LINK_NOTES}"):
-        harmonization_params("chorale", HASH, many, 0, 0.8, 400.0)
+        harmonization_params("default", HASH, many, 0, 0.8, 400.0)
     with pytest.raises(BadConfig, match="shipped model"):
         harmonization_params("My model", HASH, just, 0, 0.8, 60.0)
 
@@ -170,16 +170,20 @@ def test_a_melody_that_is_not_a_line_on_the_grid_is_refused(notes, message):
 
 
 def test_a_link_is_checked_against_the_model_here():
-    bundle = load_bundle("chorale")
+    bundle = load_bundle("default")
     melody = GridMelody(((0, 4, 67), (4, 4, 69)), 4)
-    assert harmonization_from_link(harmonization_params("chorale", bundle.hash, melody, 1, 0.8, 120.0)).seed == 1
+    assert harmonization_from_link(harmonization_params("default", bundle.hash, melody, 1, 0.8, 120.0)).seed == 1
     with pytest.raises(BadModel, match="another version of this model"):
-        harmonization_from_link(harmonization_params("chorale", "f" * 64, melody, 1, 0.8, 120.0))
-    with pytest.raises(BadConfig, match="grid of 2 steps to a quarter note; chorale writes 4"):
-        harmonization_from_link(harmonization_params("chorale", bundle.hash, GridMelody(melody.notes, 2), 1, 0.8,
+        harmonization_from_link(harmonization_params("default", "f" * 64, melody, 1, 0.8, 120.0))
+    with pytest.raises(BadConfig, match="grid of 2 steps to a quarter note; the model Bach chorales, four voices "
+                                        r"\(shipped\) writes 4"):
+        harmonization_from_link(harmonization_params("default", bundle.hash, GridMelody(melody.notes, 2), 1, 0.8,
                                                      120.0))
     with pytest.raises(BadConfig, match="cannot harmonize"):
-        harmonization_from_link(harmonization_params("default", "0" * 64, melody, 1, 0.8, 120.0))
+        harmonization_from_link(harmonization_params("lstm", "0" * 64, melody, 1, 0.8, 120.0))
+    # A link made when this model was called "chorale" opens it under its name today.
+    old = {**harmonization_params("default", bundle.hash, melody, 1, 0.8, 120.0), "harmonize": "chorale"}
+    assert harmonization_from_link(old).model == "default"
 
 
 def test_take_links_and_harmonization_links_stay_apart():
@@ -221,7 +225,7 @@ def test_a_harmonization_link_opens_the_same_chorale_with_a_banner(monkeypatch, 
     assert not at.exception and not at.error, [e.value for e in at.error]
     _, made = at.session_state[state.CHORALE]
     params = _link_of(at)
-    assert (params["harmonize"], params["seed"], params["temperature"]) == ("chorale", "5", "0.9")
+    assert (params["harmonize"], params["seed"], params["temperature"]) == ("default", "5", "0.9")
     assert not any("Shared with you" in m.value for m in at.markdown)  # one's own chorale: no banner
 
     visitor = AppTest.from_file(PAGE, default_timeout=120)

@@ -164,4 +164,4 @@ def test_classic_loop_is_argmax_on_half_beats():
     from neurotunes.bundle import load_bundle
 
     with pytest.raises(BadConfig, match="classic encoding"):
-        classic_generate(load_bundle("default"), window, 10)
+        classic_generate(load_bundle("lstm"), window, 10)

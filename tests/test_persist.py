@@ -57,7 +57,7 @@ def _take(number: int, notes: int = 16, steps: int = 0) -> state.Take:
     trace = [StepTrace(f"NOTE_ON_{60 + i % 12}", [f"NOTE_ON_{60 + k}" for k in range(10)], [0.1] * 10)
              for i in range(steps)]
     return state.Take(number, score, "Bach chorales LSTM", GenerateConfig(seed=number, temperature=0.9), trace,
-                      model_key="default")
+                      model_key="lstm")
 
 
 def _files(folder, kind: str) -> list:
@@ -92,7 +92,7 @@ def test_a_new_session_of_the_same_browser_gets_everything_back(browser):
     melody = make_score(pitches=(60, 64, 67, 72), step=0.4, dur=0.35)
     audio = score_to_wav(melody)
     pieces = [make_score(pitches=tuple(60 + (i * k) % 12 for i in range(12))) for k in range(1, 5)]
-    bundle = load_bundle("default")
+    bundle = load_bundle("lstm")
     at.session_state[state.TRANSCRIPTIONS] = {"hum ♪.wav": state.Transcription("hum ♪.wav", audio, melody,
                                                                               {"onset_threshold": 0.4})}
     at.session_state[state.DATASET] = {"hum ♪.wav": melody}
@@ -155,7 +155,7 @@ def test_a_rerun_writes_only_what_changed(browser):
 
     at = _load()
     at.session_state[state.TAKES] = [_take(1), _take(2)]
-    at.session_state[state.TRAINED_MODELS] = {MODEL: load_bundle("default")}
+    at.session_state[state.TRAINED_MODELS] = {MODEL: load_bundle("lstm")}
     at.run()
     [model_zip] = (browser / "models").glob("*.zip")
     before = {p: p.stat().st_mtime_ns for p in browser.rglob("*") if p.is_file() and p.name != persist.MARKER}
@@ -202,7 +202,7 @@ def test_damaged_files_are_skipped_with_a_log_line_and_nothing_breaks(browser, c
 
     at = _load()
     at.session_state[state.TAKES] = [_take(1), _take(2), _take(3)]
-    at.session_state[state.TRAINED_MODELS] = {MODEL: load_bundle("default"), "pickled": load_bundle("fiddle")}
+    at.session_state[state.TRAINED_MODELS] = {MODEL: load_bundle("lstm"), "pickled": load_bundle("fiddle")}
     at.session_state[state.TRANSCRIPTIONS] = {"a.wav": state.Transcription("a.wav", b"RIFF-audio", make_score())}
     at.run()
     takes = {json.loads(p.read_text())["item"]["number"]: p for p in _files(browser, "takes")}

@@ -14,7 +14,7 @@ from neurotunes.score import Note
 def shipped():
     from neurotunes.bundle import load_bundle
 
-    return load_bundle("default")
+    return load_bundle("lstm")
 
 
 @pytest.fixture(scope="module")

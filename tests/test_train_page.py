@@ -186,7 +186,7 @@ def test_the_quick_run_fine_tunes_the_shipped_model_on_pieces_the_evaluate_page_
     _wait(lambda: not job.active, timeout=240)
     at.run()
     assert job.status == "done", job.error
-    shipped = load_bundle("default")
+    shipped = load_bundle("lstm")
     result = job.result
     assert result.model == shipped.model and result.encoding == shipped.encoding
     assert result.info.resumed_from == shipped.hash

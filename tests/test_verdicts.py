@@ -234,7 +234,7 @@ def test_evaluate_page_ends_in_a_plain_verdict():
     assert not at.exception and not at.error, [e.value for e in at.error]
     result = at.session_state[state.EVALUATION]
     headline = result.headline(short=lambda n: n.removesuffix(" (shipped)"))
-    assert headline.startswith("Against real chorales: Bach chorales LSTM — passes for Bach on ")
+    assert headline.startswith("Against real chorales: Bach chorales, four voices — passes for Bach on ")
     assert " measures; a classifier spots it " in headline and headline.endswith("% of the time")
     assert any(headline in m.value for m in at.markdown)
     table = at.dataframe[1].value
@@ -387,7 +387,7 @@ def test_ab_switch_and_evaluate_verdict_in_chromium(tmp_path):
             page.keyboard.press("ArrowRight")
             expect(page.get_by_test_id("stSliderThumbValue").first).to_have_text("2")
             page.get_by_role("button", name="Evaluate").click()
-            counted, verdict = set(), page.get_by_text("Against real chorales: Bach chorales LSTM —")
+            counted, verdict = set(), page.get_by_text("Against real chorales: Bach chorales, four voices —")
             deadline = time.time() + 300
             while not verdict.count() and time.time() < deadline:
                 for text in page.get_by_test_id("stProgress").all_inner_texts():

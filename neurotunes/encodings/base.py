@@ -302,6 +302,10 @@ class Encoding(ABC):
     def token_pitches(self, token: str) -> tuple[int, ...]:
         """The MIDI pitches ``token`` adds (empty for rhythm tokens, BOS and tokens this encoding does not know)."""
 
+    def token_held_pitches(self, token: str) -> tuple[int, ...]:
+        """The MIDI pitches ``token`` keeps sounding from before (a frame's tie); none in most encodings."""
+        return ()
+
     @abstractmethod
     def token_time_steps(self, token: str) -> int:
         """Grid steps ``token`` moves the current time (see :attr:`steps_per_quarter`)."""

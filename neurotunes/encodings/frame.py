@@ -170,6 +170,10 @@ class FrameEncoding(Encoding):
         kind, pitch = _parse(token)
         return (pitch,) if kind == START else ()  # a held note adds no new pitch
 
+    def token_held_pitches(self, token: str) -> tuple[int, ...]:
+        kind, pitch = _parse(token)
+        return (pitch,) if kind == HOLD else ()
+
     def token_time_steps(self, token: str) -> int:
         return 1 if self._is_end(token) else 0
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from ..bundle import ModelBundle, load_bundle
-from ..constants import SHIPPED_MODELS
+from ..constants import SHIPPED_MODELS, shipped_name
 from ..corpus import score_to_musicxml, voices_to_musicxml
 from ..generate import compose
 from ..midi_io import score_to_midi
@@ -32,8 +32,8 @@ def shipped_bundle(name: str = "default") -> ModelBundle:
 
 def bundle_for(name: str) -> ModelBundle:
     """A model by name: a shipped one or one trained or loaded in this session."""
-    if name in SHIPPED_MODELS:
-        return shipped_bundle(name)
+    if shipped_name(name):
+        return shipped_bundle(shipped_name(name))
     return state.trained_models()[name]
 
 

@@ -192,11 +192,15 @@ def note_steps(score: Score, trace: Sequence, encoding: Encoding) -> list[NoteCh
 
 
 def describe_option(encoding: Encoding, token: str, *, pitch_token: str | None = None) -> str:
-    """An option the model weighed, in a chart's few words: a pitch (``E4``), a chord (``C4+E4+G4``), a wait
-    (``wait a quarter``) or a length (``eighth``, of the note ``pitch_token`` began)."""
+    """An option the model weighed, in a chart's few words: a pitch (``E4``), a chord (``C4+E4+G4``), a note
+    held on (``hold C5``), a wait (``wait a quarter``) or a length (``eighth``, of the note ``pitch_token``
+    began)."""
     pitches = encoding.token_pitches(token)
     if pitches:
         return "+".join(pitch_name(p) for p in pitches)
+    held = encoding.token_held_pitches(token)
+    if held:
+        return "hold " + "+".join(pitch_name(p) for p in held)
     moved = encoding.token_time_steps(token)
     if moved:
         return f"wait {with_article(note_value(moved / encoding.steps_per_quarter, short=True))}"

@@ -342,7 +342,7 @@ def setting_keys() -> tuple[str, ...]:
     names = [name for name, about, _ in settings_of(GenerateConfig) if about.widget != "paired"]
     return (*(state.setting_key(n) for n in names), *(state.setting_key(n, state.EVALUATE_PAGE) for n in names),
             state.TAKES_AT_ONCE, state.PRIMER_SOURCE, state.PRIMER_TRANSCRIPTION, state.EVALUATE_MODELS,
-            state.EVALUATE_REFERENCE, *state.TRAIN_SETTINGS, state.TRANSCRIBE_PRESET,
+            state.EVALUATE_REFERENCE, state.EVALUATE_SAMPLES, state.EVALUATE_NOTES, *state.TRAIN_SETTINGS, state.TRANSCRIBE_PRESET,
             *state.TRANSCRIBE_SETTINGS.values(), *state.DATASET_SETTINGS.values(), state.ACTIVE_MODEL,
             *state.HARMONIZE_SETTINGS,
             # Not a widget: the share link already opened, so a refresh of a page whose address holds it does

@@ -9,10 +9,11 @@ Two fixes, both in the browser, both for narrow screens only:
   it whatever the browser says (after Streamlit's own handling, and only if it is still open).
 - **A page's main action stays in reach.**  At phone width every column stacks, and the
   Generate button ended 1,070 px down a 844 px screen, under eight settings.  Below
-  :data:`PHONE_PX` (where Streamlit stacks columns) a form's primary submit button sticks to
-  the bottom of the screen while its form is in view, so Generate is above the fold on arrival
-  and under the thumb while the settings scroll past.  The main action of a page without a form
-  (Dataset's Build dataset, Train's Train: :data:`MAIN_ACTION_KEYS`) stays at the screen's bottom.
+  :data:`PHONE_PX` (where Streamlit stacks columns) the button at the foot of a box of settings
+  (:data:`STICKY_ACTION_KEYS`) sticks to the bottom of the screen while its box is in view, so
+  Generate is above the fold on arrival and under the thumb while the settings scroll past.  The
+  main action of a page without such a box (Dataset's Build dataset, Train's Train:
+  :data:`MAIN_ACTION_KEYS`) stays at the screen's bottom.
 """
 
 from __future__ import annotations
@@ -26,15 +27,18 @@ NARROW_PX = 768
 #: Buttons that are a page's one main action outside a form (their widget keys): at phone width they stay at the
 #: bottom of the screen, like a form's primary button, so the page's action is in reach on arrival.
 MAIN_ACTION_KEYS = ("nt_build_dataset", "nt_train_start")
+#: The main buttons at the foot of a box of settings (Generate's, Evaluate's: their widget keys): at phone width
+#: they stick to the bottom of the screen while their box is in view.
+STICKY_ACTION_KEYS = ("nt_generate", "nt_evaluate")
 #: How long after a page link's click the menu is looked at: Streamlit's own handling comes first.
 SETTLE_MS = 150
 
 _STYLE = f"""
 @media (max-width: {PHONE_PX - 0.02}px) {{
-  [data-testid="stForm"] [data-testid="stElementContainer"]:has([data-testid="stBaseButton-primaryFormSubmit"]) {{
+  {", ".join(f".st-key-{key}" for key in STICKY_ACTION_KEYS)} {{
     position: sticky; bottom: 0.75rem; z-index: 3; pointer-events: none;
   }}
-  [data-testid="stBaseButton-primaryFormSubmit"] {{
+  {", ".join(f".st-key-{key} button" for key in STICKY_ACTION_KEYS)} {{
     pointer-events: auto; box-shadow: 0 4px 14px rgba(0, 0, 0, 0.55);
   }}
   {", ".join(f".st-key-{key}" for key in MAIN_ACTION_KEYS)} {{
