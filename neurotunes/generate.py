@@ -33,12 +33,14 @@ RECIPE_KEY = "recipe"
 TRACE_TOP = 10
 #: How strongly the density setting favours short (or long) time shifts, per beat moved.
 DENSITY_STRENGTH = 3.0
+#: How strongly it disfavours (or favours) holding a note on where notes are held token by token (frames).
+HOLD_DENSITY_STRENGTH = 2.0
 
 
 class _Steering:
     """Musical constraints and taste applied to the distribution at each step:
     scale lock and pitch range (a hard mask), note density (a bias on time
-    shifts) and a repetition penalty on recently heard pitches."""
+    shifts, or on held notes in frames) and a repetition penalty on recently heard pitches."""
 
     def __init__(self, vocab: Vocabulary, encoding: Encoding, config: GenerateConfig):
         allowed_pitches = config.allowed_pitches()
@@ -60,6 +62,13 @@ class _Steering:
         if config.density != 1.0:
             self.shift_ids = np.flatnonzero(facts.time_shift).astype(np.int64)
             self.shift_bias = -np.log(config.density) * DENSITY_STRENGTH * facts.beats(self.shift_ids)
+        # Where a note is held token by token (frames) time moves on one way only, so density weighs holding a
+        # note on against striking a new one: above 1 notes are struck again sooner, below 1 they ring longer.
+        self.hold_ids = np.array([], dtype=np.int64)
+        if config.density != 1.0:
+            self.hold_ids = np.array([i for i, t in enumerate(vocab.tokens) if encoding.token_held_pitches(t)],
+                                     dtype=np.int64)
+            self.hold_bias = -np.log(config.density) * HOLD_DENSITY_STRENGTH
         self.penalty = float(np.log(config.repetition_penalty))
         self.window = config.no_repeat_window
         self.by_pitch = facts.by_pitch
@@ -71,6 +80,8 @@ class _Steering:
             before = z[self.shift_ids]
             after = before + self.shift_bias
             z[self.shift_ids] = after - _logsumexp(after) + _logsumexp(before)  # same total chance of a shift
+        if self.hold_ids.size:
+            z[self.hold_ids] += self.hold_bias
         if self.penalty and self.window and recent_pitches:
             hit = [i for p in set(recent_pitches[-self.window:]) for i in self.by_pitch.get(p, ())]
             z[hit] -= self.penalty
@@ -464,11 +475,16 @@ def _beam_search(run: _Run, width: int, on_progress):
     sampling cuts and do not apply: the beam keeps its own ``width`` best.
     """
     beams = [(0.0, [], run.snapshot(), False)]  # (log-probability, tokens, state, finished)
+    completes = run.facts.completes_note
+    # Where a note is held token by token (frames), holding is nearly free and writes no note, so the summed
+    # log-probability ranks "hold this chord for ever" first: such beams are ranked by log-probability per note.
+    per_note = any(run.encoding.token_held_pitches(t) for t in run.vocab.tokens)
     while not all(done for *_, done in beams):
-        candidates = []  # (log-probability, tokens, parent state, next token or None when finished)
+        candidates = []  # (log-probability, tokens, parent state, next token or None when finished, notes)
         for score, tokens, snap, done in beams:
+            notes = snap[4]  # the notes the beam has written (see _Run.snapshot)
             if done:
-                candidates.append((score, tokens, snap, None))
+                candidates.append((score, tokens, snap, None, notes))
                 continue
             run.restore(snap)
             z, allowed = run.distribution()
@@ -476,10 +492,11 @@ def _beam_search(run: _Run, width: int, on_progress):
             log_probs = np.log(np.maximum(_softmax(np.where(allowed, tempered, -np.inf)), 1e-300))
             for token in np.argsort(-log_probs, kind="stable")[:width]:
                 if allowed[token]:
-                    candidates.append((score + float(log_probs[token]), tokens + [int(token)], snap, int(token)))
-        candidates.sort(key=lambda c: -c[0])
+                    candidates.append((score + float(log_probs[token]), tokens + [int(token)], snap, int(token),
+                                       notes + int(completes[token])))
+        candidates.sort(key=(lambda c: -c[0] / max(c[4], 1)) if per_note else (lambda c: -c[0]))
         beams = []
-        for score, tokens, snap, token in candidates[:width]:
+        for score, tokens, snap, token, _ in candidates[:width]:
             if token is None:
                 beams.append((score, tokens, snap, True))
                 continue
