@@ -143,7 +143,7 @@ def _walk_through(page, server, wav, junk) -> float:
     page.get_by_role("tab", name="Play along").click()
     with page.expect_download() as download:
         page.get_by_role("button", name="MIDI").click()
-    assert download.value.suggested_filename == "neurotunes-Bach-chorales-LSTM-take1-seed0-temp1.0.mid"
+    assert download.value.suggested_filename == "neurotunes-Bach-chorales-four-voices-take1-seed0-temp1.0.mid"
     with page.expect_download() as wav:  # rendered only now, when asked for
         page.get_by_role("button", name="WAV (44.1 kHz)").click()
     assert wav.value.suggested_filename.endswith(".wav")

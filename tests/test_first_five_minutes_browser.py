@@ -174,7 +174,7 @@ def test_your_work_downloads_whole_and_deletes_from_the_server(app):
         with zipfile.ZipFile(io.BytesIO(Path(everything.value.path()).read_bytes())) as zf:
             names = zf.namelist()
             takes = [n for n in names if n.startswith("takes/")]
-            assert takes == ["takes/take1-Bach-chorales-LSTM-seed0.mid"], names
+            assert takes == ["takes/take1-Bach-chorales-four-voices-seed0.mid"], names
             assert [(n.pitch, round(n.start, 3)) for n in midi_to_score(zf.read(takes[0])).notes] == take_notes
             assert json.loads(zf.read("settings.json"))["gen_temperature"] == 1.1  # the form's settings too
 

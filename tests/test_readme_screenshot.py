@@ -88,7 +88,8 @@ def test_the_screenshot_and_the_page_it_shows(tmp_path):
                    and not page.get_by_role("button", name=name).count()]
         assert not missing, f"the README names what the page does not show: {missing}"
         page.get_by_role("heading", name="Take 1").scroll_into_view_if_needed()
-        page.wait_for_timeout(500)  # the scroll settles
+        page.mouse.move(2, 2)  # off the Generate button: its help stays up while the pointer rests there
+        page.wait_for_timeout(500)  # the scroll settles, the tooltip fades
         # The share link as a reader's own app shows it (`bash run.sh app` serves on Streamlit's 8501), not
         # this test server's free port: only the text drawn, after every check of the page above.
         shown = page.evaluate(SHOW_DEFAULT_ADDRESS, url)

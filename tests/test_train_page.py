@@ -176,7 +176,7 @@ def test_the_quick_run_fine_tunes_the_shipped_model_on_pieces_the_evaluate_page_
     from neurotunes.corpus import held_out_sources
 
     at = _train_page()
-    assert _by_label(at.radio, "Start from").value.startswith("The shipped Bach model")
+    assert _by_label(at.radio, "Start from").value.startswith("The shipped Bach LSTM")
     assert not [w for w in at.selectbox if w.label == "Architecture"]  # the shipped model's architecture is kept
     assert _by_label(at.select_slider, "Learning rate").value == 1e-4
     _by_label(at.slider, "Chorales").set_value(5)
