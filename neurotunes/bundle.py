@@ -318,6 +318,7 @@ def _check_weight_shapes(model: ModelConfig, weights: tuple[np.ndarray, ...], na
 def load_bundle(spec: str | Path | bytes) -> ModelBundle:
     """Load a shipped model by name (``'default'``, ``'fiddle'``, ``'lstm'``, or an older name such as
     ``'chorale'``), a bundle folder, a .zip path or .zip bytes."""
-    if isinstance(spec, str) and C.shipped_name(spec):
-        return ModelBundle.load(C.SHIPPED_MODELS[C.shipped_name(spec)][1])
+    shipped = C.shipped_name(spec) if isinstance(spec, str) else None
+    if shipped:
+        return ModelBundle.load(C.SHIPPED_MODELS[shipped][1])
     return ModelBundle.load(spec)

@@ -58,16 +58,13 @@ class _Steering:
         # Density reshapes the choice among time shifts only: shorter moves for a busier texture, longer
         # ones for a sparser one (weight density ** (-DENSITY_STRENGTH * beats moved)).  How likely a shift is
         # at all stays the model's, so a chord never swells and a sparse setting never becomes all silence.
-        self.shift_ids = np.array([], dtype=np.int64)
+        # Where a note is held token by token (frames) time moves on one way only, so density weighs holding a
+        # note on against striking a new one: above 1 notes are struck again sooner, below 1 they ring longer.
+        self.shift_ids = self.hold_ids = np.array([], dtype=np.int64)
         if config.density != 1.0:
             self.shift_ids = np.flatnonzero(facts.time_shift).astype(np.int64)
             self.shift_bias = -np.log(config.density) * DENSITY_STRENGTH * facts.beats(self.shift_ids)
-        # Where a note is held token by token (frames) time moves on one way only, so density weighs holding a
-        # note on against striking a new one: above 1 notes are struck again sooner, below 1 they ring longer.
-        self.hold_ids = np.array([], dtype=np.int64)
-        if config.density != 1.0:
-            self.hold_ids = np.array([i for i, t in enumerate(vocab.tokens) if encoding.token_held_pitches(t)],
-                                     dtype=np.int64)
+            self.hold_ids = np.flatnonzero(facts.holds_pitch).astype(np.int64)
             self.hold_bias = -np.log(config.density) * HOLD_DENSITY_STRENGTH
         self.penalty = float(np.log(config.repetition_penalty))
         self.window = config.no_repeat_window
@@ -478,7 +475,7 @@ def _beam_search(run: _Run, width: int, on_progress):
     completes = run.facts.completes_note
     # Where a note is held token by token (frames), holding is nearly free and writes no note, so the summed
     # log-probability ranks "hold this chord for ever" first: such beams are ranked by log-probability per note.
-    per_note = any(run.encoding.token_held_pitches(t) for t in run.vocab.tokens)
+    per_note = bool(run.facts.holds_pitch.any())
     while not all(done for *_, done in beams):
         candidates = []  # (log-probability, tokens, parent state, next token or None when finished, notes)
         for score, tokens, snap, done in beams:

@@ -399,10 +399,11 @@ def harmonization_params(model_name: str, model_hash: str, melody: GridMelody, s
     BadConfig
         The model is not shipped, or the melody is over a link's limits (notes, seconds, characters).
     """
-    if shipped_name(model_name) is None:
+    shipped = shipped_name(model_name)
+    if shipped is None:
         raise BadConfig("only harmonizations by a shipped model can be shared as a link (others need the model "
                         "file); download the MIDI instead")
-    link = _check_link(HarmonizationLink(shipped_name(model_name), model_hash[:HASH_CHARS], melody, seed, float(temperature),
+    link = _check_link(HarmonizationLink(shipped, model_hash[:HASH_CHARS], melody, seed, float(temperature),
                                          float(tempo), key))
     packed = encode_melody(melody)
     if len(packed) > MAX_MELODY_CHARS:

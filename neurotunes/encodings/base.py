@@ -149,6 +149,9 @@ class TokenFacts:
         The grid: ``time_steps / steps_per_quarter`` is quarter notes (beats) moved.
     time_shift
         Tokens that move time without adding a note (rests): what the density setting reweights.
+    holds_pitch
+        Tokens that keep a note sounding from before (a frame's tie): what density weighs against a new
+        note, and why beam search ranks such an encoding's beams per note.
     by_pitch
         Pitch -> ids of the tokens that add it (the repetition penalty's lookup).
     """
@@ -159,6 +162,7 @@ class TokenFacts:
     time_steps: np.ndarray
     steps_per_quarter: int
     time_shift: np.ndarray
+    holds_pitch: np.ndarray
     by_pitch: Mapping[int, tuple[int, ...]]
 
     def seconds_per_token(self, tempo_bpm: float) -> np.ndarray:
@@ -356,6 +360,7 @@ class Encoding(ABC):
             time_steps=_frozen(time_steps),
             steps_per_quarter=self.steps_per_quarter,
             time_shift=_frozen((time_steps > 0) & ~carries_pitch),
+            holds_pitch=_frozen(np.array([bool(self.token_held_pitches(t)) for t in vocab.tokens])),
             by_pitch={p: tuple(ids) for p, ids in by_pitch.items()},
         )
 

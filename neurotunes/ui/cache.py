@@ -32,8 +32,9 @@ def shipped_bundle(name: str = "default") -> ModelBundle:
 
 def bundle_for(name: str) -> ModelBundle:
     """A model by name: a shipped one or one trained or loaded in this session."""
-    if shipped_name(name):
-        return shipped_bundle(shipped_name(name))
+    shipped = shipped_name(name)
+    if shipped:
+        return shipped_bundle(shipped)
     return state.trained_models()[name]
 
 
