@@ -20,6 +20,11 @@ DEFAULT_TIME_SIGNATURE = (4, 4)
 MAX_NOTES = 200_000  # a Score with more notes is refused (memory / UI safety)
 MAX_SCORE_SECONDS = 60.0 * 60.0  # one hour
 MIDI_TICKS_PER_BEAT = 480
+#: Score.metadata keys that notation fills in where it says: the quarter notes of the first bar before the piece
+#: starts (a pickup's missing part; 0: it starts on a downbeat) and the onsets of notes under a fermata (quarter
+#: notes from the start, in order).  The bar-frame encoding writes both.
+PICKUP_KEY = "pickup_beats"
+FERMATAS_KEY = "fermata_beats"
 
 # --- Audio ---------------------------------------------------------------
 RENDER_SAMPLE_RATE = 44_100

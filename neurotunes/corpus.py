@@ -27,7 +27,7 @@ from .score import Note, Score
 log = logging.getLogger(__name__)
 
 #: Bump when stream_to_score changes, so cached pieces are parsed again.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: Default tempo for corpus pieces without a metronome mark (chorales are sung slowly).
 CORPUS_TEMPO_BPM = 90.0
 
@@ -98,7 +98,24 @@ def stream_to_score(stream, *, source: str, tempo_bpm: float | None = None) -> S
         k = keys[0].asKey() if not isinstance(keys[0], music21.key.Key) else keys[0]
         # A modal key (an ABC tune in D dorian) is no major/minor key: left unknown, so it is estimated.
         key = Key(k.tonic.pitchClass, k.mode) if k.mode in MODES else None
-    return Score(notes=tuple(notes), tempo_bpm=bpm, time_signature=ts, key=key, metadata={"source": source})
+    return Score(notes=tuple(notes), tempo_bpm=bpm, time_signature=ts, key=key,
+                 metadata={"source": source, **_phrase_marks(stream, flat)})
+
+
+def _phrase_marks(stream, flat) -> dict[str, Any]:
+    """Where the bar lines and the phrase ends fall (:data:`~neurotunes.constants.PICKUP_KEY`,
+    :data:`~neurotunes.constants.FERMATAS_KEY`); either is left out when the notation does not say."""
+    music21 = _m21()
+    marks: dict[str, Any] = {}
+    parts = list(stream.getElementsByClass(music21.stream.Part)) if hasattr(stream, "getElementsByClass") else []
+    measures = list((parts[0] if parts else stream).getElementsByClass(music21.stream.Measure))
+    if measures:
+        marks[C.PICKUP_KEY] = float(measures[0].paddingLeft or 0.0)
+    fermatas = sorted({float(el.offset) for el in flat.notes
+                       if any(isinstance(e, music21.expressions.Fermata) for e in el.expressions)})
+    if fermatas:
+        marks[C.FERMATAS_KEY] = fermatas
+    return marks
 
 
 def _cache_file(path: str) -> Path:

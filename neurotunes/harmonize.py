@@ -24,7 +24,7 @@ on the model's grid, gaps filled by holding the note before, at most
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from . import constants as C
 from .bundle import ModelBundle
 from .corpus import voices_to_musicxml
 from .encodings import encoding_for, get as get_encoding
-from .encodings.frame import HOLD, START, FrameEncoding
+from .encodings.frame import FERMATA, HOLD, START, FrameEncoding
 from .errors import BadConfig
 from .generate import sample_from_logits
 from .keys import piece_key
@@ -154,8 +154,21 @@ def prepare_melody(melody: Score, steps_per_quarter: int) -> tuple[list[tuple[in
         line = folded
         messages.append("Notes outside the soprano's range (" + ", ".join(pitch_name(p) for p in outside) +
                         ") were moved by an octave to fit.")
-    sung = _line_score(line, step, melody.tempo_bpm)
+    sung = _line_score(line, step, melody.tempo_bpm).replace(time_signature=melody.time_signature,
+                                                             metadata=_phrase_marks(melody, first))
     return line, sung, messages
+
+
+def _phrase_marks(melody: Score, first: float) -> dict[str, Any]:
+    """The melody's pickup and fermatas (where its notation gave them) for a line that starts at ``first``
+    seconds: both counted from the line's first note."""
+    moved = first / melody.seconds_per_beat
+    marks: dict[str, Any] = {}
+    if C.PICKUP_KEY in melody.metadata:
+        marks[C.PICKUP_KEY] = float(melody.metadata[C.PICKUP_KEY]) + moved
+    if C.FERMATAS_KEY in melody.metadata:
+        marks[C.FERMATAS_KEY] = [float(b) - moved for b in melody.metadata[C.FERMATAS_KEY] if float(b) >= moved]
+    return marks
 
 
 def _line_score(line: Sequence[tuple[int, bool]], step: float, tempo_bpm: float) -> Score:
@@ -193,6 +206,8 @@ def harmonize(bundle: ModelBundle, melody: Score, *, seed: int = 0, temperature:
     ids = {tok: i for i, tok in enumerate(vocab.tokens)}
     grammar = encoding.grammar(vocab, max_chord=len(VOICES))
     grammar.start()
+    grammar.bar_steps = encoding.bar_steps(sung)  # frames that name the bar follow the melody's meter
+    fermatas = [ids[FERMATA] if t in encoding.fermata_frames(sung) else None for t in range(len(line))]
     pitch_of = grammar.pitch  # token id -> MIDI pitch (-1: not a note)
     stepper = make_stepper(bundle)
     rng = np.random.default_rng(seed)
@@ -207,9 +222,13 @@ def harmonize(bundle: ModelBundle, melody: Score, *, seed: int = 0, temperature:
 
     in_range = {name: ranged(name) for name in VOICES[1:]}
     logits = feed(ids[encoding.bos])
+    for _ in range(encoding.lead_frames(sung)):  # a pickup: the empty frames of the first bar before it
+        logits = feed(grammar.end_token())
     frames: list[list[tuple[int, bool]]] = []  # per frame, per voice: (pitch in the model's key, struck)
     previous: set[int] = set()
-    for soprano, struck in line:
+    for (soprano, struck), fermata in zip(line, fermatas):
+        if fermata is not None:
+            logits = feed(fermata)  # the phrase ends here: the model knows it before writing the chord
         p = soprano + shift
         if not struck and p not in previous:
             struck = True  # a held note the model never saw start (cannot happen after the first frame)

@@ -340,3 +340,134 @@ def test_a_beat_frame_model_harmonizes_a_melody_in_time_with_its_beat():
     soprano = chorale.voice(VOICES[0])
     assert [(n.pitch, n.start) for n in soprano.notes] == [(n.pitch, n.start) for n in melody.notes]
     assert all(len(chorale.voice(v).notes) >= 1 for v in VOICES)
+
+
+# --- bar frames: the place in the bar and the phrase ends --------------------------------------------------
+BARS = encoding_for(EncodingConfig(name="bar-frame", steps_per_quarter=2))
+
+
+def _hymn_bit(time_signature=(3, 4)) -> Score:
+    """A 3/4 line at 120 BPM (0.25 s an eighth) with a one-beat pickup and a fermata on its fourth note:
+    G4 | C5 D5 E5(fermata, a half note) | D5."""
+    beats = [(0, 1, 67), (1, 2, 72), (2, 3, 74), (3, 5, 76), (5, 6, 74)]
+    notes = tuple(Note(start=a * 0.5, end=b * 0.5, pitch=p) for a, b, p in beats)
+    return Score(notes=notes, tempo_bpm=120.0, time_signature=time_signature,
+                 metadata={"pickup_beats": 2.0, "fermata_beats": [3.0]})
+
+
+def test_bar_frames_name_the_step_of_the_bar_start_a_pickup_in_its_place_and_mark_fermatas():
+    assert encodings.get("bar-frame") is type(BARS) and isinstance(BARS, type(BEATS))
+    vocab = BARS.vocabulary()
+    assert vocab.tokens[:10] == ("BOS", "|0", "|1", "|2", "|3", "|4", "|5", "|6", "|7", "F")
+    tokens = BARS.encode(_hymn_bit())
+    # The pickup's missing two beats are four empty eighth frames; the G4 falls on step 4 of the 3/4 bar.
+    assert tokens[:7] == ["BOS", "|1", "|2", "|3", "|4", "P_67", "|5"]
+    ends = [int(t[1:]) for t in tokens if t.startswith("|")]
+    assert ends == [(k + 1) % 6 for k in range(len(ends))]  # a bar of three quarters: six eighth frames
+    # F opens the frame where the fermata's note starts (beat 3 of the line: frame 6), before its notes.
+    frame_of_f = tokens.index("F")
+    assert tokens[frame_of_f + 1] == "P_76" and tokens[frame_of_f - 1] == "|4"
+    assert tokens.count("F") == 1
+    # Decoding drops the pickup's silence and the mark: the notes are the line's, as the beat frames give them.
+    back = BARS.decode(tokens, tempo_bpm=120.0)
+    assert back.notes == BEATS.decode(BEATS.encode(_hymn_bit()), tempo_bpm=120.0).notes
+    assert [(n.pitch, n.start, n.end) for n in back.notes] == [(n.pitch, n.start, n.end) for n in _hymn_bit().notes]
+    # Without the notation's marks a piece starts on a downbeat and has no fermatas; 4/4 bars have 8 steps.
+    plain = BARS.encode(_hymn_bit((4, 4)).replace(metadata={}))
+    assert plain[1] == "P_67" and "F" not in plain
+    assert [int(t[1:]) for t in plain if t.startswith("|")][:9] == [1, 2, 3, 4, 5, 6, 7, 0, 1]
+    # A 3/2 bar is written as two bars of 3/4.
+    assert BARS.bar_steps(_hymn_bit((3, 2))) == BARS.bar_steps(_hymn_bit()) == 6
+    facts = BARS.facts(vocab)
+    f = vocab.index["F"]
+    assert not facts.carries_pitch[f] and not facts.time_steps[f] and not facts.completes_note[f]
+
+
+def test_the_bar_frame_grammar_puts_fermatas_first_and_lets_a_free_meter_close_a_bar_after_three_or_four_beats():
+    vocab = BARS.vocabulary()
+    for piece in (_hymn_bit(), _hymn_bit((4, 4)), _chorale_bit(), _hymn_bit().transpose(-3)):
+        grammar = BARS.grammar(vocab, max_chord=4)
+        for token in vocab.encode(BARS.encode(piece)):
+            if token != vocab.index["BOS"]:
+                assert grammar.mask()[token], vocab.tokens[token]
+            grammar.observe(int(token))
+    grammar = BARS.grammar(vocab)
+    grammar.observe(vocab.index["BOS"])
+    assert {"F", "|1"} <= _allowed(grammar, vocab) and "|0" not in _allowed(grammar, vocab)
+    grammar.observe(vocab.index["F"])
+    assert "F" not in _allowed(grammar, vocab)  # once a frame
+    grammar.observe(vocab.index["P_60"])
+    assert "F" not in _allowed(grammar, vocab)  # and only before the frame's notes
+    ends_after = {}
+    for step in range(8):
+        grammar.observe(vocab.index[f"|{step}"])
+        ends_after[step] = {t for t in _allowed(grammar, vocab) if t.startswith("|")}
+    assert ends_after[3] == {"|4"}  # two beats: the bar goes on
+    assert ends_after[5] == {"|6", "|0"}  # three beats: 3/4 or on to 4/4, the model chooses
+    assert ends_after[7] == {"|0"}  # four beats: the longest bar
+    # A meter set from outside (the harmonizer's melody) allows one end only.
+    grammar.bar_steps = 6
+    grammar.observe(vocab.index["|5"])
+    assert {t for t in _allowed(grammar, vocab) if t.startswith("|")} == {"|0"}
+    assert vocab.tokens[grammar.end_token()] == "|0"
+
+
+def _tiny_bar_bundle(seed: int) -> ModelBundle:
+    vocab = BARS.vocabulary()
+    model = ModelConfig(arch="gru", vocab_size=len(vocab), units=8, layers=1, embedding_dim=4, dropout=0.0)
+    rng = np.random.default_rng(seed)
+    weights = tuple(rng.normal(scale=0.5, size=s).astype(np.float32) for s in weight_shapes(model))
+    return ModelBundle.load(ModelBundle(model=model, encoding=BARS.config, vocab=vocab, weights=weights,
+                                        info={"name": "bars"}).to_zip())
+
+
+def test_a_bar_frame_model_writes_whole_bars():
+    take = generate_traced(_tiny_bar_bundle(3), GenerateConfig(seed=4, length=60, tempo_bpm=120.0, max_chord=4),
+                           trace_top=1)
+    ends = [int(t.token[1:]) for t in take.trace if t.token.startswith("|")]
+    assert len(ends) > 8
+    for before, after in zip([0, *ends], ends):
+        assert after == (before + 1) % 8 or (after == 0 and before == 5), (before, after)
+    assert take.score.notes and min(n.start for n in take.score.notes) == 0  # no silence before the first note
+
+
+def test_a_bar_frame_model_harmonizes_a_melody_with_a_pickup_and_a_fermata():
+    from neurotunes.harmonize import VOICES, harmonize, prepare_melody
+
+    melody = _hymn_bit()
+    chorale = harmonize(_tiny_bar_bundle(5), melody, seed=1)
+    soprano = chorale.voice(VOICES[0])
+    assert [(n.pitch, n.start) for n in soprano.notes] == [(n.pitch, n.start) for n in melody.notes]
+    assert all(len(chorale.voice(v).notes) >= 1 for v in VOICES)
+    # The model hears the pickup's empty frames and the fermata: without the marks it writes other voices.
+    unmarked = harmonize(_tiny_bar_bundle(5), melody.replace(metadata={}), seed=1)
+    assert [chorale.voice(v).notes for v in VOICES[1:]] != [unmarked.voice(v).notes for v in VOICES[1:]]
+    # The line a harmonizer forces keeps the melody's meter and marks, counted from its first note.
+    late = melody.replace(notes=tuple(Note(start=n.start + 0.5, end=n.end + 0.5, pitch=n.pitch)
+                                      for n in melody.notes))
+    _, sung, _ = prepare_melody(late, 2)
+    assert sung.time_signature == (3, 4)
+    assert dict(sung.metadata) == {"pickup_beats": 3.0, "fermata_beats": [2.0]}
+    assert BARS.lead_frames(sung) == 0 and BARS.fermata_frames(sung) == frozenset({4})
+
+
+def test_notation_gives_a_piece_its_pickup_and_fermatas():
+    from music21 import expressions, meter, note, stream
+
+    from neurotunes.corpus import notation_to_scores
+
+    part = stream.Part()
+    pickup = stream.Measure(number=0)
+    pickup.append(meter.TimeSignature("4/4"))
+    pickup.append(note.Note("G4", quarterLength=1))
+    pickup.paddingLeft = 3.0
+    part.append(pickup)
+    full = stream.Measure(number=1)
+    held = note.Note("C5", quarterLength=2)
+    held.expressions.append(expressions.Fermata())
+    full.append([note.Note("E4", quarterLength=2), held])
+    part.append(full)
+    data = stream.Score([part]).write("musicxml")
+    with open(data, "rb") as f:
+        piece = notation_to_scores(f.read(), name="pickup.musicxml")[0]
+    assert piece.metadata["pickup_beats"] == 3.0 and piece.metadata["fermata_beats"] == [3.0]

@@ -9,6 +9,7 @@ interface, and never reads token strings.  Built in:
 * ``"tsd"``, ``"remi"`` (:mod:`.miditok_codecs`): MidiTok's TSD and REMI tokenizations on our grid.
 * ``"frame"`` (:mod:`.frame`): BachBot's frames, voices top to bottom with ties marked (chorales).
 * ``"beat-frame"`` (:mod:`.frame`): the same frames, each frame end naming the step of the beat that follows.
+* ``"bar-frame"`` (:mod:`.frame`): frame ends naming the step of the bar, phrase ends (fermatas) marked.
 
 Adding one::
 
@@ -38,10 +39,11 @@ from .base import (
 from .event import EventEncoding  # registers "event" first: the default and the first choice offered
 from .classic import ClassicEncoding  # noqa: E402, I001  (after event: registration order is the offer order)
 from .miditok_codecs import REMIEncoding, TSDEncoding  # noqa: E402, I001  (MidiTok imported on first use)
-from .frame import BeatFrameEncoding, FrameEncoding  # noqa: E402, I001
+from .frame import BarFrameEncoding, BeatFrameEncoding, FrameEncoding  # noqa: E402, I001
 
 __all__ = [
     "BOS",
+    "BarFrameEncoding",
     "BeatFrameEncoding",
     "AnyTokenGrammar",
     "ClassicEncoding",

@@ -26,7 +26,8 @@ folded by octaves.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from dataclasses import replace
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from .. import constants as C
 from ..score import Note, Score
 from .base import BOS, Encoding, fold_pitch, Grammar, Vocabulary, register
 
-START, HOLD, BAR = "P", "H", "|"
+START, HOLD, BAR, FERMATA = "P", "H", "|", "F"
 #: Notes a frame may hold when the sampler sets no chord cap (four voices, doubled, and some room).
 FRAME_MAX_NOTES = 8
 
@@ -84,6 +85,20 @@ class FrameEncoding(Encoding):
         return token in ends
 
     def encode(self, score: Score, *, bos: bool = True) -> list[str]:
+        frames = self._frames(score)
+        lead = self.lead_frames(score)
+        marked = self.fermata_frames(score)
+        end_of = self.frame_namer(score)
+        tokens = [BOS] if bos else []
+        for t in range(-lead, max(frames) + 1 if frames else 0):
+            if t in marked:
+                tokens.append(FERMATA)
+            tokens += [tok for _, tok in sorted(frames.get(t, ()), reverse=True)]  # the highest voice first
+            tokens.append(end_of(t + lead))
+        return tokens
+
+    def _frames(self, score: Score) -> dict[int, list[tuple[int, str]]]:
+        """Frame number -> the ``(pitch, token)`` of every note starting or held there (unordered)."""
         enc = self.config
         step = score.seconds_per_beat / enc.steps_per_quarter
         spans: dict[int, list[list[int]]] = {}  # pitch -> [onset frame, offset frame) spans
@@ -105,11 +120,23 @@ class FrameEncoding(Encoding):
                 frames.setdefault(onset, []).append((pitch, f"{START}_{pitch}"))
                 for t in range(onset + 1, offset):
                     frames.setdefault(t, []).append((pitch, f"{HOLD}_{pitch}"))
-        tokens = [BOS] if bos else []
-        for t in range(max(frames) + 1 if frames else 0):
-            tokens += [tok for _, tok in sorted(frames.get(t, ()), reverse=True)]  # the highest voice first
-            tokens.append(self.frame_end(t))
-        return tokens
+        return frames
+
+    def frame_namer(self, score: Score) -> Callable[[int], str]:
+        """``frame -> the token that ends it`` for ``score`` (frames counted from the first written one)."""
+        return self.frame_end
+
+    def bar_steps(self, score: Score) -> int | None:
+        """Frames in one of ``score``'s bars, where the frame ends name the bar (None: they do not)."""
+        return None
+
+    def lead_frames(self, score: Score) -> int:
+        """Empty frames written before the piece's first frame (none here: see :class:`BarFrameEncoding`)."""
+        return 0
+
+    def fermata_frames(self, score: Score) -> frozenset[int]:
+        """Frames whose notes stand under a fermata, marked in the tokens (none here: see :class:`BarFrameEncoding`)."""
+        return frozenset()
 
     def decode(
         self,
@@ -197,6 +224,9 @@ class FrameGrammar(Grammar):
     the beat; a single delimiter says nothing).  Tokens are taken in as :meth:`FrameEncoding.decode` reads them
     (an out-of-order pitch changes nothing); a delimiter read resets the count, so a primer sets the beat."""
 
+    #: Frames in a bar where the frame ends name the bar and something (the harmonizer) sets the meter.
+    bar_steps: int | None = None
+
     def __init__(self, vocab: Vocabulary, max_chord: int = 0, ends: tuple[str, ...] = (BAR,)):
         parsed = [_parse(t) for t in vocab.tokens]
         self.kind = np.array([k for k, _ in parsed], dtype=object)
@@ -244,8 +274,12 @@ class FrameGrammar(Grammar):
             self.now.add(pitch)
             self.lowest = pitch
 
+    def end_mask(self) -> np.ndarray:
+        """The frame ends that may come next (one, for these frames)."""
+        return self._end_masks[(self.step + 1) % len(self._end_masks)]
+
     def mask(self) -> np.ndarray:
-        end = self._end_masks[(self.step + 1) % len(self._end_masks)]
+        end = self.end_mask()
         if len(self.now) >= self.cap:
             return end
         allowed = self.starts & (self.pitch < self.lowest)
@@ -271,3 +305,121 @@ class BeatFrameEncoding(FrameEncoding):
 
 
 register(BeatFrameEncoding)
+
+
+#: The longest bar the bar-frame encoding names, in quarter notes (4/4); longer bars are written as halves.
+BAR_QUARTERS = 4
+#: Bar lengths (in quarter notes) a bar-frame take may choose when nothing sets its meter: 3/4 or 4/4.
+FREE_BAR_QUARTERS = (3, 4)
+
+
+class BarFrameEncoding(BeatFrameEncoding):
+    """Frames whose ends say where the bar falls, with phrase ends marked: the chorale model's encoding
+    (DeepBach's beat-of-bar and BachBot's fermatas on BachBot's frames).
+
+    ``BOS |1 |2 ... F P_72 P_67 P_64 P_48 |13 H_72 ...``
+
+    * ``|k`` ends a frame: the next frame is step ``k`` of its bar (``|0`` starts a bar).  A piece that opens
+      with a pickup starts with the empty frames of its first bar's missing part, so its first notes fall
+      where they stand in the bar.
+    * ``F`` opens a frame whose new notes stand under a fermata (the end of a phrase), before its notes, so a
+      model decides to end a phrase before it writes the chord that ends it.
+
+    Bars of up to :data:`BAR_QUARTERS` quarter notes are named as they are (3/4: ``|0`` to ``|11`` on a sixteenth
+    grid); a longer bar is written as halves (3/2 as two bars of 3/4).  Where a piece's metadata
+    says nothing (:data:`~neurotunes.constants.PICKUP_KEY`, :data:`~neurotunes.constants.FERMATAS_KEY`, as
+    :func:`neurotunes.corpus.stream_to_score` fills in), it starts on a downbeat and has no fermatas.  Decoding
+    leaves out the silence of a pickup's missing part and ignores ``F``.
+    """
+
+    name = "bar-frame"
+    description = "Bar frames: beat frames naming their place in the bar, phrase ends (fermatas) marked (chorales)"
+
+    def vocabulary(self, scores: Iterable[Score] = ()) -> Vocabulary:
+        tokens = list(super().vocabulary().tokens)
+        tokens.insert(1 + len(self.frame_ends()), FERMATA)
+        return Vocabulary(tokens)
+
+    def frame_ends(self) -> tuple[str, ...]:
+        return tuple(f"{BAR}{k}" for k in range(BAR_QUARTERS * self.config.steps_per_quarter))
+
+    def bar_steps(self, score: Score) -> int:
+        """Steps in one of ``score``'s bars, as written (see the class docstring)."""
+        num, den = score.time_signature
+        quarters = num * 4 / den
+        while quarters > BAR_QUARTERS and quarters % 2 == 0:
+            quarters /= 2
+        steps = int(round(quarters * self.config.steps_per_quarter))
+        return min(max(steps, 1), len(self.frame_ends()))
+
+    def frame_namer(self, score: Score) -> Callable[[int], str]:
+        ends, steps = self.frame_ends(), self.bar_steps(score)
+        return lambda frame: ends[(frame + 1) % steps]
+
+    def lead_frames(self, score: Score) -> int:
+        pickup = float(score.metadata.get(C.PICKUP_KEY, 0.0) or 0.0)
+        return int(round(pickup * self.config.steps_per_quarter)) % self.bar_steps(score)
+
+    def fermata_frames(self, score: Score) -> frozenset[int]:
+        beats = score.metadata.get(C.FERMATAS_KEY) or ()
+        return frozenset(int(round(float(b) * self.config.steps_per_quarter)) for b in beats)
+
+    def decode(self, tokens: Iterable[str], **kwargs: Any) -> Score:
+        score = super().decode(tokens, **kwargs)
+        first = min((n.start for n in score.notes), default=0.0)
+        if first <= 0:
+            return score
+        return score.replace(notes=tuple(replace(n, start=n.start - first, end=n.end - first) for n in score.notes))
+
+    def grammar(self, vocab: Vocabulary, *, max_chord: int = 0) -> "BarFrameGrammar":
+        return BarFrameGrammar(vocab, max_chord, self.frame_ends(), self.config.steps_per_quarter)
+
+
+class BarFrameGrammar(FrameGrammar):
+    """:class:`FrameGrammar` with ``F`` allowed once, first in a frame, and frame ends that follow the bar: the
+    next step of a bar of ``bar_steps`` (a meter set by whoever forces the frames, as the harmonizer does), or,
+    while it is None, of a bar of 3 or 4 quarter notes (:data:`FREE_BAR_QUARTERS`), the model choosing."""
+
+    def __init__(self, vocab: Vocabulary, max_chord: int, ends: tuple[str, ...], steps_per_quarter: int):
+        super().__init__(vocab, max_chord, ends)
+        self.fermata_id = vocab.index[FERMATA]
+        n = len(ends)
+        self._free_masks = []  # by the step just written: the ends allowed with a free meter
+        for step in range(n):
+            mask = np.zeros(len(vocab), dtype=bool)
+            mask[self.end_ids[(step + 1) % n]] = True
+            if (step + 1) in {q * steps_per_quarter for q in FREE_BAR_QUARTERS}:
+                mask[self.end_ids[0]] = True
+            mask.setflags(write=False)
+            self._free_masks.append(mask)
+
+    def start(self) -> None:
+        super().start()
+        self.marked = False
+
+    def end_token(self) -> int:
+        steps = self.bar_steps or len(self.end_ids)
+        return self.end_ids[(self.step + 1) % steps]
+
+    def end_mask(self) -> np.ndarray:
+        if self.bar_steps:
+            return self._end_masks[(self.step + 1) % self.bar_steps]
+        return self._free_masks[self.step % len(self._free_masks)]
+
+    def observe(self, token: int) -> None:
+        if token == self.fermata_id:
+            self.marked = True
+            return
+        if token in self.end_step:
+            self.marked = False
+        super().observe(token)
+
+    def mask(self) -> np.ndarray:
+        allowed = super().mask()
+        if not self.now and not self.marked:
+            allowed = allowed.copy()
+            allowed[self.fermata_id] = True
+        return allowed
+
+
+register(BarFrameEncoding)
