@@ -111,8 +111,12 @@ def _phrase_marks(stream, flat) -> dict[str, Any]:
     measures = list((parts[0] if parts else stream).getElementsByClass(music21.stream.Measure))
     if measures:
         marks[C.PICKUP_KEY] = float(measures[0].paddingLeft or 0.0)
-    fermatas = sorted({float(el.offset) for el in flat.notes
-                       if any(isinstance(e, music21.expressions.Fermata) for e in el.expressions)})
+    # A fermata over tied notes is printed on the last of them: it marks the note the ties make.
+    marked = [(float(el.offset), {p.midi for p in el.pitches}) for el in stream.flatten().notes
+              if any(isinstance(e, music21.expressions.Fermata) for e in el.expressions)]
+    fermatas = sorted({float(el.offset) for el in flat.notes for at, pitches in marked
+                       if float(el.offset) <= at < float(el.offset) + float(el.quarterLength)
+                       and pitches & {p.midi for p in el.pitches}})
     if fermatas:
         marks[C.FERMATAS_KEY] = fermatas
     return marks
@@ -450,6 +454,9 @@ def _engrave(score: Score, staves: Sequence[tuple[str, Score, Any]], *, title: s
     if not any(len(notes) for _, notes, _ in staves):
         raise DatasetError("nothing to engrave: the piece has no pitched notes")
     key = _notation_key(score)
+    # A pickup starts the music that far into its bar (rests before it), so the bar lines fall where they belong.
+    shift = float(score.metadata.get(C.PICKUP_KEY, 0.0) or 0.0)
+    fermatas = {round((float(b) + shift) * 4) / 4 for b in score.metadata.get(C.FERMATAS_KEY) or ()}
     parts = []
     for name, notes, clef in staves:
         pitched = notes.quantized(NOTATION_STEPS_PER_QUARTER)
@@ -464,13 +471,16 @@ def _engrave(score: Score, staves: Sequence[tuple[str, Score, Any]], *, title: s
         for n in pitched.notes:
             m21_note = music21.note.Note(n.pitch, quarterLength=round(n.duration / spb * 4) / 4)
             m21_note.volume.velocity = n.velocity
-            part.insert(round(n.start / spb * 4) / 4, m21_note)
+            part.insert(round(n.start / spb * 4) / 4 + shift, m21_note)
         if not part.notes:  # an empty staff still needs a whole-bar rest to engrave
             part.insert(0, music21.note.Rest(quarterLength=score.time_signature[0] * 4 / score.time_signature[1]))
         # Simultaneous notes become chords; overlaps are split and tied, as a copyist would.
         staff = part.chordify() if part.notes else part
         if key is not None and staff.notes:
             _spell_in_key(staff, key)
+        for el in staff.recurse().notes:
+            if el.getOffsetInHierarchy(staff) in fermatas:
+                el.expressions.append(music21.expressions.Fermata())
         parts.append(staff)
     piece = music21.stream.Score()
     piece.insert(0, music21.metadata.Metadata(title=title))

@@ -409,6 +409,7 @@ def _generate(bundle, config: GenerateConfig, primer: Score | None, on_progress,
     score = score.replace(
         notes=notes_out,
         metadata={
+            **score.metadata,  # what the encoding read besides the notes (bar-frame takes: pickup, fermatas)
             RECIPE_KEY: recipe_for(bundle, config, primer),
             "primer_notes": len(primer_notes),
             "generated_tokens": len(generated),

@@ -372,9 +372,13 @@ def test_bar_frames_name_the_step_of_the_bar_start_a_pickup_in_its_place_and_mar
     back = BARS.decode(tokens, tempo_bpm=120.0)
     assert back.notes == BEATS.decode(BEATS.encode(_hymn_bit()), tempo_bpm=120.0).notes
     assert [(n.pitch, n.start, n.end) for n in back.notes] == [(n.pitch, n.start, n.end) for n in _hymn_bit().notes]
+    # ...and what it read of the bars and marks goes with them, for the sheet music.
+    assert back.time_signature == (3, 4)
+    assert back.metadata["pickup_beats"] == 2.0 and back.metadata["fermata_beats"] == [3.0]
     # Without the notation's marks a piece starts on a downbeat and has no fermatas; 4/4 bars have 8 steps.
     plain = BARS.encode(_hymn_bit((4, 4)).replace(metadata={}))
     assert plain[1] == "P_67" and "F" not in plain
+    assert BARS.decode(plain, tempo_bpm=120.0).time_signature == (4, 4)
     assert [int(t[1:]) for t in plain if t.startswith("|")][:9] == [1, 2, 3, 4, 5, 6, 7, 0, 1]
     # A 3/2 bar is written as two bars of 3/4.
     assert BARS.bar_steps(_hymn_bit((3, 2))) == BARS.bar_steps(_hymn_bit()) == 6
@@ -429,6 +433,7 @@ def test_a_bar_frame_model_writes_whole_bars():
     for before, after in zip([0, *ends], ends):
         assert after == (before + 1) % 8 or (after == 0 and before == 5), (before, after)
     assert take.score.notes and min(n.start for n in take.score.notes) == 0  # no silence before the first note
+    assert {"pickup_beats", "fermata_beats", "recipe"} <= set(take.score.metadata)  # for the sheet music
 
 
 def test_a_bar_frame_model_harmonizes_a_melody_with_a_pickup_and_a_fermata():

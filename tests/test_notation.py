@@ -25,6 +25,22 @@ def test_musicxml_keeps_pitches_and_rhythm_and_engraves():
     assert len(pages) == 1 and pages[0].lstrip().startswith("<svg")
 
 
+def test_a_pickup_and_fermatas_are_engraved_where_the_piece_puts_them():
+    # A 3/4 line at 120 BPM starting on beat 3 (two beats of the first bar before it), its fourth note (a half
+    # note over the bar line, printed tied) under a fermata.
+    beats = [(0, 1, 67), (1, 2, 72), (2, 3, 74), (3, 5, 76), (5, 6, 74)]
+    line = tuple(Note(start=a * 0.5, end=b * 0.5, pitch=p) for a, b, p in beats)
+    marked = Score(notes=line, tempo_bpm=120.0, time_signature=(3, 4),
+                   metadata={"pickup_beats": 2.0, "fermata_beats": [3.0]})
+    xml = score_to_musicxml(marked)
+    assert xml.count(b"<fermata") == 1
+    back = notation_to_scores(xml, name="back.musicxml")[0]
+    # The bar lines fall as the pickup says: two beats of rest open the first bar, the fermata moves with it.
+    assert back.time_signature == (3, 4) and back.metadata["fermata_beats"] == [5.0]
+    assert round(min(n.start for n in back.notes) / back.seconds_per_beat, 3) == 2.0
+    assert b"<fermata" not in score_to_musicxml(marked.replace(metadata={}))
+
+
 def test_engraving_works_outside_the_main_thread():
     """Streamlit runs pages in worker threads; Verovio's fonts must load there too."""
     import threading

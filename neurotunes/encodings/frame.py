@@ -365,11 +365,35 @@ class BarFrameEncoding(BeatFrameEncoding):
         return frozenset(int(round(float(b) * self.config.steps_per_quarter)) for b in beats)
 
     def decode(self, tokens: Iterable[str], **kwargs: Any) -> Score:
+        """Frames as :meth:`FrameEncoding.decode` reads them, moved to start with the first note; the bars and
+        marks read become the score's time signature (3/4 where every bar closed after three quarter notes,
+        else 4/4) and metadata (:data:`~neurotunes.constants.PICKUP_KEY`, :data:`~neurotunes.constants.FERMATAS_KEY`),
+        so a take is engraved with its bar lines and fermatas where the model put them."""
+        tokens = list(tokens)
         score = super().decode(tokens, **kwargs)
-        first = min((n.start for n in score.notes), default=0.0)
-        if first <= 0:
+        if not score.notes:
             return score
-        return score.replace(notes=tuple(replace(n, start=n.start - first, end=n.end - first) for n in score.notes))
+        spq = self.config.steps_per_quarter
+        steps = [0]  # the bar step of each frame read (a piece opens on a downbeat)
+        fermatas: list[int] = []
+        bars: set[int] = set()  # the lengths of the bars that closed, in steps
+        for tok in tokens:
+            if tok == FERMATA:
+                fermatas.append(len(steps) - 1)
+            elif self._is_end(tok):
+                k = int(tok[len(BAR):])
+                if k == 0:
+                    bars.add(steps[-1] + 1)
+                steps.append(k)
+        first = min(n.start for n in score.notes)
+        step = score.seconds_per_beat / spq
+        lead = int(round(first / step))
+        marks = {C.PICKUP_KEY: steps[lead] / spq if lead < len(steps) else 0.0,
+                 C.FERMATAS_KEY: [(f - lead) / spq for f in fermatas if f >= lead]}
+        meter = (3, 4) if bars and bars == {3 * spq} else C.DEFAULT_TIME_SIGNATURE
+        notes = tuple(replace(n, start=n.start - first, end=n.end - first) for n in score.notes) if first > 0 \
+            else score.notes
+        return score.replace(notes=notes, time_signature=meter, metadata={**score.metadata, **marks})
 
     def grammar(self, vocab: Vocabulary, *, max_chord: int = 0) -> "BarFrameGrammar":
         return BarFrameGrammar(vocab, max_chord, self.frame_ends(), self.config.steps_per_quarter)
