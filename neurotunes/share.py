@@ -175,13 +175,16 @@ def recipe_from_score(
 HARMONIZE_KEY = "harmonize"
 HARMONIZATION_KEYS = (HARMONIZE_KEY, "hash", "seed", "temperature", "tempo", "key", "melody")
 #: The melody's packing (its first byte): bump it when the layout changes; a link of another format is refused.
-MELODY_FORMAT = 1
+#: 2 added the meter, the pickup and the fermatas; links of format 1 (before them) still open, in 4/4.
+MELODY_FORMAT = 2
+_MELODY_FORMATS = (1, 2)
+_DENOMINATORS = (1, 2, 4, 8, 16, 32)
 #: The most notes a link's melody holds, and the most characters it takes in the address (besides the
 #: harmonizer's own cap, MAX_MELODY_SECONDS, which a link's melody may not exceed either).
 MAX_LINK_NOTES = 2000
 MAX_MELODY_CHARS = 6000
 _VARINT_BYTES = 3  # each number in a packed melody is below 2**21: more steps than any melody a link holds
-_MAX_RAW_BYTES = 1 + _VARINT_BYTES * (1 + 3 * MAX_LINK_NOTES)
+_MAX_RAW_BYTES = 1 + _VARINT_BYTES * (5 + 4 * MAX_LINK_NOTES)  # grid, meter, pickup, fermatas; notes
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _SEED = re.compile(r"[0-9]{1,10}")
 _KEY = re.compile(r"(1[01]|[0-9])(m?)")
@@ -198,6 +201,9 @@ class GridMelody:
 
     ``notes`` are ``(onset, duration, pitch)`` in grid steps (``steps_per_quarter`` to a quarter note), in time
     order, none starting before the one before it ends; onsets from 0, durations from 1 step, MIDI pitches 0-127.
+    ``time_signature``, ``pickup`` (grid steps of the first bar before the melody starts) and ``fermatas`` (grid
+    steps where a note under a fermata starts, in order) are what the melody's notation said, as the
+    harmonizer hears them (a model that knows the bar and the phrase ends does).
 
     Raises
     ------
@@ -207,11 +213,25 @@ class GridMelody:
 
     notes: tuple[tuple[int, int, int], ...]
     steps_per_quarter: int
+    time_signature: tuple[int, int] = C.DEFAULT_TIME_SIGNATURE
+    pickup: int = 0
+    fermatas: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         spq = self.steps_per_quarter
         if not _whole(spq) or not 1 <= spq <= 24:
             raise BadConfig(f"a melody's grid is 1-24 steps to a quarter note, not {spq!r}")
+        meter = self.time_signature
+        if (not isinstance(meter, (tuple, list)) or len(meter) != 2 or not all(_whole(v) for v in meter)
+                or not 1 <= meter[0] <= 64 or meter[1] not in _DENOMINATORS):
+            raise BadConfig(f"a melody's time signature is (1-64, one of {_DENOMINATORS}), not {meter!r}")
+        if not _whole(self.pickup) or not 0 <= self.pickup < 1 << (7 * _VARINT_BYTES):
+            raise BadConfig(f"a melody's pickup is a whole number of steps from 0, not {self.pickup!r}")
+        if (not isinstance(self.fermatas, (tuple, list)) or not all(_whole(v) and v >= 0 for v in self.fermatas)
+                or list(self.fermatas) != sorted(set(self.fermatas))):
+            raise BadConfig("a melody's fermatas are steps from 0, each once, in order")
+        object.__setattr__(self, "time_signature", (int(meter[0]), int(meter[1])))
+        object.__setattr__(self, "fermatas", tuple(int(v) for v in self.fermatas))
         checked, end = [], 0
         for i, note in enumerate(self.notes, start=1):
             if not isinstance(note, (tuple, list)) or len(note) != 3 or not all(_whole(v) for v in note):
@@ -229,6 +249,8 @@ class GridMelody:
             end = onset + duration
         if not checked:
             raise BadConfig("the melody has no notes")
+        if self.fermatas and self.fermatas[-1] >= end:
+            raise BadConfig(f"the melody's fermata at step {self.fermatas[-1]} is after its last note ends ({end})")
         object.__setattr__(self, "notes", tuple(checked))
         object.__setattr__(self, "steps_per_quarter", int(spq))
 
@@ -240,10 +262,14 @@ class GridMelody:
 
     def to_score(self, tempo_bpm: float, key: Key | None = None) -> Score:
         """The melody as a score at ``tempo_bpm`` (times exactly as the harmonizer's grid puts them)."""
-        step = Score(tempo_bpm=tempo_bpm).seconds_per_beat / self.steps_per_quarter
+        spq = self.steps_per_quarter
+        step = Score(tempo_bpm=tempo_bpm).seconds_per_beat / spq
         notes = tuple(Note(start=onset * step, end=(onset + duration) * step, pitch=pitch)
                       for onset, duration, pitch in self.notes)
-        return Score(notes=notes, tempo_bpm=tempo_bpm, key=key)
+        marks = {C.PICKUP_KEY: self.pickup / spq} if self.pickup else {}
+        if self.fermatas:
+            marks[C.FERMATAS_KEY] = [f / spq for f in self.fermatas]
+        return Score(notes=notes, tempo_bpm=tempo_bpm, key=key, time_signature=self.time_signature, metadata=marks)
 
     @classmethod
     def from_score(cls, score: Score, steps_per_quarter: int) -> "GridMelody":
@@ -255,7 +281,13 @@ class GridMelody:
         for n in pitched:
             onset = int(round((n.start - first) / step))
             notes.append((onset, max(int(round((n.end - first) / step)) - onset, 1), n.pitch))
-        return cls(tuple(notes), steps_per_quarter)
+        moved = first / score.seconds_per_beat  # the marks count from the score's start, the melody from its note
+        pickup = int(round((float(score.metadata.get(C.PICKUP_KEY, 0.0) or 0.0) + moved) * steps_per_quarter))
+        fermatas = sorted({int(round((float(b) - moved) * steps_per_quarter))
+                           for b in score.metadata.get(C.FERMATAS_KEY) or () if float(b) >= moved})
+        end = max((onset + duration for onset, duration, _ in notes), default=0)
+        return cls(tuple(notes), steps_per_quarter, score.time_signature, pickup,
+                   tuple(f for f in fermatas if f < end))
 
     @classmethod
     def of_melody(cls, melody: Score, steps_per_quarter: int) -> "GridMelody":
@@ -275,10 +307,16 @@ def _varint(out: bytearray, value: int) -> None:
 
 
 def encode_melody(melody: GridMelody) -> str:
-    """``melody`` packed for an address: URL-safe base64 (no padding) of the deflated bytes ``format, grid, then
+    """``melody`` packed for an address: URL-safe base64 (no padding) of the deflated bytes ``format, grid,
+    meter (numerator, denominator), pickup, the number of fermatas and each one's gap from the one before, then
     (gap before the note, duration, pitch) per note``, each number a little-endian base-128 varint."""
     raw = bytearray([MELODY_FORMAT])
-    _varint(raw, melody.steps_per_quarter)
+    for value in (melody.steps_per_quarter, *melody.time_signature, melody.pickup, len(melody.fermatas)):
+        _varint(raw, value)
+    before = 0
+    for step in melody.fermatas:
+        _varint(raw, step - before)
+        before = step
     end = 0
     for onset, duration, pitch in melody.notes:
         for value in (onset - end, duration, pitch):
@@ -316,7 +354,7 @@ def decode_melody(text: str) -> GridMelody:
         raise BadConfig(f"the link's melody has more than {MAX_LINK_NOTES} notes")
     if not unpacker.eof or unpacker.unused_data or not raw:
         raise damaged
-    if raw[0] != MELODY_FORMAT:
+    if raw[0] not in _MELODY_FORMATS:
         raise BadConfig(f"the link's melody is in a format this version does not read ({raw[0]})")
     pos = 1
 
@@ -334,6 +372,13 @@ def decode_melody(text: str) -> GridMelody:
         raise damaged
 
     spq = number()
+    meter, pickup, fermatas = C.DEFAULT_TIME_SIGNATURE, 0, []
+    if raw[0] >= 2:
+        meter, pickup, count = (number(), number()), number(), number()
+        if count > MAX_LINK_NOTES:
+            raise damaged
+        for _ in range(count):
+            fermatas.append((fermatas[-1] if fermatas else 0) + number())
     notes, end = [], 0
     while pos < len(raw):
         if len(notes) == MAX_LINK_NOTES:
@@ -341,7 +386,7 @@ def decode_melody(text: str) -> GridMelody:
         gap, duration, pitch = number(), number(), number()
         notes.append((end + gap, duration, pitch))
         end += gap + duration
-    return GridMelody(tuple(notes), spq)
+    return GridMelody(tuple(notes), spq, meter, pickup, tuple(fermatas))
 
 
 @dataclass(frozen=True)

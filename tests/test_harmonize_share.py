@@ -30,7 +30,10 @@ def _random_melody(rng: random.Random) -> GridMelody:
         duration = rng.choice([1, 2, 4, 7, 16, 130])
         notes.append((onset, duration, rng.randint(0, 127)))
         end = onset + duration
-    return GridMelody(tuple(notes), rng.randint(1, 24))
+    end = notes[-1][0] + notes[-1][1]
+    meter = (rng.randint(1, 12), rng.choice([2, 4, 8]))
+    fermatas = tuple(sorted(rng.sample(range(end), min(end, rng.choice([0, 0, 1, 5])))))
+    return GridMelody(tuple(notes), rng.randint(1, 24), meter, rng.choice([0, 0, 3, 12]), fermatas)
 
 
 def _pack(raw: bytes) -> str:
@@ -103,6 +106,22 @@ def test_a_link_of_a_shipped_model_harmonizes_the_same_chorale():
         assert again.score.key == made.score.key
 
 
+def test_a_melody_keeps_its_meter_pickup_and_fermatas_through_a_link_and_old_links_open_in_four_four():
+    line = Score(notes=tuple(Note(start=a * 0.5, end=b * 0.5, pitch=p)
+                             for a, b, p in [(0, 1, 67), (1, 2, 72), (2, 3, 74), (3, 5, 76), (5, 6, 74)]),
+                 tempo_bpm=120.0, time_signature=(3, 4), metadata={"pickup_beats": 2.0, "fermata_beats": [3.0]})
+    melody = GridMelody.of_melody(line, 4)
+    assert (melody.time_signature, melody.pickup, melody.fermatas) == ((3, 4), 8, (12,))
+    params = harmonization_params("default", HASH, melody, 3, 0.8, 120.0)
+    back = parse_harmonization_params(params).melody_score()
+    assert back.time_signature == (3, 4)
+    assert dict(back.metadata) == {"pickup_beats": 2.0, "fermata_beats": [3.0]}
+    # A link made before the meter was packed (format 1: grid, then the notes) opens as before, in 4/4.
+    old = decode_melody(_pack(bytes([1, 4, 0, 4, 67, 0, 4, 69])))
+    assert old == GridMelody(((0, 4, 67), (4, 4, 69)), 4)
+    assert old.to_score(120.0).time_signature == (4, 4) and not old.to_score(120.0).metadata
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [
@@ -117,7 +136,11 @@ def test_a_link_of_a_shipped_model_harmonizes_the_same_chorale():
         ({"melody": "A" * (MAX_MELODY_CHARS + 1)}, "too long"),
         ({"melody": _pack(bytes([1, 4]) + bytes([0, 1, 60]) * (MAX_LINK_NOTES + 1))}, "more than 2000 notes"),
         ({"melody": _pack(bytes([1, 4]) + bytes([0, 1, 200 & 0x7F | 0x80, 1]))}, "pitch 200, outside MIDI's 0-127"),
-        ({"melody": _pack(bytes([2, 4, 0, 1, 60]))}, "format"),
+        ({"melody": _pack(bytes([3, 4, 0, 1, 60]))}, "format"),
+        ({"melody": _pack(bytes([2, 4, 3, 3, 0, 0, 0, 1, 60]))}, "time signature"),
+        ({"melody": _pack(bytes([2, 4, 3, 4, 0, 1, 9, 0, 4, 60]))}, "after its last note ends"),
+        ({"melody": _pack(bytes([2, 4, 3, 4, 0, 2, 1, 0, 0, 4, 60]))}, "each once, in order"),
+        ({"melody": _pack(bytes([2, 4, 3, 4, 0, 0x80 | 0x7F, 0x7F, 0, 4, 60]))}, "damaged"),
         ({"melody": _pack(bytes([1, 99, 0, 1, 60]))}, "grid"),
         ({"melody": _pack(bytes([1, 4]))}, "no notes"),
         ({"melody": _pack(bytes([1, 4, 0, 1]))}, "damaged"),
