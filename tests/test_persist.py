@@ -360,6 +360,7 @@ def test_a_refresh_and_a_new_tab_bring_back_takes_and_transcriptions_in_a_real_b
         page.get_by_test_id("stSlider").filter(has_text="Length (notes)").get_by_role("slider").press("Home")
         page.get_by_role("spinbutton", name="Seed").fill("7")
         page.get_by_role("spinbutton", name="Seed").press("Tab")  # typed, then left: the form holds 7
+        wait_idle(page)
         page.get_by_role("button", name="Generate").click()
         take = page.get_by_role("heading", name=re.compile(r"^Take 1\b"))
         expect(take).to_be_visible()
@@ -371,6 +372,7 @@ def test_a_refresh_and_a_new_tab_bring_back_takes_and_transcriptions_in_a_real_b
         onset = page.get_by_test_id("stSlider").filter(has_text="Onset threshold").get_by_role("slider")
         onset.press("ArrowLeft")  # 0.5 -> 0.45
         expect(onset).to_have_value("0.45")
+        wait_idle(page)  # the slider's rerun done: a click during it can be lost
         page.get_by_role("button", name=re.compile(r"Transcribe$")).click()
         melody = page.get_by_role("heading", name="my-melody.wav")
         expect(melody).to_be_visible(timeout=180_000)  # Basic Pitch's first load
