@@ -341,7 +341,7 @@ def test_a_refresh_and_a_new_tab_bring_back_takes_and_transcriptions_in_a_real_b
     from playwright.sync_api import expect
 
     from neurotunes.render import score_to_wav
-    from tests.browser_utils import ARTIFACTS, chromium, streamlit_server
+    from tests.browser_utils import ARTIFACTS, chromium, streamlit_server, wait_idle
 
     expired = tmp_path / "sessions" / ("e" * 64)  # a browser not seen for 40 days: gone at the server's start
     expired.mkdir(parents=True)
