@@ -450,7 +450,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for spec in args.model or ["default"]:
         bundle = load_bundle(spec)
         models[spec if spec not in models else f"{spec} ({len(models) + 1})"] = bundle
-    config = GenerateConfig(length=args.notes, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+    config = GenerateConfig(length=args.notes, temperature=args.temperature, top_p=args.top_p,
+                            pitch_top_p=args.pitch_top_p, seed=args.seed)
     total = args.samples * len(models)
     bar = _progress_bar("evaluate")
     finished: dict[str, int] = {}
@@ -697,7 +698,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "files: a file, a folder or a .zip")
     e.add_argument("--samples", type=int, default=20, help="pieces generated per model")
     e.add_argument("--notes", type=int, default=200, help="notes per piece")
-    add_setting_options(e, GenerateConfig, only=("temperature", "top_p"))
+    add_setting_options(e, GenerateConfig, only=("temperature", "top_p", "pitch_top_p"))
     e.add_argument("--seed", type=int, default=0, help="first seed; sample i uses seed + i")
     e.add_argument("--json", action="store_true", help="print the whole report as JSON")
     e.set_defaults(func=cmd_evaluate)

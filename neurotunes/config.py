@@ -291,6 +291,13 @@ class GenerateConfig(_Config):
     top_p: float = setting(1.0, 0.0, 1.0, low_open=True, step=0.05, ui_low=0.05, label="Top-p (1 = off)",
                            help="Choose only among the likeliest next notes that together hold this share of the "
                                 "chance (1 = any note may come).", page="sampling")
+    pitch_top_p: float = setting(1.0, 0.0, 1.0, low_open=True, step=0.05, ui_low=0.5,
+                                 label="Pitch top-p (1 = off)",
+                                 help="Choose each new note's pitch only among the likeliest pitches that together "
+                                      "hold this share of their chance; whether a note starts, is held or rests "
+                                      "stays the model's (1 = any pitch may come). 0.9 gives cleaner harmony: "
+                                      "fewer chords outside the key.",
+                                 page="sampling")
     repetition_penalty: float = setting(1.0, 1.0, 10.0, step=0.1, ui_high=5.0, label="Repetition penalty",
                                         help="Make notes heard in the last few notes less likely, so the tune "
                                              "moves on (1 = off).",

@@ -150,6 +150,26 @@ def _distribution(z: np.ndarray, temperature: float, top_k: int, top_p: float,
     return p
 
 
+def _pitch_nucleus(p: np.ndarray, pitched: np.ndarray, top_p: float) -> np.ndarray:
+    """Nucleus sampling over the pitch choice only (the ``pitch_top_p`` setting), on probabilities ``p`` that it
+    may overwrite: among the tokens that add a pitch (``pitched``), the likeliest that together hold ``top_p``
+    of their chance are kept and given all of it; every other token (a held note, a frame end, a time shift, a
+    duration) keeps its own.  So whether a note starts stays the model's choice and only unlikely pitches are
+    cut.  (Plain top-p cuts across both: where holding a note is likelier than any one new pitch it cuts the new
+    notes too, and the rhythm slows.)"""
+    idx = np.flatnonzero(pitched & (p > 0))
+    if idx.size < 2:
+        return p
+    q = p[idx]
+    mass = q.sum()
+    order = np.argsort(-q, kind="stable")
+    keep = order[: int(np.searchsorted(np.cumsum(q[order]), top_p * mass)) + 1]
+    kept = np.zeros_like(q)
+    kept[keep] = q[keep]
+    p[idx] = kept * (mass / kept.sum())
+    return p
+
+
 def _draw(p: np.ndarray, rng: np.random.Generator) -> int:
     """Inverse-CDF draw of one index from probabilities ``p`` (one uniform number from ``rng``)."""
     return int(min(p.cumsum().searchsorted(rng.random() * 1.0, side="right"), len(p) - 1))
@@ -435,6 +455,7 @@ def _in_model_space(config: GenerateConfig, out_shift: int) -> GenerateConfig:
 def _sample(run: _Run, rng: np.random.Generator, on_progress, trace_top: int):
     config, vocab = run.config, run.vocab
     temperature, top_k, top_p = config.temperature, config.top_k, config.top_p
+    pitch_top_p, pitched = config.pitch_top_p, run.facts.carries_pitch
     step, feed, finished, distribution = run.stepper.step, run.feed, run.finished, run.distribution
     length = config.length
     generated: list[int] = []
@@ -444,6 +465,8 @@ def _sample(run: _Run, rng: np.random.Generator, on_progress, trace_top: int):
         if not np.count_nonzero(allowed):  # (a quicker allowed.any())
             break  # nothing may follow (cannot happen with a trained vocabulary; kept as a guard)
         probs = _distribution(z, temperature, top_k, top_p, allowed)
+        if pitch_top_p < 1.0:
+            probs = _pitch_nucleus(probs, pitched, pitch_top_p)
         token = _draw(probs, rng)
         if trace_top:
             # What the draw used (after temperature, masks, top-k and top-p): a token cut by top-k/top-p
@@ -469,8 +492,8 @@ def _beam_search(run: _Run, width: int, on_progress):
     so the beam looks for the likeliest continuation under the distribution a sampled take
     would draw from.  (Dividing the summed log-probabilities by T instead would rank every
     beam exactly as T = 1 does.)  Near 0 the beam follows the single likeliest token at
-    each step; above 1 it weighs the model's confidence less.  Top-k and top-p are
-    sampling cuts and do not apply: the beam keeps its own ``width`` best.
+    each step; above 1 it weighs the model's confidence less.  Top-k, top-p and pitch top-p
+    are sampling cuts and do not apply: the beam keeps its own ``width`` best.
     """
     beams = [(0.0, [], run.snapshot(), False)]  # (log-probability, tokens, state, finished)
     completes = run.facts.completes_note

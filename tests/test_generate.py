@@ -415,3 +415,30 @@ def test_sampling_distribution_is_the_plain_formula_and_leaves_its_input_alone(s
     assert np.array_equal(got, p / p.sum())
     assert got[~allowed].sum() == 0 and abs(got.sum() - 1) < 1e-12
 
+
+
+# --- pitch top-p: the nucleus over the pitch choice only ------------------------------------------------------
+def test_pitch_top_p_cuts_unlikely_pitches_and_leaves_every_other_choice_its_chance():
+    from neurotunes.generate import _pitch_nucleus
+
+    p = np.array([0.50, 0.20, 0.12, 0.08, 0.06, 0.04])  # a hold and an end, then four pitches
+    pitched = np.array([False, False, True, True, True, True])
+    out = _pitch_nucleus(p.copy(), pitched, 0.6)
+    assert out[0] == 0.50 and out[1] == 0.20  # holding a note or ending the frame: the model's own chance
+    assert abs(out[pitched].sum() - 0.30) < 1e-12  # a new note as likely as before...
+    assert out[4] == out[5] == 0 and out[2] > 0.12 and out[3] > 0.08  # ...but only among the likeliest pitches
+    assert abs(out[2] / out[3] - 0.12 / 0.08) < 1e-12 and abs(out.sum() - 1) < 1e-12
+    assert np.array_equal(_pitch_nucleus(p.copy(), pitched, 1.0), p)  # 1: nothing cut
+    assert np.count_nonzero(_pitch_nucleus(p.copy(), pitched, 0.01)[pitched]) == 1  # at least one pitch kept
+
+
+def test_pitch_top_p_on_the_four_voice_model_reproduces_and_changes_only_what_it_should():
+    from neurotunes.bundle import load_bundle
+
+    bundle = load_bundle("default")
+    plain = generate(bundle, GenerateConfig(length=60, seed=2))
+    assert generate(bundle, GenerateConfig(length=60, seed=2, pitch_top_p=1.0)).notes == plain.notes
+    cleaner = generate(bundle, GenerateConfig(length=60, seed=2, pitch_top_p=0.5))
+    assert cleaner.notes != plain.notes and len(cleaner.notes) == 60
+    assert generate(bundle, GenerateConfig(length=60, seed=2, pitch_top_p=0.5)).notes == cleaner.notes
+    assert cleaner.metadata["recipe"]["settings"]["pitch_top_p"] == 0.5

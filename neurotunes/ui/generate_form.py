@@ -107,6 +107,7 @@ def settings_in_words(config: GenerateConfig, *, basics: bool = True) -> str:
     say(("seconds",), f"at most {config.seconds:g} seconds")
     say(("top_k",), f"top-k {config.top_k}")
     say(("top_p",), f"top-p {config.top_p:g}")
+    say(("pitch_top_p",), f"pitch top-p {config.pitch_top_p:g}")
     say(("repetition_penalty",), f"repetition penalty {config.repetition_penalty:g} "
                                  f"over the last {config.no_repeat_window} notes")
     said.add("no_repeat_window")  # said with the penalty, meaningless without it
