@@ -27,7 +27,7 @@ from .score import Note, Score
 log = logging.getLogger(__name__)
 
 #: Bump when stream_to_score changes, so cached pieces are parsed again.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 #: Default tempo for corpus pieces without a metronome mark (chorales are sung slowly).
 CORPUS_TEMPO_BPM = 90.0
 
