@@ -303,8 +303,9 @@ def _chorale(frames: list[list[tuple[int, bool]]], shift: int, step: float, sung
         close(v, len(frames))
     notes = [n for voice in voices for n in voice]
     key = sung.key
-    score = Score(notes=tuple(notes), tempo_bpm=sung.tempo_bpm, key=key,
-                  metadata={"source": "harmonized", "voices": list(VOICES)})
+    # The melody's meter, pickup and fermatas (where its notation gave them) go with the chorale: it is printed so.
+    score = Score(notes=tuple(notes), tempo_bpm=sung.tempo_bpm, key=key, time_signature=sung.time_signature,
+                  metadata={**sung.metadata, "source": "harmonized", "voices": list(VOICES)})
     where = {(round(n.start, 6), n.pitch): i for i, n in enumerate(score.notes)}
     indices = tuple(tuple(where[(round(n.start, 6), n.pitch)] for n in voice) for voice in voices)
     return Harmonization(score=score, voices=indices, messages=tuple(messages))

@@ -444,6 +444,9 @@ def test_a_bar_frame_model_harmonizes_a_melody_with_a_pickup_and_a_fermata():
     soprano = chorale.voice(VOICES[0])
     assert [(n.pitch, n.start) for n in soprano.notes] == [(n.pitch, n.start) for n in melody.notes]
     assert all(len(chorale.voice(v).notes) >= 1 for v in VOICES)
+    # The chorale is printed in the melody's meter, with its pickup and fermatas.
+    assert chorale.score.time_signature == (3, 4)
+    assert chorale.score.metadata["pickup_beats"] == 2.0 and chorale.score.metadata["fermata_beats"] == [3.0]
     # The model hears the pickup's empty frames and the fermata: without the marks it writes other voices.
     unmarked = harmonize(_tiny_bar_bundle(5), melody.replace(metadata={}), seed=1)
     assert [chorale.voice(v).notes for v in VOICES[1:]] != [unmarked.voice(v).notes for v in VOICES[1:]]
