@@ -155,17 +155,17 @@ def prepare_melody(melody: Score, steps_per_quarter: int) -> tuple[list[tuple[in
         messages.append("Notes outside the soprano's range (" + ", ".join(pitch_name(p) for p in outside) +
                         ") were moved by an octave to fit.")
     sung = _line_score(line, step, melody.tempo_bpm).replace(time_signature=melody.time_signature,
-                                                             metadata=_phrase_marks(melody, first))
+                                                             metadata=marks_from(melody, first))
     return line, sung, messages
 
 
-def _phrase_marks(melody: Score, first: float) -> dict[str, Any]:
-    """The melody's pickup and fermatas (where its notation gave them) for a line that starts at ``first``
-    seconds: both counted from the line's first note."""
+def marks_from(melody: Score, first: float) -> dict[str, Any]:
+    """The melody's pickup and fermatas (where its notation gave them, in quarter notes) for a line that starts
+    at ``first`` seconds: both counted from there."""
     moved = first / melody.seconds_per_beat
     marks: dict[str, Any] = {}
-    if C.PICKUP_KEY in melody.metadata:
-        marks[C.PICKUP_KEY] = float(melody.metadata[C.PICKUP_KEY]) + moved
+    if C.PICKUP_KEY in melody.metadata or moved:  # unmarked, the score starts on a downbeat
+        marks[C.PICKUP_KEY] = float(melody.metadata.get(C.PICKUP_KEY) or 0.0) + moved
     if C.FERMATAS_KEY in melody.metadata:
         marks[C.FERMATAS_KEY] = [float(b) - moved for b in melody.metadata[C.FERMATAS_KEY] if float(b) >= moved]
     return marks
@@ -207,7 +207,8 @@ def harmonize(bundle: ModelBundle, melody: Score, *, seed: int = 0, temperature:
     grammar = encoding.grammar(vocab, max_chord=len(VOICES))
     grammar.start()
     grammar.bar_steps = encoding.bar_steps(sung)  # frames that name the bar follow the melody's meter
-    fermatas = [ids[FERMATA] if t in encoding.fermata_frames(sung) else None for t in range(len(line))]
+    marked = encoding.fermata_frames(sung)
+    fermatas = [ids[FERMATA] if t in marked else None for t in range(len(line))]
     pitch_of = grammar.pitch  # token id -> MIDI pitch (-1: not a note)
     stepper = make_stepper(bundle)
     rng = np.random.default_rng(seed)

@@ -28,7 +28,7 @@ from .config import GenerateConfig, settings_of
 from .constants import SHIPPED_MODELS, shipped_name
 from .errors import BadConfig, BadModel, NeuroTunesError
 from .generate import RECIPE_KEY
-from .harmonize import MAX_MELODY_SECONDS, can_harmonize, prepare_melody
+from .harmonize import MAX_MELODY_SECONDS, can_harmonize, marks_from, prepare_melody
 from .keys import Key
 from .score import Note, Score
 
@@ -281,10 +281,9 @@ class GridMelody:
         for n in pitched:
             onset = int(round((n.start - first) / step))
             notes.append((onset, max(int(round((n.end - first) / step)) - onset, 1), n.pitch))
-        moved = first / score.seconds_per_beat  # the marks count from the score's start, the melody from its note
-        pickup = int(round((float(score.metadata.get(C.PICKUP_KEY, 0.0) or 0.0) + moved) * steps_per_quarter))
-        fermatas = sorted({int(round((float(b) - moved) * steps_per_quarter))
-                           for b in score.metadata.get(C.FERMATAS_KEY) or () if float(b) >= moved})
+        marks = marks_from(score, first)  # the marks count from the score's start, the melody from its note
+        pickup = int(round(float(marks.get(C.PICKUP_KEY, 0.0) or 0.0) * steps_per_quarter))
+        fermatas = sorted({int(round(b * steps_per_quarter)) for b in marks.get(C.FERMATAS_KEY, ())})
         end = max((onset + duration for onset, duration, _ in notes), default=0)
         return cls(tuple(notes), steps_per_quarter, score.time_signature, pickup,
                    tuple(f for f in fermatas if f < end))

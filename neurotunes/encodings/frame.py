@@ -408,11 +408,12 @@ class BarFrameGrammar(FrameGrammar):
         super().__init__(vocab, max_chord, ends)
         self.fermata_id = vocab.index[FERMATA]
         n = len(ends)
+        bar_ends = {q * steps_per_quarter for q in FREE_BAR_QUARTERS}  # steps after which a free bar may close
         self._free_masks = []  # by the step just written: the ends allowed with a free meter
         for step in range(n):
             mask = np.zeros(len(vocab), dtype=bool)
             mask[self.end_ids[(step + 1) % n]] = True
-            if (step + 1) in {q * steps_per_quarter for q in FREE_BAR_QUARTERS}:
+            if (step + 1) in bar_ends:
                 mask[self.end_ids[0]] = True
             mask.setflags(write=False)
             self._free_masks.append(mask)
