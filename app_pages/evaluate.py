@@ -36,7 +36,7 @@ with st.container(border=True, key=state.EVALUATE_FORM):
     run = st.button("Evaluate", type="primary", icon=":material/analytics:", key=state.EVALUATE_BUTTON)
 
 if run:
-    config = GenerateConfig(length=int(notes), **sampling)
+    config = {"length": int(notes), **sampling}  # each model completes them with its own suggestions
     guarded(lambda: run_evaluation(chosen, reference, built=built, samples=int(samples), config=config),
             what="Evaluation failed")
 

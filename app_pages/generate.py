@@ -17,8 +17,8 @@ from neurotunes.ui import cache, state
 from neurotunes.ui.generate_form import choices_for, describe_note, note_steps, settings_in_words, take_label
 from neurotunes.ui.player import compare_along, play_along, roll_view
 from neurotunes.ui.visitor import visitor_secret
-from neurotunes.ui.widgets import (fill_setting_widgets, guarded, heavy_job, setting_widgets, share_link, show_score,
-                                   take_warnings)
+from neurotunes.ui.widgets import (fill_setting_widgets, follow_model_suggestions, guarded, heavy_job,
+                                   setting_widgets, share_link, show_score, take_warnings)
 
 st.title("Generate")
 st.caption("Pick a model and a few settings, press Generate, and listen. Every take is kept below.")
@@ -67,6 +67,7 @@ choice = st.selectbox("Model", models, index=models.index(current), format_func=
                            "the fiddle tunes reels and jigs. Train your own on the Train page.")
 if choice != current:
     state.set_active_model(choice)
+follow_model_suggestions(state.active_model())  # the chosen model's suggested settings, unless the form holds them
 
 # Outside the form, so that choosing a source shows that source's inputs at once (a form waits for its button).
 with st.expander("Start from (primer)", icon=":material/play_circle:"):

@@ -8,7 +8,8 @@ seed 0: the split the shipped models were trained on; 41 Bach chorales, 30
 fiddle tunes), none of them seen by the model.
 
 Model: ``--model`` (a shipped name or a bundle folder/.zip; by default the
-corpus's shipped model) with the default sampler, GenerateConfig(length=notes),
+corpus's shipped model) with its own settings (the defaults and what the model
+suggests: ``bundle.generate_config(length=notes)``; ``--set k=v`` changes one),
 ``--samples`` takes with seeds 0, 1, 2, ...
 
 Realism (neurotunes.realism): on nine measures the set of takes is compared with
@@ -164,11 +165,15 @@ def realism_main(args: argparse.Namespace) -> int:
         return 0
 
     began = time.perf_counter()
-    takes = sample_model(bundle, sampler_config(args), args.samples)
+    config = sampler_config(args, bundle)
+    defaults = GenerateConfig().to_dict()
+    changed = {k: v for k, v in config.to_dict().items() if k != "length" and v != defaults[k]}
+    takes = sample_model(bundle, config, args.samples)
     seconds = time.perf_counter() - began
     notes = [len(t.pitch_list()) for t in takes if t.pitch_list()]
     print(f"\nmodel: {bundle.name} ({args.model or CORPUS_MODELS[args.corpus]}), {len(notes)} takes of "
-          f"{int(np.median(notes)) if notes else 0} notes (seeds 0..{args.samples - 1}, default settings) "
+          f"{int(np.median(notes)) if notes else 0} notes (seeds 0..{args.samples - 1}, settings: "
+          f"{', '.join(f'{k}={v}' for k, v in changed.items()) or 'the defaults'}) "
           f"in {seconds:.1f} s")
     began = time.perf_counter()
     report = judge(measure_set(takes, args.notes), reference, pool)
@@ -249,15 +254,16 @@ def classic_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def sampler_config(args) -> GenerateConfig:
-    """The default sampler, ``--notes`` long, with any ``--set`` settings."""
+def sampler_config(args, bundle: ModelBundle) -> GenerateConfig:
+    """The model's own settings (the defaults and what the model suggests), ``--notes`` long, with any ``--set``
+    settings."""
     settings = dict(item.split("=", 1) for item in args.set)
     fields = GenerateConfig.__dataclass_fields__
     typed = {k: type(getattr(GenerateConfig(), k))(v) for k, v in settings.items() if k in fields}
     unknown = set(settings) - set(fields)
     if unknown:
         raise SystemExit(f"unknown sampler settings: {sorted(unknown)}")
-    return GenerateConfig.from_dict({**GenerateConfig().to_dict(), **typed, "length": args.notes})
+    return bundle.generate_config(**typed, length=args.notes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ A bundle is a folder (or the same files in a .zip)::
     config.json    {"model": ModelConfig, "encoding": EncodingConfig, "training": ..., "dataset": ...}
     vocab.json     {"tokens": [...]}
     weights.npz    the model's weight arrays, in ``model.get_weights()`` order
-    metrics.json   training curves and validation figures
+    metrics.json   training curves, validation figures and the sampler settings the model was measured best at
 
 Loading never deserializes a model or a pickle: the architecture is rebuilt in
 our own code from ``config.json`` and only numeric arrays are read
@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from . import constants as C
-from .config import ModelConfig
+from .config import GenerateConfig, ModelConfig, settings_of
 from .encodings import EncodingConfig, Vocabulary, encoding_for
 from .errors import BadConfig, BadModel
 from .models import weight_shapes
@@ -52,6 +52,25 @@ def _history(value: Any) -> dict[str, list] | None:
     return dict(value) if well_formed else None
 
 
+#: Settings a model never suggests: which take, how long, how many seconds at most are the user's.
+UNSUGGESTED = ("seed", "length", "seconds")
+
+
+def _sampling(value: Any) -> dict[str, Any] | None:
+    """Suggested sampler settings, if well-formed: a mapping of :class:`GenerateConfig` settings (not
+    :data:`UNSUGGESTED`) to values each setting accepts; anything else is kept unread (None)."""
+    if not isinstance(value, Mapping):
+        return None
+    suggestible = {name for name, _, _ in settings_of(GenerateConfig)} - set(UNSUGGESTED)
+    if not set(value) <= suggestible:
+        return None
+    try:
+        GenerateConfig.from_dict({**GenerateConfig().to_dict(), **value})
+    except BadConfig:
+        return None
+    return dict(value)
+
+
 @dataclass(frozen=True)
 class BundleMetrics(JsonRecord):
     """``metrics.json``: the training curves and the validation figures of the weights kept.
@@ -59,11 +78,17 @@ class BundleMetrics(JsonRecord):
     ``history`` maps a Keras metric (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``)
     to one value per epoch run, a resumed run's earlier epochs included.  The figures
     describe the weights in the bundle (the best epoch); each is None when not measured.
+
+    ``sampling`` is what the model suggests to its sampler: the settings its music was measured best at
+    (``{"pitch_top_p": 0.95}`` for the shipped chorale model: benchmarks/quality.py), which a take starts
+    from unless the user sets them (:meth:`ModelBundle.generate_config`).  Like the rest of this file it
+    is not part of the content hash: a suggestion measured later does not make old links unreadable, and
+    a link or a take names every setting it used, so it plays the same whatever is suggested.
     """
 
     _TYPES: ClassVar[Mapping[str, Any]] = {
         "history": _history, "epochs_run": int, "best_val_loss_per_token": float,
-        "val_nll_per_note": float, "val_accuracy": float,
+        "val_nll_per_note": float, "val_accuracy": float, "sampling": _sampling,
     }
 
     history: Mapping[str, list[float]] | None = None
@@ -71,6 +96,7 @@ class BundleMetrics(JsonRecord):
     best_val_loss_per_token: float | None = None
     val_nll_per_note: float | None = None  # nats per note on the validation pieces
     val_accuracy: float | None = None
+    sampling: Mapping[str, Any] | None = None
 
     @property
     def curves(self) -> dict[str, list[float]]:
@@ -135,6 +161,22 @@ class ModelBundle:
     def key_normalized(self) -> bool:
         """Trained on pieces moved to C major / A minor: it writes in those keys (and expects primers there)."""
         return bool(self.info.dataset is not None and self.info.dataset.key_normalized)
+
+    @property
+    def suggested_settings(self) -> dict[str, Any]:
+        """The sampler settings the model suggests (``metrics.json``'s ``sampling``; empty when none)."""
+        return dict(self.metrics.sampling or {})
+
+    def generate_config(self, **settings: Any) -> GenerateConfig:
+        """The settings a take of this model starts from: the library's defaults, then the model's
+        suggestions (:attr:`suggested_settings`), then ``settings``: what the caller chose.
+
+        Raises
+        ------
+        BadConfig
+            A setting that does not exist or a value out of its range.
+        """
+        return GenerateConfig.from_dict({**GenerateConfig().to_dict(), **self.suggested_settings, **settings})
 
     def config_dict(self) -> dict[str, Any]:
         return {"model": self.model.to_dict(), "encoding": self.encoding.to_dict(), "info": self.info.to_dict()}

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator, Sequence
 from . import constants as C
 from . import encodings, models
 from .batch_transcribe import BatchReport, FileResult, transcribe_folder
-from .bundle import load_bundle
+from .bundle import UNSUGGESTED, load_bundle
 from .config import GenerateConfig, ModelConfig, PostProcessConfig, TrainConfig, TranscribeConfig, settings_of
 from .corpus import load_corpus
 from .dataset import MAX_ZIP_TOTAL_MB, scores_from_file, scores_from_files, split_dataset, supported_suffixes
@@ -355,7 +355,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
                                    source=str(args.recipe))
         bundle, config, primer = recipe.bundle, recipe.config, recipe.primer
     else:
-        bundle, config = load_bundle(args.model), settings_from_args(GenerateConfig, args)
+        bundle = load_bundle(args.model)
+        config = bundle.generate_config(**given_settings(GenerateConfig, args))
     bar, count = _progress_bar("generating"), args.variations
     takes = compose(bundle, config, count=count, primer=primer,
                     on_progress=lambda take, done, wanted: bar((take - 1 + done / wanted) / count))
@@ -450,8 +451,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for spec in args.model or ["default"]:
         bundle = load_bundle(spec)
         models[spec if spec not in models else f"{spec} ({len(models) + 1})"] = bundle
-    config = GenerateConfig(length=args.notes, temperature=args.temperature, top_p=args.top_p,
-                            pitch_top_p=args.pitch_top_p, seed=args.seed)
+    # Each model completes the settings given with its own suggestions (neurotunes.bundle.ModelBundle.generate_config).
+    config = {**given_settings(GenerateConfig, args), "length": args.notes, "seed": args.seed}
     total = args.samples * len(models)
     bar = _progress_bar("evaluate")
     finished: dict[str, int] = {}
@@ -536,11 +537,14 @@ def _read_scores(paths: Sequence[Path]):
 
 
 # --- parser -------------------------------------------------------------
-def add_setting_options(parser: Any, config_type: type, *, only: Sequence[str] | None = None) -> None:
+def add_setting_options(parser: Any, config_type: type, *, only: Sequence[str] | None = None,
+                        suggested: bool = False) -> None:
     """One option per declared setting of ``config_type`` (or those in ``only``) on ``parser`` (or an argument group).
 
     Flag, type, choices, default and help all come from the setting's declaration, and ``dest`` is
     the field's name, so :func:`settings_from_args` maps them back without a list of its own.
+    ``suggested``: the model in use may suggest these settings (a :class:`GenerateConfig`'s), so an option
+    left out is absent from the arguments (:func:`given_settings`) and the model's suggestion applies.
     """
     for name, about, default in settings_of(config_type):
         if about.cli == "" or (only is not None and name not in only):
@@ -553,16 +557,24 @@ def add_setting_options(parser: Any, config_type: type, *, only: Sequence[str] |
             accepts = f"{'above ' if about.low_open else ''}{low} to {high}; "
         help_text = about.help.replace("%", "%%") + f" ({accepts}default %(default)s)"
         options = {"dest": name, "default": default, "help": help_text}
+        if suggested and name not in UNSUGGESTED:
+            options["default"] = argparse.SUPPRESS
+            help_text = help_text.replace("default %(default)s", f"default: the model's suggestion, else {default}")
+            options["help"] = help_text
         if about.kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **options)
         else:
             parser.add_argument(flag, type=about.kind, choices=list(about.choices) or None, **options)
 
 
+def given_settings(config_type: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The settings of ``config_type`` the arguments hold (with ``suggested`` options: only those given)."""
+    return {name: getattr(args, name) for name, _, _ in settings_of(config_type) if hasattr(args, name)}
+
+
 def settings_from_args(config_type: type, args: argparse.Namespace):
     """The ``config_type`` the options of :func:`add_setting_options` describe (validated by the config)."""
-    return config_type(**{name: getattr(args, name) for name, _, _ in settings_of(config_type)
-                          if hasattr(args, name)})
+    return config_type(**given_settings(config_type, args))
 
 
 def _positive_int(text: str) -> int:
@@ -686,7 +698,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "lstm (the Bach LSTM)")
     g.add_argument("--recipe", default=None, help="regenerate the notes of a MIDI file NeuroTunes made")
     g.add_argument("--variations", type=int, default=1, help="write N takes (seeds S, S+1, ...) as OUT-1.mid ...")
-    add_setting_options(g.add_argument_group("settings (ignored with --recipe)"), GenerateConfig)
+    add_setting_options(g.add_argument_group("settings (ignored with --recipe)"), GenerateConfig, suggested=True)
     g.add_argument("--primer", default=None, help="MIDI file to continue")
     g.add_argument("-o", "--output", required=True, help="MIDI file to write")
     g.set_defaults(func=cmd_generate)
@@ -698,7 +710,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "files: a file, a folder or a .zip")
     e.add_argument("--samples", type=int, default=20, help="pieces generated per model")
     e.add_argument("--notes", type=int, default=200, help="notes per piece")
-    add_setting_options(e, GenerateConfig, only=("temperature", "top_p", "pitch_top_p"))
+    add_setting_options(e, GenerateConfig, only=("temperature", "top_p", "pitch_top_p"), suggested=True)
     e.add_argument("--seed", type=int, default=0, help="first seed; sample i uses seed + i")
     e.add_argument("--json", action="store_true", help="print the whole report as JSON")
     e.set_defaults(func=cmd_evaluate)

@@ -560,7 +560,7 @@ def evaluate_models(
     *,
     reference_name: str = "reference",
     samples: int = 20,
-    config: GenerateConfig | None = None,
+    config: GenerateConfig | Mapping[str, Any] | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
     pool: Sequence[Score] = (),
     corpus_name: str = "the real pieces",
@@ -576,6 +576,10 @@ def evaluate_models(
     models
         name -> a model bundle (sampled here with ``config``) or a list of pieces
         already made (e.g. by :func:`classic_generate`).
+    config
+        The sampler's settings: a :class:`GenerateConfig` every model uses as it is, or the settings chosen
+        (a mapping, ``{}`` when None) that each model completes with its own suggestions
+        (:meth:`~neurotunes.bundle.ModelBundle.generate_config`): each model at its best unless told otherwise.
     reference
         Real pieces to compare with; at least two.
     samples
@@ -615,7 +619,7 @@ def evaluate_models(
     if not models:
         raise BadConfig("choose at least one model to evaluate")
     check_sample_count(samples)
-    config = config or GenerateConfig()
+    chosen = {} if config is None else config
     if known_features is not None and len(known_features) == len(reference):
         features_of_reference = [dict(f) for f in known_features]
     else:
@@ -633,7 +637,8 @@ def evaluate_models(
 
         try:
             if isinstance(source, ModelBundle):
-                pieces = sample_model(source, config, samples, on_sample=composed)
+                settings = chosen if isinstance(chosen, GenerateConfig) else source.generate_config(**chosen)
+                pieces = sample_model(source, settings, samples, on_sample=composed)
                 scored = _counted(_model_space(source, reference), f"{name}: predicting the real pieces", on_step)
                 report.model = {k: round(float(v), 4) for k, v in
                                 model_metrics(source, scored, max_tokens=MAX_METRIC_TOKENS).items()}

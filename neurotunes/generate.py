@@ -219,7 +219,8 @@ def generate(
     primer: Score | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> Score:
-    """Generate ``config.length`` new notes, continuing ``primer`` if given.
+    """Generate ``config.length`` new notes, continuing ``primer`` if given (no ``config``: the settings the model
+    suggests, :meth:`~neurotunes.bundle.ModelBundle.generate_config`).
 
     The returned Score holds the primer's notes (if any) followed by the new
     ones; its metadata carries the full recipe (model hash, settings, seed)
@@ -245,7 +246,7 @@ def generate_traced(
 
     :func:`compose` makes several seeded takes with it; :func:`generate` is the one-take call.
     """
-    config = config or GenerateConfig()
+    config = config or bundle.generate_config()
     with single_threaded_blas():
         return replace(_generate(bundle, config, primer, on_progress, trace_top), config=config)
 
@@ -261,7 +262,8 @@ def compose(
     on_take: Callable[[int], None] | None = None,
     max_count: int = C.MAX_VARIATIONS,
 ) -> list[Generation]:
-    """``count`` takes with seeds ``seed, seed + 1, ...``: the one entry point for the CLI, the pages and evaluation.
+    """``count`` takes with seeds ``seed, seed + 1, ...``: the one entry point for the CLI, the pages and evaluation
+    (no ``config``: the settings the model suggests).
 
     Each take is reproducible on its own: take ``i`` is exactly ``generate`` with seed ``seed + i``.
 
@@ -282,7 +284,7 @@ def compose(
     BadConfig
         A count outside 1..``max_count``, or what :func:`generate` raises.
     """
-    config = config or GenerateConfig()
+    config = config or bundle.generate_config()
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= max_count:
         raise BadConfig(f"ask for 1 to {max_count} takes, not {count!r}")
     takes = []

@@ -67,7 +67,7 @@ def regenerate(bundle: ModelBundle, score: Score, first_bar: int, last_bar: int,
         Bars outside the piece or in the wrong order, a count outside 1..MAX_VARIATIONS, or a piece
         without notes.
     """
-    config = config or GenerateConfig()
+    config = config or bundle.generate_config()
     bars = bar_count(score)
     if not len(score.notes):
         raise BadConfig("the piece has no notes to rewrite")

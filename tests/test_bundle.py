@@ -151,3 +151,27 @@ def test_an_older_name_of_a_shipped_model_loads_the_model_it_names_today():
     assert shipped_name("chorale") == "default" and shipped_name("default") == "default"
     assert shipped_name("no-such-model") is None
     assert load_bundle("chorale").hash == load_bundle("default").hash != load_bundle("lstm").hash
+
+
+def test_a_model_suggests_its_sampler_settings_outside_the_hash_and_the_user_overrides_them():
+    from neurotunes.bundle import BundleMetrics
+    from neurotunes.config import GenerateConfig
+
+    shipped = load_bundle("default")
+    assert shipped.suggested_settings == {"pitch_top_p": 0.95}  # measured: benchmarks/quality.py, README
+    fiddle = load_bundle("fiddle")
+    assert fiddle.suggested_settings == {} and fiddle.generate_config() == GenerateConfig()
+    assert shipped.generate_config().pitch_top_p == 0.95
+    assert shipped.generate_config(pitch_top_p=1.0, seed=4) == GenerateConfig(seed=4)  # the caller's choice wins
+    bundle = _small_bundle()
+    suggesting = ModelBundle(bundle.model, bundle.encoding, bundle.vocab, bundle.weights,
+                             metrics={"sampling": {"temperature": 0.8, "top_k": 20}}, info=bundle.info)
+    assert suggesting.hash == bundle.hash  # a suggestion measured later leaves links to the model working
+    again = ModelBundle.from_files(suggesting.to_files())
+    assert again.generate_config(length=30) == GenerateConfig(temperature=0.8, top_k=20, length=30)
+    # A suggestion that is not a sampler setting, or out of its range, is kept unread: the model still loads.
+    for stray in ({"seed": 3}, {"length": 5}, {"colour": "blue"}, {"temperature": 99}, {"top_k": "many"}, [0.9]):
+        metrics = BundleMetrics.from_dict({"sampling": stray})
+        assert metrics.sampling is None and metrics.extra["sampling"] == stray
+        odd = ModelBundle(bundle.model, bundle.encoding, bundle.vocab, bundle.weights, metrics={"sampling": stray})
+        assert ModelBundle.from_files(odd.to_files()).generate_config() == GenerateConfig()

@@ -36,6 +36,11 @@ def test_generate_default_then_render(tmp_path):
     score = read_midi(mid)
     assert len(score) == 60
     assert score.metadata["recipe"]["settings"]["seed"] == 3
+    assert score.metadata["recipe"]["settings"]["pitch_top_p"] == 0.95  # the model's suggestion, not given
+    plain = tmp_path / "plain.mid"
+    assert run("generate", "--length", "20", "--pitch-top-p", "1.0", "-o", plain).returncode == 0
+    assert read_midi(plain).metadata["recipe"]["settings"]["pitch_top_p"] == 1.0  # what the user gives stands
+    assert "default: the model's suggestion, else 1.0" in " ".join(run("generate", "--help").stdout.split())
     proc = run("render", mid, "-o", wav)
     assert proc.returncode == 0, proc.stderr
     audio, rate = sf.read(wav)

@@ -160,6 +160,8 @@ def test_a_share_link_lands_with_a_banner_a_filled_form_and_make_your_own(app):
     assert at.slider(key=state.setting_key("length")).value == 30
     assert at.selectbox(key=state.setting_key("scale")).value == "major"
     assert at.selectbox(key=state.setting_key("key")).value == 7
+    # The link's pitch top-p is the library's default (not named in it): it stands over the model's suggestion.
+    assert at.slider(key=state.setting_key("pitch_top_p")).value == 1.0
     assert _heading(at) == "Take 1 · temp 1.3 · seed 2 · 30 notes"
     assert len(play_along_players(at)) == 1  # the take, one click from playing
     assert not _scroll_scripts(at)  # the shared take is on top already
@@ -173,7 +175,32 @@ def test_a_share_link_lands_with_a_banner_a_filled_form_and_make_your_own(app):
     next(b for b in at.button if b.label == "Generate").click().run()
     made = at.session_state[state.TAKES][-1]
     assert (made.number, made.config.temperature, made.config.seed, made.config.scale) == (2, 1.3, 2, "major")
+    assert made.config.pitch_top_p == 1.0
     assert at.query_params["temperature"] == ["1.3"]  # the new take's own link
+
+
+@pytest.mark.slow
+def test_the_form_starts_from_the_models_suggested_settings_and_keeps_what_the_user_chose(app):
+    at = app.run()
+
+    def pitch_top_p():
+        return at.slider(key=state.setting_key("pitch_top_p")).value
+
+    model = next(s for s in at.selectbox if s.label == "Model")
+    assert model.value == "default" and pitch_top_p() == 0.95  # the four-voice model's suggestion
+    model.set_value("fiddle").run()
+    assert pitch_top_p() == 1.0  # the fiddle model suggests nothing: the default again
+    at.slider(key=state.setting_key("temperature")).set_value(1.2).run()
+    next(s for s in at.selectbox if s.label == "Model").set_value("default").run()
+    assert pitch_top_p() == 0.95
+    assert at.slider(key=state.setting_key("temperature")).value == 1.2  # no model suggests it: left alone
+    at.slider(key=state.setting_key("pitch_top_p")).set_value(0.8).run()
+    at.slider(key=state.setting_key("length")).set_value(20).run()
+    assert pitch_top_p() == 0.8  # the user's choice stays for the model it was made with
+    next(b for b in at.button if b.label == "Generate").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.session_state[state.TAKES][-1].config.pitch_top_p == 0.8
+    assert at.query_params["pitch_top_p"] == ["0.8"]  # and its link says so
 
 
 @pytest.mark.slow
@@ -312,7 +339,7 @@ def test_a_link_to_a_take_this_browser_has_shows_it_without_a_copy_or_a_banner(a
     assert at.radio(key=state.TAKE_SHOWN).value == 2
     at.session_state[state.SHARE_APPLIED] = None  # as a new session would: the link in the bar is opened
     at.query_params.clear()
-    at.query_params.update(_link(length=20))  # take 1's link
+    at.query_params.update(_link(**at.session_state[state.TAKES][0].config.to_dict()))  # take 1's link
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert [t.number for t in at.session_state[state.TAKES]] == [1, 2]

@@ -226,6 +226,23 @@ def test_evaluation_progress_counts_every_piece_of_every_phase():
     assert steps["shipped: judging against the real range"] == [(0, 1), (1, 1)]
 
 
+def test_each_model_is_evaluated_at_its_suggested_settings_unless_told_otherwise():
+    from neurotunes.bundle import load_bundle
+    from neurotunes.config import GenerateConfig
+    from neurotunes.evaluate import evaluate_models
+
+    reference = [make_score(pitches=tuple(60 + (i * k) % 12 for i in range(30)), step=0.25, dur=0.25) for k in (1, 2)]
+    models = {"chorales": load_bundle("default"), "fiddle": load_bundle("fiddle")}
+
+    def pitch_top_p(config):
+        result = evaluate_models(models, reference, samples=1, config=config)
+        return [report.pieces[0].metadata["recipe"]["settings"]["pitch_top_p"] for report in result.models]
+
+    assert pitch_top_p({"length": 20}) == [0.95, 1.0]  # settings chosen: each model completes them its way
+    assert pitch_top_p({"length": 20, "pitch_top_p": 0.9}) == [0.9, 0.9]
+    assert pitch_top_p(GenerateConfig(length=20)) == [1.0, 1.0]  # a whole config: used as it is
+
+
 def test_evaluate_page_ends_in_a_plain_verdict():
     at = _page("evaluate")
     at.slider[0].set_value(2)  # pieces per model
@@ -233,6 +250,7 @@ def test_evaluate_page_ends_in_a_plain_verdict():
     next(b for b in at.button if b.label == "Evaluate").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     result = at.session_state[state.EVALUATION]
+    assert result.models[0].pieces[0].metadata["recipe"]["settings"]["pitch_top_p"] == 0.95  # the model's own
     headline = result.headline(short=lambda n: n.removesuffix(" (shipped)"))
     assert headline.startswith("Against real chorales: Bach chorales, four voices — passes for Bach on ")
     assert " measures; a classifier spots it " in headline and headline.endswith("% of the time")

@@ -9,11 +9,10 @@ disk, measured on first use for another note count), so no phase sits still for 
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import streamlit as st
 
-from ..config import GenerateConfig
 from ..constants import SHIPPED_MODELS
 from ..dataset import Dataset
 from ..errors import BadConfig
@@ -95,8 +94,9 @@ class _Bar:
 
 
 def run_evaluation(chosen: Sequence[str], reference: str, *, built: Dataset | None, samples: int,
-                   config: GenerateConfig) -> Evaluation:
-    """Evaluate the models named in ``chosen`` (shipped names or session keys) against ``reference``."""
+                   config: Mapping[str, Any]) -> Evaluation:
+    """Evaluate the models named in ``chosen`` (shipped names or session keys) against ``reference``, each
+    with the settings in ``config`` and its own suggestions for the rest."""
     if not chosen:
         raise BadConfig("choose at least one model to evaluate")
     choices = reference_choices(built)

@@ -345,9 +345,10 @@ def setting_keys() -> tuple[str, ...]:
             state.EVALUATE_REFERENCE, state.EVALUATE_SAMPLES, state.EVALUATE_NOTES, *state.TRAIN_SETTINGS, state.TRANSCRIBE_PRESET,
             *state.TRANSCRIBE_SETTINGS.values(), *state.DATASET_SETTINGS.values(), state.ACTIVE_MODEL,
             *state.HARMONIZE_SETTINGS,
-            # Not a widget: the share link already opened, so a refresh of a page whose address holds it does
-            # not make its take again (the take came back with the others).
-            state.SHARE_APPLIED)
+            # Not widgets: the share link already opened, so a refresh of a page whose address holds it does
+            # not make its take again (the take came back with the others); the model whose suggested settings
+            # the form took, so a refresh keeps the settings the user chose since.
+            state.SHARE_APPLIED, state.SUGGESTED_FOR)
 
 
 def _scalar(value: Any) -> Any:

@@ -54,6 +54,9 @@ TAKE_SHOWN = "gen_pick"  # the number of the take shown on the Generate page (it
 TAKE_TO_SHOW = "gen_select_next"  # a take just made, to show on the page's next draw
 GENERATE_FORM = "gen_form"  # the Generate page's settings box (not an st.form: every change is kept at once)
 GENERATE_BUTTON = "nt_generate"
+#: The model whose suggested settings the Generate form holds (a shipped name or a trained model's key): when the
+#: chosen model is another one, the form takes that model's suggestions (widgets.follow_model_suggestions).
+SUGGESTED_FOR = "gen_suggested_for"
 SHARE_APPLIED = "gen_share_applied"  # the share link last opened (sorted items): opened once, not on every rerun
 TAKES_AT_ONCE = "gen_takes_at_once"  # the Generate page's "Takes at once"
 SHARED_TAKE = "gen_shared_take"  # (number, settings the form cannot hold) of a share link's take, while it is shown

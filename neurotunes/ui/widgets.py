@@ -7,13 +7,13 @@ import re
 import secrets
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, Callable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Collection, Iterator, Mapping, TypeVar
 from urllib.parse import urlencode
 
 import streamlit as st
 
 from .. import constants as C
-from ..config import settings_of
+from ..config import GenerateConfig, settings_of
 from ..errors import NeuroTunesError
 from ..metrics import repetition_stats
 from ..midi_io import gm_program_names
@@ -276,16 +276,21 @@ def _on_the_grid(about: Any, default: Any, value: float) -> float:
     return cast(round(low + round(steps) * step, 6))
 
 
-def fill_setting_widgets(config: Any, *, page: str = state.GENERATE_PAGE) -> list[str]:
-    """Set the page's widget of every setting of ``config`` (a share link's) to its value, before they are drawn.
+def fill_setting_widgets(config: Any, *, page: str = state.GENERATE_PAGE,
+                         only: Collection[str] | None = None) -> list[str]:
+    """Set the page's widget of every setting of ``config`` (a share link's) to its value, before they are drawn
+    (``only``: of those settings alone).
 
     A value the page does not offer (outside its range, or between its slider's steps: a link or the
     CLI may use the library's whole range) is shown as the nearest one it does; the labels of those
-    settings are returned, so the page can say so.
+    settings are returned, so the page can say so.  The whole Generate form filled holds the settings
+    chosen for the model in use: its suggestions are not laid over them (:func:`follow_model_suggestions`).
     """
+    if page == state.GENERATE_PAGE and only is None:
+        st.session_state[state.SUGGESTED_FOR] = state.active_model()
     outside = []
     for name, about, default in settings_of(type(config)):
-        if about.page is None or about.widget == "paired":
+        if about.page is None or about.widget == "paired" or (only is not None and name not in only):
             continue
         key, value = state.setting_key(name, page), getattr(config, name)
         low, high = about.page_range
@@ -307,6 +312,33 @@ def fill_setting_widgets(config: Any, *, page: str = state.GENERATE_PAGE) -> lis
         if held != ends:
             outside.append(about.label or name)
     return outside
+
+
+def follow_model_suggestions(model: str) -> None:
+    """Give the Generate form the settings ``model`` suggests (``metrics.json``'s ``sampling``: pitch top-p 0.95
+    for the four-voice Bach model) when it holds another model's, before the widgets are drawn.
+
+    On a first visit and whenever another model is chosen, each setting the new model or the one before
+    suggests goes to the new model's suggestion, or back to the default: a setting the user changed and
+    no model suggests is left alone.  A share link or a gallery track fills the whole form
+    (:func:`fill_setting_widgets`), so its settings stand.  A model that cannot be loaded suggests
+    nothing (the page says why where it loads the model).
+    """
+    had = st.session_state.get(state.SUGGESTED_FOR)
+    if had == model:
+        return
+    st.session_state[state.SUGGESTED_FOR] = model
+    suggested = _suggestions(model)
+    names = set(suggested) | set(_suggestions(had) if isinstance(had, str) and state.model_available(had) else {})
+    if names:
+        fill_setting_widgets(GenerateConfig.from_dict({**GenerateConfig().to_dict(), **suggested}), only=names)
+
+
+def _suggestions(model: str) -> dict[str, Any]:
+    try:
+        return cache.bundle_for(model).suggested_settings
+    except NeuroTunesError:
+        return {}
 
 
 def _playback_settings(score: Score, key: str) -> tuple[Score, str]:
