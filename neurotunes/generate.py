@@ -157,15 +157,18 @@ def _pitch_nucleus(p: np.ndarray, pitched: np.ndarray, top_p: float) -> np.ndarr
     duration) keeps its own.  So whether a note starts stays the model's choice and only unlikely pitches are
     cut.  (Plain top-p cuts across both: where holding a note is likelier than any one new pitch it cuts the new
     notes too, and the rhythm slows.)"""
-    idx = np.flatnonzero(pitched & (p > 0))
+    idx = (pitched & (p > 0)).nonzero()[0]
     if idx.size < 2:
         return p
     q = p[idx]
     mass = q.sum()
-    order = np.argsort(-q, kind="stable")
-    keep = order[: int(np.searchsorted(np.cumsum(q[order]), top_p * mass)) + 1]
-    kept = np.zeros_like(q)
-    kept[keep] = q[keep]
+    order = (-q).argsort(kind="stable")
+    ranked = q[order]
+    count = int(ranked.cumsum().searchsorted(top_p * mass)) + 1
+    if count >= q.size:  # nothing cut: p as it was (the rescaling below would multiply by exactly 1)
+        return p
+    kept = np.zeros(q.size)
+    kept[order[:count]] = ranked[:count]
     p[idx] = kept * (mass / kept.sum())
     return p
 
