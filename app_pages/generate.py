@@ -67,6 +67,7 @@ choice = st.selectbox("Model", models, index=models.index(current), format_func=
                            "the fiddle tunes reels and jigs. Train your own on the Train page.")
 if choice != current:
     state.set_active_model(choice)
+    st.rerun()  # the sidebar, drawn before this page, names the model now chosen
 follow_model_suggestions(state.active_model())  # the chosen model's suggested settings, unless the form holds them
 
 # Outside the form, so that choosing a source shows that source's inputs at once (a form waits for its button).
@@ -99,6 +100,10 @@ with st.container(border=True, key=state.GENERATE_FORM):
                                           help="Several takes of the same settings with seeds S, S+1, …: "
                                                "one idea, different music.")
     with st.expander("Sampling", icon=":material/casino:"):
+        suggested = guarded(lambda: cache.current_bundle().suggested_settings, what="Could not load the model")
+        if suggested:
+            st.caption(f"This model suggests {settings_in_words(GenerateConfig(**suggested), basics=False)}, the "
+                       "setting at which its music came closest to the pieces it learned from; the form starts there.")
         values |= setting_widgets(GenerateConfig, "sampling", columns=4)
     with st.expander("Musical constraints", icon=":material/piano:"):
         values |= setting_widgets(GenerateConfig, "constraints", extra_help={

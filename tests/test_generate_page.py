@@ -187,9 +187,11 @@ def test_the_form_starts_from_the_models_suggested_settings_and_keeps_what_the_u
         return at.slider(key=state.setting_key("pitch_top_p")).value
 
     model = next(s for s in at.selectbox if s.label == "Model")
-    assert model.value == "default" and pitch_top_p() == 0.95  # the four-voice model's suggestion
+    assert model.value == "default" and pitch_top_p() == 0.95  # the four-voice model's suggestion ...
+    assert any(c.value.startswith("This model suggests pitch top-p 0.95, the setting at which ") for c in at.caption)  # ... said
     model.set_value("fiddle").run()
     assert pitch_top_p() == 1.0  # the fiddle model suggests nothing: the default again
+    assert not any(c.value.startswith("This model suggests") for c in at.caption)
     at.slider(key=state.setting_key("temperature")).set_value(1.2).run()
     next(s for s in at.selectbox if s.label == "Model").set_value("default").run()
     assert pitch_top_p() == 0.95
