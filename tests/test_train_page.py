@@ -63,10 +63,30 @@ def _settings(at: AppTest) -> dict:
     }
 
 
+def test_a_preset_kept_under_its_earlier_name_opens_as_the_same_preset():
+    """A browser's kept Train settings may name a preset as it was called before: the page shows that preset."""
+    from neurotunes.ui.train_form import PRESETS, RENAMED_PRESETS
+
+    assert set(RENAMED_PRESETS.values()) <= set(PRESETS) and not set(RENAMED_PRESETS) & set(PRESETS)
+    from neurotunes.ui.train_form import NEW_MODEL
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    # As a browser's kept settings are put back: before the page draws its widgets.
+    at.session_state[state.TRAIN_START_FROM] = NEW_MODEL
+    at.session_state[state.TRAIN_PRESET] = "Like the LSTM, a little faster (2 × GRU 256)"
+    at.switch_page("app_pages/train.py")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    chosen = _by_label(at.selectbox, "Architecture").value
+    assert chosen == "Four-voice chorales, like the shipped default (2 × GRU 256; use beat frames)"
+
+
 def test_settings_survive_a_page_switch():
     at = _new_model(_train_page())
-    _by_label(at.selectbox, "Architecture").set_value("Like the LSTM, a little faster (2 × GRU 256)").run()
+    _by_label(at.selectbox, "Architecture").set_value(
+        "Four-voice chorales, like the shipped default (2 × GRU 256; use beat frames)").run()
     assert _by_label(at.selectbox, "Cell").value == "gru"  # the preset fills in "More settings"
+    assert _by_label(at.slider, "Dropout").value == 0.2  # as the shipped four-voice model was trained
     _by_label(at.slider, "Chorales").set_value(15)
     _by_label(at.checkbox, "Move every chorale to C major / A minor").uncheck()
     _by_label(at.slider, "Epochs").set_value(7)
