@@ -18,7 +18,7 @@ from neurotunes.ui.generate_form import choices_for, describe_note, note_steps, 
 from neurotunes.ui.player import compare_along, play_along, roll_view
 from neurotunes.ui.visitor import visitor_secret
 from neurotunes.ui.widgets import (fill_setting_widgets, follow_model_suggestions, guarded, heavy_job,
-                                   setting_widgets, share_link, show_score, take_warnings)
+                                   model_suggestions, setting_widgets, share_link, show_score, take_warnings)
 
 st.title("Generate")
 st.caption("Pick a model and a few settings, press Generate, and listen. Every take is kept below.")
@@ -100,7 +100,7 @@ with st.container(border=True, key=state.GENERATE_FORM):
                                           help="Several takes of the same settings with seeds S, S+1, …: "
                                                "one idea, different music.")
     with st.expander("Sampling", icon=":material/casino:"):
-        suggested = guarded(lambda: cache.current_bundle().suggested_settings, what="Could not load the model")
+        suggested = model_suggestions(state.active_model())
         if suggested:
             st.caption(f"This model suggests {settings_in_words(GenerateConfig(**suggested), basics=False)}, the "
                        "setting at which its music came closest to the pieces it learned from; the form starts there.")

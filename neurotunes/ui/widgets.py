@@ -328,13 +328,15 @@ def follow_model_suggestions(model: str) -> None:
     if had == model:
         return
     st.session_state[state.SUGGESTED_FOR] = model
-    suggested = _suggestions(model)
-    names = set(suggested) | set(_suggestions(had) if isinstance(had, str) and state.model_available(had) else {})
+    suggested = model_suggestions(model)
+    names = set(suggested) | set(model_suggestions(had) if isinstance(had, str) and state.model_available(had) else {})
     if names:
         fill_setting_widgets(GenerateConfig.from_dict({**GenerateConfig().to_dict(), **suggested}), only=names)
 
 
-def _suggestions(model: str) -> dict[str, Any]:
+def model_suggestions(model: str) -> dict[str, Any]:
+    """The sampler settings ``model`` (a shipped name or a trained model's key) suggests; none when it cannot be
+    loaded (the page says why where it loads the model)."""
     try:
         return cache.bundle_for(model).suggested_settings
     except NeuroTunesError:
