@@ -352,10 +352,8 @@ def _random_stepper_pair(arch: str):
     return cfg, weights, architecture.stepper(cfg, weights), RecurrentStepper(architecture.cell, cfg, weights)
 
 
-@pytest.mark.parametrize("arch, stepper", [("lstm", "LSTMStepper"), ("gru", "GRUStepper")])
-def test_the_in_place_steppers_equal_the_cell_by_cell_stack_bit_for_bit(arch, stepper):
-    cfg, _, fast, plain = _random_stepper_pair(arch)
-    assert type(fast).__name__ == stepper
+def test_the_lstm_stepper_equals_the_cell_by_cell_stack_bit_for_bit():
+    cfg, _, fast, plain = _random_stepper_pair("lstm")
     ids = [int(t) for t in np.random.default_rng(6).integers(0, cfg.vocab_size, 50)]
     for t in ids[:30]:
         assert np.array_equal(fast.step(t), plain.step(t))
